@@ -1,0 +1,51 @@
+//! Criterion benches of the signal hot paths on the shared reference photo (1600×1004 JPEG).
+use candor_signal::decode::{decode, DecodeLimits};
+use candor_signal::digest::digest_bytes;
+use candor_signal::trim::find_border;
+use candor_signal::{hash_image_bytes, ImageOptions, PdqHasher};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+
+fn photo() -> Vec<u8> {
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/pdq/images/reference/bridge-mods/aaa-orig.jpg"
+    );
+    std::fs::read(p).expect("shared images present")
+}
+
+fn benches(c: &mut Criterion) {
+    let bytes = photo();
+    let img = decode(&bytes, &DecodeLimits::default(), false).unwrap();
+    let (w, h) = (img.width as usize, img.height as usize);
+    let mut g = c.benchmark_group("signal");
+    g.sample_size(30);
+    g.bench_function("decode_jpeg_1600x1004", |b| {
+        b.iter(|| decode(black_box(&bytes), &DecodeLimits::default(), false).unwrap())
+    });
+    let mut hasher = PdqHasher::new();
+    g.bench_function("pdq_rgb_1600x1004", |b| {
+        b.iter(|| hasher.hash(black_box(img.pixels()), w, h))
+    });
+    let out = hasher.hash(img.pixels(), w, h);
+    g.bench_function("dihedral_from_dct", |b| {
+        b.iter(|| black_box(&out).dihedral())
+    });
+    g.bench_function("find_border_1600x1004", |b| {
+        b.iter(|| find_border(black_box(&img)))
+    });
+    g.bench_function("hash_image_bytes_jpeg_1600x1004", |b| {
+        b.iter(|| hash_image_bytes(black_box(&bytes), &ImageOptions::default()).unwrap())
+    });
+    let mib: Vec<u8> = (0..(16u32 << 20))
+        .map(|i| (i.wrapping_mul(2654435761u32) >> 24) as u8)
+        .collect();
+    g.throughput(Throughput::Bytes(mib.len() as u64));
+    g.bench_function("md5_sha256_16mib", |b| {
+        b.iter(|| digest_bytes(black_box(&mib)))
+    });
+    g.finish();
+}
+
+criterion_group!(signal, benches);
+criterion_main!(signal);

@@ -1,0 +1,201 @@
+//! Bytes to pixels, with limits, converted as the reference family (Pillow's `convert("RGB")`) does.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
+
+use crate::SignalError;
+
+/// Bounds on what a decoder may take. Checked before any pixel buffer is allocated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Largest accepted encoded size in bytes.
+    pub max_bytes: u64,
+    /// Largest accepted width × height.
+    pub max_pixels: u64,
+    /// Largest accepted width or height.
+    pub max_dimension: u32,
+    /// Largest allocation a decoder may make, in bytes.
+    pub max_alloc: u64,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_bytes: 256 << 20,
+            max_pixels: 100_000_000,
+            max_dimension: 65_535,
+            max_alloc: 1 << 30,
+        }
+    }
+}
+
+/// Decoded pixels: RGB, or grey where the source is grey (hashed as R = G = B).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PixelData {
+    Rgb8(Vec<u8>),
+    Grey8(Vec<u8>),
+}
+
+/// A decoded image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodedImage {
+    pub width: u32,
+    pub height: u32,
+    pub format: ImageFormat,
+    pub data: PixelData,
+}
+
+impl DecodedImage {
+    /// The pixels in the form [`crate::PdqHasher`] takes.
+    pub fn pixels(&self) -> crate::Pixels<'_> {
+        match &self.data {
+            PixelData::Rgb8(p) => crate::Pixels::Rgb8(p),
+            PixelData::Grey8(p) => crate::Pixels::Grey8(p),
+        }
+    }
+
+    /// The colour of pixel (x, y).
+    pub fn rgb(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = y as usize * self.width as usize + x as usize;
+        match &self.data {
+            PixelData::Rgb8(p) => [p[3 * i], p[3 * i + 1], p[3 * i + 2]],
+            PixelData::Grey8(p) => [p[i]; 3],
+        }
+    }
+}
+
+/// The formats Candor decodes, by sniffing the content (never the file name).
+pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
+    let f = image::guess_format(bytes).ok()?;
+    match f {
+        ImageFormat::Jpeg
+        | ImageFormat::Png
+        | ImageFormat::Gif
+        | ImageFormat::WebP
+        | ImageFormat::Bmp
+        | ImageFormat::Tiff => Some(f),
+        _ => None,
+    }
+}
+
+/// Decodes an image (JPEG, PNG, GIF first frame, WebP, BMP, TIFF) within `limits`.
+///
+/// Colour conversion follows Pillow's `convert("RGB")`, which is what python-threatexchange and
+/// HMA hash: grey is replicated, alpha is dropped (not composited), palettes are expanded,
+/// 16-bit RGB keeps the high byte, 16-bit grey saturates at 255 (Pillow's `I;16` → `RGB`).
+/// With `exif_orient`, the EXIF orientation is applied first (the reference does not).
+pub fn decode(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    exif_orient: bool,
+) -> Result<DecodedImage, SignalError> {
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(SignalError::TooLarge(format!(
+            "{} bytes is over the limit of {} bytes",
+            bytes.len(),
+            limits.max_bytes
+        )));
+    }
+    let format = sniff_format(bytes).ok_or(SignalError::NotAnImage)?;
+    if format == ImageFormat::Jpeg && jpeg_is_truncated(bytes) {
+        // The JPEG decoder would fill the missing part with grey and hash a different image.
+        return Err(SignalError::Decode(
+            "Jpeg: truncated (no end-of-image marker after the last scan)".into(),
+        ));
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut image_limits = image::Limits::default();
+    image_limits.max_image_width = Some(limits.max_dimension);
+    image_limits.max_image_height = Some(limits.max_dimension);
+    image_limits.max_alloc = Some(limits.max_alloc);
+    reader.limits(image_limits);
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| map_image_error(e, format))?;
+    let (w, h) = decoder.dimensions();
+    if w == 0 || h == 0 {
+        return Err(SignalError::Decode(format!(
+            "{format:?} image has no pixels ({w}×{h})"
+        )));
+    }
+    if w as u64 * h as u64 > limits.max_pixels {
+        return Err(SignalError::TooLarge(format!(
+            "{w}×{h} is over the limit of {} pixels",
+            limits.max_pixels
+        )));
+    }
+    let orientation = if exif_orient {
+        decoder.orientation().ok()
+    } else {
+        None
+    };
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| map_image_error(e, format))?;
+    if let Some(o) = orientation {
+        img.apply_orientation(o);
+    }
+    let (width, height) = (img.width(), img.height());
+    let data = to_reference_pixels(img);
+    Ok(DecodedImage {
+        width,
+        height,
+        format,
+        data,
+    })
+}
+
+/// A complete JPEG has an end-of-image marker (FF D9) after its last start-of-scan (FF DA).
+/// Inside entropy-coded data a FF byte is always followed by 00 or a restart marker, so neither
+/// marker can appear there by accident; an embedded thumbnail's markers come before the main scans.
+fn jpeg_is_truncated(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xff, 0xda]);
+    match last_sos {
+        None => true,
+        Some(p) => !bytes[p..].windows(2).any(|w| w == [0xff, 0xd9]),
+    }
+}
+
+fn map_image_error(e: image::ImageError, format: ImageFormat) -> SignalError {
+    match e {
+        image::ImageError::Limits(l) => SignalError::TooLarge(format!("{format:?}: {l}")),
+        image::ImageError::Unsupported(u) => {
+            SignalError::Decode(format!("{format:?}: unsupported: {u}"))
+        }
+        other => SignalError::Decode(format!("{format:?}: {other}")),
+    }
+}
+
+fn to_reference_pixels(img: DynamicImage) -> PixelData {
+    match img {
+        DynamicImage::ImageRgb8(i) => PixelData::Rgb8(i.into_raw()),
+        DynamicImage::ImageRgba8(i) => PixelData::Rgb8(
+            i.into_raw()
+                .chunks_exact(4)
+                .flat_map(|p| [p[0], p[1], p[2]])
+                .collect(),
+        ),
+        DynamicImage::ImageLuma8(i) => PixelData::Grey8(i.into_raw()),
+        DynamicImage::ImageLumaA8(i) => {
+            PixelData::Grey8(i.into_raw().chunks_exact(2).map(|p| p[0]).collect())
+        }
+        DynamicImage::ImageLuma16(i) => {
+            PixelData::Grey8(i.into_raw().into_iter().map(|v| v.min(255) as u8).collect())
+        }
+        DynamicImage::ImageLumaA16(i) => PixelData::Grey8(
+            i.into_raw()
+                .chunks_exact(2)
+                .map(|p| (p[0] >> 8) as u8)
+                .collect(),
+        ),
+        DynamicImage::ImageRgb16(i) => {
+            PixelData::Rgb8(i.into_raw().into_iter().map(|v| (v >> 8) as u8).collect())
+        }
+        DynamicImage::ImageRgba16(i) => PixelData::Rgb8(
+            i.into_raw()
+                .chunks_exact(4)
+                .flat_map(|p| [(p[0] >> 8) as u8, (p[1] >> 8) as u8, (p[2] >> 8) as u8])
+                .collect(),
+        ),
+        other => PixelData::Rgb8(other.to_rgb8().into_raw()),
+    }
+}

@@ -1,0 +1,55 @@
+//! Candor signals: bytes to hashes.
+//!
+//! Pure: no I/O beyond [`std::io::Read`], no async, no knowledge of banks.
+//!
+//! - [`hash`]: the PDQ hash value, its text form, distance, the eight orientations.
+//! - [`pdq`]: the PDQ algorithm, bit-exact with Meta's reference.
+//! - [`decode`]: bytes to pixels with limits, Pillow-compatible colour conversion.
+//! - [`trim`]: uniform-border detection for the trimmed variant.
+//! - [`digest`]: MD5 and SHA-256, streamed.
+//! - [`signals`]: everything above from bytes or a reader.
+
+pub mod decode;
+pub mod digest;
+pub mod hash;
+pub mod pdq;
+pub mod signals;
+pub mod trim;
+
+pub use decode::{DecodeLimits, DecodedImage};
+pub use digest::ExactDigests;
+pub use hash::{Orientation, PdqHash, PdqSignal};
+pub use pdq::{PdqHasher, PdqOutput, Pixels};
+pub use signals::{
+    hash_decoded, hash_image_bytes, hash_reader, ContentSignals, ImageOptions, ImageSignals,
+    TrimmedSignals,
+};
+pub use trim::Border;
+
+/// Everything that can go wrong turning bytes into signals.
+#[derive(Debug)]
+pub enum SignalError {
+    /// A hash's text form is malformed.
+    BadHash(String),
+    /// The content is not in a format Candor decodes.
+    NotAnImage,
+    /// The content is over a decode limit (size, pixels, dimensions or memory).
+    TooLarge(String),
+    /// The content claims to be an image but cannot be decoded (truncated, corrupt, unsupported).
+    Decode(String),
+}
+
+impl std::fmt::Display for SignalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignalError::BadHash(m) => write!(f, "bad hash: {m}"),
+            SignalError::NotAnImage => {
+                f.write_str("not an image in a supported format (JPEG, PNG, GIF, WebP, BMP, TIFF)")
+            }
+            SignalError::TooLarge(m) => write!(f, "image over a decode limit: {m}"),
+            SignalError::Decode(m) => write!(f, "image cannot be decoded: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for SignalError {}

@@ -1,0 +1,49 @@
+//! The `candor` binary: the command line over every room.
+use clap::{Parser, Subcommand};
+
+mod hash_cmd;
+mod index_cmd;
+
+#[derive(Parser)]
+#[command(
+    name = "candor",
+    version,
+    about = "Candor: the open content-matching engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Hash files: md5 and sha256 of everything, PDQ of images (JSON Lines or TSV).
+    Hash(hash_cmd::HashArgs),
+    /// Build and inspect PDQ index files.
+    #[command(subcommand)]
+    Index(IndexCommand),
+    /// Match hashes or images against a bank file or an index file.
+    Match(index_cmd::MatchArgs),
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// Build an index file from a bank file.
+    Build(index_cmd::BuildArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Hash(args) => hash_cmd::run(args),
+        Command::Index(IndexCommand::Build(args)) => index_cmd::run_build(args),
+        Command::Match(args) => index_cmd::run_match(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("candor: error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
