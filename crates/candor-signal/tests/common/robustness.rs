@@ -12,7 +12,11 @@ pub const THRESHOLD: u32 = 31;
 pub struct Rng(u64);
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+        // Scramble the seed: splitmix streams of states `k·γ` apart are the same stream shifted.
+        let mut z = seed ^ 0x5851_f42d_4c95_7f2d;
+        z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        z = (z ^ (z >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        Rng(z ^ (z >> 33))
     }
     pub fn next(&mut self) -> u64 {
         // splitmix64
@@ -37,11 +41,11 @@ pub fn picture(seed: u64, w: u32, h: u32) -> RgbImage {
     let c1: [f32; 3] = std::array::from_fn(|_| rng.range(0.0, 255.0));
     let angle = rng.range(0.0, std::f32::consts::TAU);
     let (dx, dy) = (angle.cos(), angle.sin());
-    let waves: Vec<(f32, f32, f32, [f32; 3])> = (0..3)
+    let waves: Vec<(f32, f32, f32, [f32; 3])> = (0..4)
         .map(|_| {
             (
-                rng.range(0.5, 4.0),
-                rng.range(0.5, 4.0),
+                rng.range(0.5, 6.0),
+                rng.range(0.5, 6.0),
                 rng.range(0.0, 6.3),
                 std::array::from_fn(|_| rng.range(-45.0, 45.0)),
             )
@@ -56,13 +60,13 @@ pub fn picture(seed: u64, w: u32, h: u32) -> RgbImage {
         color: [f32; 3],
         alpha: f32,
     }
-    let shapes: Vec<Shape> = (0..(6 + rng.next() % 7))
+    let shapes: Vec<Shape> = (0..(16 + rng.next() % 17))
         .map(|_| Shape {
             ellipse: rng.next().is_multiple_of(2),
             cx: rng.f(),
             cy: rng.f(),
-            rx: rng.range(0.03, 0.25),
-            ry: rng.range(0.03, 0.25),
+            rx: rng.range(0.02, 0.3),
+            ry: rng.range(0.02, 0.3),
             color: std::array::from_fn(|_| rng.range(0.0, 255.0)),
             alpha: rng.range(0.6, 1.0),
         })
@@ -70,7 +74,8 @@ pub fn picture(seed: u64, w: u32, h: u32) -> RgbImage {
     let mut img = RgbImage::new(w, h);
     for (x, y, p) in img.enumerate_pixels_mut() {
         let (u, v) = (x as f32 / w as f32, y as f32 / h as f32);
-        let t = ((u - 0.5) * dx + (v - 0.5) * dy + 0.7).clamp(0.0, 1.4) / 1.4;
+        // A soft gradient only: a strong one would dominate the low frequencies of every picture.
+        let t = 0.5 + 0.25 * ((u - 0.5) * dx + (v - 0.5) * dy);
         let mut c: [f32; 3] = std::array::from_fn(|i| c0[i] * (1.0 - t) + c1[i] * t);
         for (fu, fv, ph, amp) in &waves {
             let s = (u * fu * std::f32::consts::TAU + ph).sin()
@@ -185,6 +190,8 @@ pub struct EditResult {
     pub candor_caught: usize,
     pub false_matches: usize,
     pub total: usize,
+    /// Median over queries of the smallest distance of any Candor variant to the original.
+    pub median_distance: u32,
 }
 
 pub struct Report {
@@ -192,6 +199,8 @@ pub struct Report {
     pub edits: Vec<EditResult>,
     /// Pairs of different originals within the threshold of each other.
     pub original_collisions: usize,
+    /// The smallest distance between two different originals in any orientation.
+    pub closest: u32,
 }
 
 pub fn run(images: usize, w: u32, h: u32) -> Report {
@@ -202,11 +211,22 @@ pub fn run(images: usize, w: u32, h: u32) -> Report {
         .map(|o| hash_decoded(&decoded(o.clone()), false).pdq.hash)
         .collect();
     let mut original_collisions = 0;
+    let mut closest = u32::MAX;
+    let dihedrals: Vec<[PdqHash; 8]> = originals
+        .iter()
+        .map(|o| hash_decoded(&decoded(o.clone()), false).dihedral)
+        .collect();
     for i in 0..bank.len() {
         for j in i + 1..bank.len() {
             if bank[i].distance(&bank[j]) <= THRESHOLD {
                 original_collisions += 1;
             }
+            let d = dihedrals[i]
+                .iter()
+                .map(|h| h.distance(&bank[j]))
+                .min()
+                .unwrap();
+            closest = closest.min(d);
         }
     }
     let mut edits = Vec::new();
@@ -218,7 +238,9 @@ pub fn run(images: usize, w: u32, h: u32) -> Report {
             candor_caught: 0,
             false_matches: 0,
             total: 0,
+            median_distance: 0,
         };
+        let mut best = Vec::new();
         for (i, o) in originals.iter().enumerate() {
             let q = hash_decoded(&edit(name, o), true);
             let variants = candor_variants(&q);
@@ -226,7 +248,9 @@ pub fn run(images: usize, w: u32, h: u32) -> Report {
             if q.pdq.hash.distance(&bank[i]) <= THRESHOLD {
                 r.reference_caught += 1;
             }
-            if variants.iter().any(|v| v.distance(&bank[i]) <= THRESHOLD) {
+            let d = variants.iter().map(|v| v.distance(&bank[i])).min().unwrap();
+            best.push(d);
+            if d <= THRESHOLD {
                 r.candor_caught += 1;
             }
             for (j, b) in bank.iter().enumerate() {
@@ -235,23 +259,27 @@ pub fn run(images: usize, w: u32, h: u32) -> Report {
                 }
             }
         }
+        best.sort_unstable();
+        r.median_distance = best[best.len() / 2];
         edits.push(r);
     }
     Report {
         images,
         edits,
         original_collisions,
+        closest,
     }
 }
 
 impl Report {
     pub fn markdown(&self) -> String {
-        let mut s = "| edit | reference PDQ alone | Candor (dihedral + trimmed) | false matches |\n|---|---:|---:|---:|\n"
+        let mut s = "| edit | reference PDQ alone | Candor (dihedral + trimmed) | median distance | false matches |\n\
+                     |---|---:|---:|---:|---:|\n"
             .to_string();
         for e in &self.edits {
             let pct = |n: usize| 100.0 * n as f64 / e.total as f64;
             s += &format!(
-                "| {}{} | {:.1}% | {:.1}% | {} |\n",
+                "| {}{} | {:.1}% | {:.1}% | {} | {} |\n",
                 e.name,
                 if e.targeted {
                     ""
@@ -260,16 +288,19 @@ impl Report {
                 },
                 pct(e.reference_caught),
                 pct(e.candor_caught),
+                e.median_distance,
                 e.false_matches
             );
         }
         s += &format!(
             "\n{} originals; a match is distance ≤ {THRESHOLD} to the original's reference hash; false matches count \
              (edited image, other original) pairs within the threshold over {} comparisons per edit; pairs of \
-             different originals within the threshold: {}.\n",
+             different originals within the threshold: {}; closest two different originals in any \
+             orientation: {} bits.\n",
             self.images,
             self.images * (self.images - 1),
-            self.original_collisions
+            self.original_collisions,
+            self.closest
         );
         s
     }
