@@ -8,13 +8,16 @@
 //! loads the index in this fresh process, answers every query on one thread and prints
 //! `{"load_s", "query_s", "qps", "matches", "vm_hwm_kb", "vm_rss_kb", "simd", "strategy"}`;
 //! OUT.txt gets one line per query with the matching entry ids (ascending).
-use candor_index::{BuildOptions, EntryRef, Hash256, PdqIndex};
+use candor_index::{BuildOptions, EntryRef, Hash256, Layout, PdqIndex};
 use std::io::{BufReader, BufWriter, Write};
 use std::time::Instant;
 
 fn read_raw(path: &str) -> Vec<Hash256> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    assert!(bytes.len() % 32 == 0, "{path}: not a multiple of 32 bytes");
+    assert!(
+        bytes.len().is_multiple_of(32),
+        "{path}: not a multiple of 32 bytes"
+    );
     bytes
         .chunks_exact(32)
         .map(|c| Hash256::from_bytes(c.try_into().unwrap()))
@@ -36,10 +39,15 @@ fn main() {
         Some("build") => {
             let bank = read_raw(&args[2]);
             let t = Instant::now();
-            // CANDOR_DIR_BITS overrides the directory width (for tuning runs).
+            // CANDOR_LAYOUT (compact | split) and CANDOR_DIR_BITS override the defaults.
             let dir_bits = std::env::var("CANDOR_DIR_BITS")
                 .ok()
                 .and_then(|v| v.parse().ok());
+            let layout = match std::env::var("CANDOR_LAYOUT").as_deref() {
+                Ok("compact") => Some(Layout::Compact),
+                Ok("split") => Some(Layout::Split),
+                _ => None,
+            };
             let entries = bank.iter().enumerate().map(|(i, h)| {
                 let r = EntryRef {
                     bank: 0,
@@ -47,7 +55,7 @@ fn main() {
                 };
                 (*h, r)
             });
-            let index = PdqIndex::build_with(entries, BuildOptions { dir_bits });
+            let index = PdqIndex::build_with(entries, BuildOptions { layout, dir_bits });
             let build_s = t.elapsed().as_secs_f64();
             let t = Instant::now();
             let f = std::fs::File::create(&args[3]).expect("create index file");
@@ -57,10 +65,11 @@ fn main() {
             let write_s = t.elapsed().as_secs_f64();
             let file_bytes = std::fs::metadata(&args[3]).map(|m| m.len()).unwrap_or(0);
             println!(
-                "{{\"build_s\": {build_s:.3}, \"write_s\": {write_s:.3}, \"entries\": {}, \"memory_bytes\": {}, \"file_bytes\": {file_bytes}, \"dir_bits\": {}}}",
+                "{{\"build_s\": {build_s:.3}, \"write_s\": {write_s:.3}, \"entries\": {}, \"memory_bytes\": {}, \"file_bytes\": {file_bytes}, \"dir_bits\": {}, \"layout\": \"{:?}\"}}",
                 index.len(),
                 index.memory_bytes(),
-                index.dir_bits().unwrap_or(0)
+                index.dir_bits().unwrap_or(0),
+                index.layout()
             );
         }
         Some("query") => {

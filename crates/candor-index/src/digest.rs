@@ -174,8 +174,8 @@ impl<const N: usize> DigestIndex<N> {
             return Err(FormatError::Invalid("lookup array is not sorted".into()));
         }
         let mut pending: HashMap<[u8; N], Vec<u32>> = HashMap::new();
-        for i in main_len..n {
-            pending.entry(digests[i]).or_default().push(i as u32);
+        for (i, d) in digests.iter().enumerate().skip(main_len) {
+            pending.entry(*d).or_default().push(i as u32);
         }
         Ok(DigestIndex {
             digests,

@@ -399,6 +399,13 @@ impl<R: Read> FileReader<R> {
         pad: usize,
         what: &'static str,
     ) -> Result<Vec<T>, FormatError> {
+        // A header can ask for more memory than the machine has: fail with an error, not an abort.
+        // (The zeroed allocation is lazy, so a truncated file never touches what it does not fill.)
+        let mut probe: Vec<T> = Vec::new();
+        probe.try_reserve_exact(len + pad).map_err(|_| {
+            FormatError::Invalid(format!("{what} too large for memory ({len} values)"))
+        })?;
+        drop(probe);
         let mut v = vec![T::ZERO; len + pad];
         let bytes = bytes_of_mut(&mut v[..len]);
         for chunk in bytes.chunks_mut(1 << 22) {

@@ -92,7 +92,7 @@ impl Hash256 {
     #[inline(always)]
     pub(crate) fn substring(&self, i: usize) -> u32 {
         let w = self.0[i / 2];
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             (w >> 32) as u32
         } else {
             w as u32

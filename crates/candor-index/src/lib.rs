@@ -3,10 +3,11 @@
 //! * [`PdqIndex`] returns every entry within Hamming distance `r` of a 256-bit query, with
 //!   distances, by multi-index hashing over eight 32-bit substrings (exact by the pigeonhole
 //!   principle, every candidate verified on all 256 bits) or by a SIMD flat scan when a cost
-//!   model says that is cheaper (small banks, large radii). Inserts are visible at once,
-//!   removals stop matching at once, [`PdqIndex::compact`] folds them into the tables.
+//!   model says that is cheaper (small banks, large radii). Two table [`Layout`]s: `Split`
+//!   (fastest, ~100 bytes per entry) and `Compact` (~58 bytes per entry). Inserts are visible
+//!   at once, removals stop matching at once, [`PdqIndex::compact`] folds them into the tables.
 //! * [`DigestIndex`] ([`Md5Index`], [`Sha256Index`]) maps digests to entries.
-//! * Both read and write a versioned, checksummed file ([`format`]) through `Read`/`Write`.
+//! * Both read and write a versioned, checksummed file ([`mod@format`]) through `Read`/`Write`.
 //! * An [`EntryId`] is an entry's insertion position; [`EntryRefs`] maps it to an
 //!   [`EntryRef`] `{ bank, content }`.
 //!
@@ -21,5 +22,6 @@ pub mod simd;
 pub use digest::{DigestIndex, Md5Index, Sha256Index};
 pub use format::{FormatError, IndexKind, FORMAT_VERSION};
 pub use hash::{EntryId, EntryRef, EntryRefs, Hash256, HexError};
+pub use mih::Layout;
 pub use pdq::{BuildOptions, DihedralMatch, Match, PdqIndex, Strategy};
 pub use simd::SimdLevel;

@@ -1,13 +1,23 @@
-//! Multi-index hashing tables (Norouzi, Punjani and Fleet), laid out for memory.
+//! Multi-index hashing tables (Norouzi, Punjani and Fleet), in two layouts.
 //!
-//! The 256 bits are cut into [`TABLES`] disjoint 32-bit substrings. Pigeonhole: if
-//! `d(q, x) <= r` and table `i` has threshold `t_i` with `sum(t_i + 1) >= r + 1`, some substring
-//! `i` has `d_i(q, x) <= t_i`. Table `i` is a counting-sorted array of the live entries keyed by
-//! the top `h` bits of substring `i` (the directory, `2^h + 1` offsets); each entry carries the
-//! next [`FILTER_BITS`] bits of the substring (the filter byte). A query visits every directory
-//! bucket within `t_i` of its own key and keeps the entries whose filter byte is within
-//! `t_i - d_bucket`; the filter compares a subset of the substring's bits, so it never drops an
-//! entry the pigeonhole needs. Every kept entry is verified with the full 256-bit distance.
+//! The 256 bits are cut into [`SUBSTRINGS`] disjoint 32-bit substrings. Pigeonhole: if
+//! `d(q, x) <= r` and substring `i` has threshold `t_i` with `sum(t_i + 1) >= r + 1`, some
+//! substring `i` has `d_i(q, x) <= t_i`. Every table is a counting-sorted array of the live
+//! entries keyed by `h` directory bits (the directory holds `2^h + 1` offsets); each entry
+//! carries filter bits. A query visits the directory buckets near its own key and keeps the
+//! entries whose filter bits are close enough; filters compare subsets of the bits the
+//! pigeonhole needs, so they never drop a needed entry. Every kept entry is verified with the
+//! full 256-bit distance.
+//!
+//! * [`Layout::Compact`]: one table per substring, keyed by its top `h` bits, filtered by the
+//!   next 8 bits (one byte per entry). A query visits every bucket within `t_i` of its key
+//!   (697 buckets per table at `t = 3`, `h = 16`), keeping entries whose filter byte is within
+//!   `t_i - d_bucket`. About 26 bytes per entry over all tables.
+//! * [`Layout::Split`]: two tables per substring, one keyed by each 16-bit half and filtered by
+//!   the whole other half (two bytes per entry). `d_hi + d_lo <= t` implies `min(d_hi, d_lo) <=
+//!   t / 2`, so each table visits only the buckets within `t / 2` of its key (17 at `t = 3`),
+//!   keeping entries whose other half is within `t - d_bucket`. About 68 bytes per entry: many
+//!   fewer probes and candidates for 2.6 times the table memory.
 //!
 //! Entry ids are stored Elias-Fano style: inside a bucket entries are in id order; each carries
 //! the low 16 bits of its id (`idlo`), and the high bits are unary-coded in a bit vector (`bits`)
@@ -17,10 +27,77 @@
 use crate::hash::{Bitset, Hash256};
 use crate::simd::{self, SimdLevel, FILTER_PAD};
 
-/// Number of substrings (tables).
-pub(crate) const TABLES: usize = 8;
-/// Bits of the substring each table entry carries after the directory bits.
-pub(crate) const FILTER_BITS: u32 = 8;
+/// Number of 32-bit substrings.
+pub(crate) const SUBSTRINGS: usize = 8;
+/// Most tables a layout has.
+pub(crate) const MAX_TABLES: usize = 16;
+
+/// How the multi-index tables are laid out (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Eight tables with one-byte filters: least memory.
+    Compact,
+    /// Sixteen half-substring tables with two-byte filters: fastest.
+    Split,
+}
+
+impl Layout {
+    pub(crate) fn tables(self) -> usize {
+        match self {
+            Layout::Compact => SUBSTRINGS,
+            Layout::Split => 2 * SUBSTRINGS,
+        }
+    }
+
+    /// Bits of filter per entry.
+    pub(crate) fn filter_bits(self) -> u32 {
+        match self {
+            Layout::Compact => 8,
+            Layout::Split => 16,
+        }
+    }
+
+    pub(crate) fn max_dir_bits(self) -> u32 {
+        match self {
+            Layout::Compact => MAX_DIR_BITS,
+            Layout::Split => 16,
+        }
+    }
+
+    /// The substring table `j` covers, and the largest key distance it probes for threshold `t`.
+    #[inline(always)]
+    pub(crate) fn probe(self, j: usize, t: u32) -> (usize, u32) {
+        match self {
+            Layout::Compact => (j, t),
+            Layout::Split => (j / 2, t / 2),
+        }
+    }
+
+    pub(crate) fn code(self) -> u64 {
+        match self {
+            Layout::Compact => 1,
+            Layout::Split => 2,
+        }
+    }
+
+    pub(crate) fn from_code(c: u64) -> Option<Layout> {
+        match c {
+            1 => Some(Layout::Compact),
+            2 => Some(Layout::Split),
+            _ => None,
+        }
+    }
+
+    /// The default for `n` entries: `Split` while its tables stay small (under 4M entries,
+    /// about 280 MB), `Compact` above, where memory is the constraint.
+    pub(crate) fn default_for(n: usize) -> Layout {
+        if n < (1 << 22) {
+            Layout::Split
+        } else {
+            Layout::Compact
+        }
+    }
+}
 /// Low id bits stored per entry; the rest is unary-coded.
 pub(crate) const ID_LOW_BITS: u32 = 16;
 /// Widest directory (2^16 buckets per table).
@@ -29,14 +106,18 @@ pub(crate) const MAX_DIR_BITS: u32 = 18;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Table {
     pub(crate) dir: Vec<u32>,
+    /// Compact filters (empty in the split layout).
     pub(crate) filt: Vec<u8>,
+    /// Split filters (empty in the compact layout).
+    pub(crate) filt16: Vec<u16>,
     pub(crate) idlo: Vec<u16>,
     pub(crate) bits: Vec<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Mih {
-    /// Directory bits `h` (1..=16).
+    pub(crate) layout: Layout,
+    /// Directory bits `h` (1..=18 compact, 1..=16 split).
     pub(crate) dir_bits: u32,
     /// Unary id blocks per bucket: `ceil(id_limit / 2^16)`, at least 1.
     pub(crate) blocks: u64,
@@ -54,17 +135,32 @@ pub(crate) struct Mih {
 /// 2^17 buckets (about 76 entries per bucket at 10M). Wider directories cut candidates (the key
 /// compared before verification is `h + 8` bits) but add probes and, through the unary id bits,
 /// about `2^h * n / 2^16` bits per table; 17 keeps 10M entries under 600 MB.
-pub(crate) fn default_dir_bits(n: usize) -> u32 {
+pub(crate) fn default_dir_bits(n: usize, layout: Layout) -> u32 {
     let lg = usize::BITS - n.max(1).leading_zeros(); // ceil-ish log2
-    lg.saturating_sub(3).clamp(1, 17)
+    lg.saturating_sub(3).clamp(1, 17.min(layout.max_dir_bits()))
 }
 
+/// Directory key and filter of table `j` for a hash.
 #[inline(always)]
-fn keys(sub: u32, h: u32) -> (usize, u8) {
-    (
-        (sub >> (32 - h)) as usize,
-        (sub >> (32 - h - FILTER_BITS)) as u8,
-    )
+fn keys(layout: Layout, j: usize, h: u32, x: &Hash256) -> (usize, u16) {
+    match layout {
+        Layout::Compact => {
+            let sub = x.substring(j);
+            (
+                (sub >> (32 - h)) as usize,
+                ((sub >> (24 - h)) & 0xff) as u16,
+            )
+        }
+        Layout::Split => {
+            let sub = x.substring(j / 2);
+            let (key, other) = if j.is_multiple_of(2) {
+                (sub >> 16, sub & 0xffff)
+            } else {
+                (sub & 0xffff, sub >> 16)
+            };
+            ((key >> (16 - h)) as usize, other as u16)
+        }
+    }
 }
 
 fn masks_by_weight(h: u32) -> (Vec<u32>, Vec<usize>) {
@@ -96,7 +192,7 @@ fn binomial_sum(n: u32, t: u32) -> f64 {
 #[inline(always)]
 pub(crate) fn table_budget(radius: u32, i: usize) -> u32 {
     let need = radius as u64 + 1;
-    let m = TABLES as u64;
+    let m = SUBSTRINGS as u64;
     (need / m + u64::from((i as u64) < need % m)) as u32
 }
 
@@ -105,6 +201,7 @@ impl Mih {
     pub(crate) fn build(
         hashes: &[Hash256],
         deleted: &Bitset,
+        layout: Option<Layout>,
         dir_bits: Option<u32>,
     ) -> Option<Mih> {
         let id_limit = u32::try_from(hashes.len()).expect("at most u32::MAX entries");
@@ -115,34 +212,42 @@ impl Mih {
             return None;
         }
         let n = live.len();
+        let layout = layout.unwrap_or_else(|| Layout::default_for(n));
         let h = dir_bits
-            .unwrap_or_else(|| default_dir_bits(n))
-            .clamp(1, MAX_DIR_BITS);
+            .unwrap_or_else(|| default_dir_bits(n, layout))
+            .clamp(1, layout.max_dir_bits());
         let nb = 1usize << h;
         let blocks = u64::from(id_limit).div_ceil(1 << ID_LOW_BITS).max(1);
-        let mut tables = Vec::with_capacity(TABLES);
-        let mut subs = vec![0u32; n];
-        for i in 0..TABLES {
-            for (s, &id) in subs.iter_mut().zip(&live) {
-                *s = hashes[id as usize].substring(i);
+        let mut tables = Vec::with_capacity(layout.tables());
+        let mut keyed = vec![(0u32, 0u16); n];
+        for j in 0..layout.tables() {
+            for (k, &id) in keyed.iter_mut().zip(&live) {
+                let (b, f) = keys(layout, j, h, &hashes[id as usize]);
+                *k = (b as u32, f);
             }
             let mut dir = vec![0u32; nb + 1];
-            for &s in &subs {
-                dir[keys(s, h).0 + 1] += 1;
+            for &(b, _) in &keyed {
+                dir[b as usize + 1] += 1;
             }
             for b in 0..nb {
                 dir[b + 1] += dir[b];
             }
             let mut cursor = dir.clone();
-            let mut filt = vec![0u8; n + FILTER_PAD];
+            let (mut filt, mut filt16) = match layout {
+                Layout::Compact => (vec![0u8; n + FILTER_PAD], Vec::new()),
+                Layout::Split => (Vec::new(), vec![0u16; n + FILTER_PAD / 2]),
+            };
             let mut idlo = vec![0u16; n];
             let nbits = n as u64 + nb as u64 * blocks;
             let mut bits = vec![0u64; nbits.div_ceil(64) as usize];
-            for (&s, &id) in subs.iter().zip(&live) {
-                let (b, f) = keys(s, h);
+            for (&(b, f), &id) in keyed.iter().zip(&live) {
+                let b = b as usize;
                 let p = cursor[b] as usize;
                 cursor[b] += 1;
-                filt[p] = f;
+                match layout {
+                    Layout::Compact => filt[p] = f as u8,
+                    Layout::Split => filt16[p] = f,
+                }
                 idlo[p] = id as u16;
                 let bit = p as u64 + b as u64 * blocks + u64::from(id >> ID_LOW_BITS);
                 bits[(bit / 64) as usize] |= 1 << (bit % 64);
@@ -150,14 +255,16 @@ impl Mih {
             tables.push(Table {
                 dir,
                 filt,
+                filt16,
                 idlo,
                 bits,
             });
         }
-        Some(Mih::assemble(h, blocks, n as u32, id_limit, tables))
+        Some(Mih::assemble(layout, h, blocks, n as u32, id_limit, tables))
     }
 
     pub(crate) fn assemble(
+        layout: Layout,
         dir_bits: u32,
         blocks: u64,
         len: u32,
@@ -166,6 +273,7 @@ impl Mih {
     ) -> Mih {
         let (masks, weight_start) = masks_by_weight(dir_bits);
         Mih {
+            layout,
             dir_bits,
             blocks,
             len,
@@ -181,7 +289,7 @@ impl Mih {
     /// every bucket segment.
     pub(crate) fn validate(&self) -> Result<(), String> {
         let h = self.dir_bits;
-        if !(1..=MAX_DIR_BITS).contains(&h) {
+        if !(1..=self.layout.max_dir_bits()).contains(&h) {
             return Err(format!("directory bits {h} out of range"));
         }
         let need_blocks = u64::from(self.id_limit).div_ceil(1 << ID_LOW_BITS).max(1);
@@ -191,8 +299,9 @@ impl Mih {
                 self.blocks
             ));
         }
-        if self.tables.len() != TABLES {
-            return Err(format!("{} tables (expected {TABLES})", self.tables.len()));
+        let want = self.layout.tables();
+        if self.tables.len() != want {
+            return Err(format!("{} tables (expected {want})", self.tables.len()));
         }
         let nb = 1usize << h;
         let n = self.len as usize;
@@ -205,10 +314,11 @@ impl Mih {
                 return bad("directory is not monotone");
             }
             let nbits = n as u64 + nb as u64 * self.blocks;
-            if t.filt.len() != n + FILTER_PAD
-                || t.idlo.len() != n
-                || t.bits.len() as u64 != nbits.div_ceil(64)
-            {
+            let filters_ok = match self.layout {
+                Layout::Compact => t.filt.len() == n + FILTER_PAD && t.filt16.is_empty(),
+                Layout::Split => t.filt16.len() == n + FILTER_PAD / 2 && t.filt.is_empty(),
+            };
+            if !filters_ok || t.idlo.len() != n || t.bits.len() as u64 != nbits.div_ceil(64) {
                 return bad("array lengths disagree");
             }
             for b in 0..nb {
@@ -229,19 +339,31 @@ impl Mih {
     /// [`crate::Strategy::Auto`]; constants fitted on an AMD EPYC with AVX-512).
     pub(crate) fn cost(&self, radius: u32) -> f64 {
         let h = self.dir_bits;
+        let fb = self.layout.filter_bits();
         let n = f64::from(self.len);
         let per_bucket = n / f64::from(1u32 << h);
         let mut cost = 0.0;
-        for i in 0..TABLES {
-            let t1 = table_budget(radius, i);
+        for j in 0..self.layout.tables() {
+            let (sub, _) = self.layout.probe(j, 0);
+            let t1 = table_budget(radius, sub);
             if t1 == 0 {
                 continue;
             }
             let t = t1 - 1;
-            let visits = binomial_sum(h, t);
-            let candidates =
-                n * binomial_sum(h + FILTER_BITS, t) / 2f64.powi((h + FILTER_BITS) as i32);
-            cost += visits * 12.0 + visits * per_bucket * 0.08 + candidates.min(n) * 10.0;
+            let (_, wmax) = self.layout.probe(j, t);
+            let mut visits = 0.0;
+            let mut pass = 0.0;
+            let mut c = 1.0;
+            for w in 0..=wmax.min(h) {
+                if w > 0 {
+                    c = c * f64::from(h - w + 1) / f64::from(w);
+                }
+                visits += c;
+                pass += c * binomial_sum(fb, t - w) / 2f64.powi(fb as i32);
+            }
+            let candidates = (pass * per_bucket).min(n);
+            cost +=
+                visits * 12.0 + visits * per_bucket * 0.08 * f64::from(fb / 8) + candidates * 10.0;
         }
         cost
     }
@@ -278,7 +400,13 @@ impl Mih {
     pub(crate) fn memory_bytes(&self) -> usize {
         self.tables
             .iter()
-            .map(|t| t.dir.len() * 4 + t.filt.len() + t.idlo.len() * 2 + t.bits.len() * 8)
+            .map(|t| {
+                t.dir.len() * 4
+                    + t.filt.len()
+                    + t.filt16.len() * 2
+                    + t.idlo.len() * 2
+                    + t.bits.len() * 8
+            })
             .sum::<usize>()
             + self.masks.len() * 4
     }
@@ -421,18 +549,22 @@ unsafe fn search_body<const L: u8>(
         candidates.clear();
         ids.clear();
         let h = mih.dir_bits;
-        let mut qf = [0u8; TABLES];
+        let layout = mih.layout;
+        let fb = layout.filter_bits();
+        let mut qf = [0u16; MAX_TABLES];
         // The buckets within each table's threshold.
-        for i in 0..TABLES {
-            let t1 = table_budget(radius, i);
+        for (i, qf_i) in qf.iter_mut().enumerate().take(layout.tables()) {
+            let (sub, _) = layout.probe(i, 0);
+            let t1 = table_budget(radius, sub);
             if t1 == 0 {
                 continue;
             }
             let t = t1 - 1;
-            let (qb, f) = keys(q.substring(i), h);
-            qf[i] = f;
-            for w in 0..=t.min(h) {
-                let k = (t - w).min(FILTER_BITS) as u8;
+            let (_, wmax) = layout.probe(i, t);
+            let (qb, f) = keys(layout, i, h, q);
+            *qf_i = f;
+            for w in 0..=wmax.min(h) {
+                let k = (t - w).min(fb) as u8;
                 let range = mih.weight_start[w as usize]..mih.weight_start[w as usize + 1];
                 visits.extend(mih.masks[range].iter().map(|&mask| Visit {
                     table: i as u8,
@@ -443,8 +575,7 @@ unsafe fn search_body<const L: u8>(
         }
         // Filter scans.
         let nv = visits.len();
-        for i in 0..nv.min(AHEAD) {
-            let v = visits[i];
+        for v in visits.iter().take(AHEAD) {
             prefetch(
                 mih.tables[v.table as usize]
                     .dir
@@ -466,9 +597,15 @@ unsafe fn search_body<const L: u8>(
                 let s = table.dir[v.b as usize] as usize;
                 let e = table.dir[v.b as usize + 1] as usize;
                 // The scan loads whole 64-byte vectors from s: prefetch every line they touch.
-                let f = table.filt.as_ptr().wrapping_add(s);
+                let (f, len) = match layout {
+                    Layout::Compact => (table.filt.as_ptr().wrapping_add(s), e - s),
+                    Layout::Split => (
+                        table.filt16.as_ptr().wrapping_add(s) as *const u8,
+                        2 * (e - s),
+                    ),
+                };
                 let mut off = 0;
-                while off < e - s {
+                while off < len {
                     prefetch(f.wrapping_add(off));
                     off += 64;
                 }
@@ -490,10 +627,20 @@ unsafe fn search_body<const L: u8>(
                     seg,
                 });
             };
-            if u32::from(v.k) >= FILTER_BITS {
+            let qf = qf[v.table as usize];
+            if u32::from(v.k) >= fb {
                 (s as usize..e as usize).for_each(&mut keep);
+            } else if layout == Layout::Split {
+                simd::filter16_scan::<L>(
+                    &table.filt16,
+                    s as usize,
+                    e as usize,
+                    qf,
+                    u32::from(v.k),
+                    &mut keep,
+                );
             } else {
-                let qf = qf[v.table as usize];
+                let qf = qf as u8;
                 simd::filter_scan::<L>(
                     &table.filt,
                     s as usize,
@@ -552,7 +699,7 @@ mod tests {
     #[test]
     fn budgets_satisfy_pigeonhole() {
         for r in 0..=300u32 {
-            let total: u32 = (0..TABLES).map(|i| table_budget(r, i)).sum();
+            let total: u32 = (0..SUBSTRINGS).map(|i| table_budget(r, i)).sum();
             assert_eq!(total, r + 1);
         }
         assert_eq!(table_budget(31, 0), 4);
@@ -608,9 +755,10 @@ mod tests {
 
     #[test]
     fn default_dir_bits_scale() {
-        assert_eq!(default_dir_bits(1), 1);
-        assert_eq!(default_dir_bits(1000), 7);
-        assert_eq!(default_dir_bits(1_000_000), 17);
-        assert_eq!(default_dir_bits(10_000_000), 17);
+        assert_eq!(default_dir_bits(1, Layout::Compact), 1);
+        assert_eq!(default_dir_bits(1000, Layout::Split), 7);
+        assert_eq!(default_dir_bits(1_000_000, Layout::Compact), 17);
+        assert_eq!(default_dir_bits(1_000_000, Layout::Split), 16);
+        assert_eq!(default_dir_bits(10_000_000, Layout::Compact), 17);
     }
 }

@@ -1,7 +1,7 @@
 //! [`PdqIndex`]: every entry within Hamming distance `r` of a query, exactly.
 use crate::format::{checked_len, FileReader, FileWriter, FormatError, IndexKind};
 use crate::hash::{Bitset, EntryId, EntryRef, EntryRefs, Hash256, RefRun};
-use crate::mih::{self, Mih, Table, TABLES};
+use crate::mih::{Layout, Mih, Table};
 use crate::simd::{self, SimdLevel, FILTER_PAD};
 use std::io::{Read, Write};
 
@@ -36,7 +36,9 @@ pub enum Strategy {
 /// Build-time settings.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BuildOptions {
-    /// Directory bits per table (1..=18); `None` picks from the entry count.
+    /// Table layout; `None` picks from the entry count (split below 4M entries, compact above).
+    pub layout: Option<Layout>,
+    /// Directory bits per table (1..=18 compact, 1..=16 split); `None` picks from the entry count.
     pub dir_bits: Option<u32>,
 }
 
@@ -129,7 +131,12 @@ impl PdqIndex {
     /// removed ones leave them). Ids do not change. To compact without blocking queries, clone
     /// the index, compact the clone elsewhere and swap it in.
     pub fn compact(&mut self) {
-        self.main = Mih::build(&self.hashes, &self.deleted, self.options.dir_bits);
+        self.main = Mih::build(
+            &self.hashes,
+            &self.deleted,
+            self.options.layout,
+            self.options.dir_bits,
+        );
         self.main_len = self.hashes.len() as u32;
     }
 
@@ -174,6 +181,11 @@ impl PdqIndex {
     /// Directory bits of the current tables (None without tables).
     pub fn dir_bits(&self) -> Option<u32> {
         self.main.as_ref().map(|m| m.dir_bits)
+    }
+
+    /// Layout of the current tables (None without tables).
+    pub fn layout(&self) -> Option<Layout> {
+        self.main.as_ref().map(|m| m.layout)
     }
 
     /// The kernels queries run with.
@@ -302,7 +314,7 @@ impl PdqIndex {
     /// Writes the index (tables included, so loading does not rebuild).
     pub fn write_to<W: Write>(&self, w: W) -> Result<W, FormatError> {
         let (has, h, blocks, len, limit) = match &self.main {
-            Some(m) => (1, m.dir_bits, m.blocks, m.len, m.id_limit),
+            Some(m) => (m.layout.code(), m.dir_bits, m.blocks, m.len, m.id_limit),
             None => (0, 0, 0, 0, 0),
         };
         let fields = [
@@ -325,7 +337,10 @@ impl PdqIndex {
         if let Some(m) = &self.main {
             for t in &m.tables {
                 f.section(&t.dir)?;
-                f.section(&t.filt[..t.filt.len() - FILTER_PAD])?;
+                match m.layout {
+                    Layout::Compact => f.section(&t.filt[..t.filt.len() - FILTER_PAD])?,
+                    Layout::Split => f.section(&t.filt16[..t.filt16.len() - FILTER_PAD / 2])?,
+                }
                 f.section(&t.idlo)?;
                 f.section(&t.bits)?;
             }
@@ -354,8 +369,12 @@ impl PdqIndex {
         let del_words: Vec<u64> = f.section(Bitset::words_for(n), 0, "removed entries")?;
         let main = match has_main {
             0 => None,
-            1 => {
-                let h = checked_len(fl[5], u64::from(mih::MAX_DIR_BITS), "directory bits")? as u32;
+            code => {
+                let Some(layout) = Layout::from_code(code) else {
+                    return Err(FormatError::Invalid(format!("table layout {code}")));
+                };
+                let max_h = u64::from(layout.max_dir_bits());
+                let h = checked_len(fl[5], max_h, "directory bits")? as u32;
                 if h == 0 {
                     return Err(FormatError::Invalid("directory bits 0".into()));
                 }
@@ -368,18 +387,34 @@ impl PdqIndex {
                 checked_len(blocks, (1 << 16) + 1, "id blocks")?;
                 let nb = 1usize << h;
                 let nbits = len as u64 + nb as u64 * blocks;
-                let mut tables = Vec::with_capacity(TABLES);
-                for _ in 0..TABLES {
+                let mut tables = Vec::with_capacity(layout.tables());
+                for _ in 0..layout.tables() {
+                    let dir = f.section(nb + 1, 0, "table directory")?;
+                    let (filt, filt16) = match layout {
+                        Layout::Compact => {
+                            (f.section(len, FILTER_PAD, "table filters")?, Vec::new())
+                        }
+                        Layout::Split => {
+                            (Vec::new(), f.section(len, FILTER_PAD / 2, "table filters")?)
+                        }
+                    };
                     tables.push(Table {
-                        dir: f.section(nb + 1, 0, "table directory")?,
-                        filt: f.section(len, FILTER_PAD, "table filters")?,
+                        dir,
+                        filt,
+                        filt16,
                         idlo: f.section(len, 0, "table ids")?,
                         bits: f.section(nbits.div_ceil(64) as usize, 0, "table id bits")?,
                     });
                 }
-                Some(Mih::assemble(h, blocks, len as u32, limit as u32, tables))
+                Some(Mih::assemble(
+                    layout,
+                    h,
+                    blocks,
+                    len as u32,
+                    limit as u32,
+                    tables,
+                ))
             }
-            v => return Err(FormatError::Invalid(format!("table flag {v}"))),
         };
         f.finish()?;
         let runs = words_to_runs(&run_words, n)?;

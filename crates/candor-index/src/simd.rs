@@ -132,6 +132,46 @@ pub(crate) unsafe fn filter_scan<const L: u8>(
     }
 }
 
+/// Calls `f(p)` for every `p` in `start..end` with `popcount(filt[p] ^ qf) <= k` (`k < 16`).
+/// `filt` must extend at least `FILTER_PAD / 2` values past `end`.
+///
+/// # Safety
+/// As for [`filter_scan`].
+#[inline(always)]
+pub(crate) unsafe fn filter16_scan<const L: u8>(
+    filt: &[u16],
+    start: usize,
+    end: usize,
+    qf: u16,
+    k: u32,
+    f: &mut impl FnMut(usize),
+) {
+    debug_assert!(end + FILTER_PAD / 2 <= filt.len());
+    match L {
+        #[cfg(target_arch = "x86_64")]
+        2 => x86::filter16_avx512(filt, start, end, qf, k, f),
+        #[cfg(target_arch = "x86_64")]
+        1 => x86::filter16_avx2(filt, start, end, qf, k, f),
+        _ => filter16_portable(filt, start, end, qf, k, f),
+    }
+}
+
+#[inline(always)]
+pub(crate) fn filter16_portable(
+    filt: &[u16],
+    start: usize,
+    end: usize,
+    qf: u16,
+    k: u32,
+    f: &mut impl FnMut(usize),
+) {
+    for (p, &b) in filt[start..end].iter().enumerate() {
+        if (b ^ qf).count_ones() <= k {
+            f(start + p);
+        }
+    }
+}
+
 #[inline(always)]
 pub(crate) fn filter_portable(
     filt: &[u8],
@@ -191,6 +231,77 @@ mod x86 {
             }
             each_bit(m, p, f);
             p += 64;
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512bitalg")]
+    #[inline]
+    pub(super) unsafe fn filter16_avx512(
+        filt: &[u16],
+        start: usize,
+        end: usize,
+        qf: u16,
+        k: u32,
+        f: &mut impl FnMut(usize),
+    ) {
+        let qv = _mm512_set1_epi16(qf as i16);
+        let kv = _mm512_set1_epi16(k as i16);
+        let ptr = filt.as_ptr();
+        let mut p = start;
+        while p < end {
+            // In bounds: p < end and filt extends 32 values past end.
+            let v = _mm512_loadu_si512(ptr.add(p) as *const _);
+            let x = _mm512_xor_si512(v, qv);
+            let mut m = u64::from(_mm512_cmple_epu16_mask(_mm512_popcnt_epi16(x), kv));
+            let n = end - p;
+            if n < 32 {
+                m &= (1u64 << n) - 1;
+            }
+            each_bit(m, p, f);
+            p += 32;
+        }
+    }
+
+    #[target_feature(enable = "avx2,bmi2")]
+    #[inline]
+    pub(super) unsafe fn filter16_avx2(
+        filt: &[u16],
+        start: usize,
+        end: usize,
+        qf: u16,
+        k: u32,
+        f: &mut impl FnMut(usize),
+    ) {
+        let qv = _mm256_set1_epi16(qf as i16);
+        let kv = _mm256_set1_epi16(k as i16);
+        let low = _mm256_set1_epi8(0x0f);
+        let lut = _mm256_setr_epi8(
+            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2,
+            3, 3, 4,
+        );
+        let ptr = filt.as_ptr();
+        let mut p = start;
+        while p < end {
+            let v = _mm256_loadu_si256(ptr.add(p) as *const __m256i);
+            let x = _mm256_xor_si256(v, qv);
+            let lo = _mm256_and_si256(x, low);
+            let hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
+            let c8 = _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
+            // Per 16-bit lane: low byte count + high byte count.
+            let c16 = _mm256_add_epi16(
+                _mm256_and_si256(c8, _mm256_set1_epi16(0xff)),
+                _mm256_srli_epi16(c8, 8),
+            );
+            let over = _mm256_cmpgt_epi16(c16, kv);
+            // Two mask bits per lane; keep one.
+            let bytes = !(_mm256_movemask_epi8(over) as u32);
+            let mut m = u64::from(_pext_u32(bytes, 0x5555_5555));
+            let n = end - p;
+            if n < 16 {
+                m &= (1u64 << n) - 1;
+            }
+            each_bit(m, p, f);
+            p += 16;
         }
     }
 
@@ -379,6 +490,32 @@ mod tests {
                 let mut got = Vec::new();
                 flat_scan(level, &hashes, &q, radius, 5, &mut got);
                 assert_eq!(got, want, "level {level:?} radius {radius}");
+            }
+        }
+    }
+
+    #[test]
+    fn filter16_scan_levels_agree() {
+        let mut s = 13u64;
+        let mut filt: Vec<u16> = (0..300).map(|_| rng(&mut s) as u16).collect();
+        filt.extend([0u16; FILTER_PAD / 2]);
+        let qf = 0x5a3c;
+        for (start, end) in [(0, 0), (0, 1), (3, 40), (0, 32), (1, 130), (17, 300)] {
+            for k in 0..16 {
+                let mut want = Vec::new();
+                filter16_portable(&filt, start, end, qf, k, &mut |p| want.push(p));
+                assert!(want.iter().all(|&p| (filt[p] ^ qf).count_ones() <= k));
+                let check = |got: Vec<usize>| assert_eq!(got, want, "{start}..{end} k={k}");
+                if SimdLevel::Avx2.supported() {
+                    let mut got = Vec::new();
+                    unsafe { filter16_scan::<1>(&filt, start, end, qf, k, &mut |p| got.push(p)) };
+                    check(got);
+                }
+                if SimdLevel::Avx512.supported() {
+                    let mut got = Vec::new();
+                    unsafe { filter16_scan::<2>(&filt, start, end, qf, k, &mut |p| got.push(p)) };
+                    check(got);
+                }
             }
         }
     }

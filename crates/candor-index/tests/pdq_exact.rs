@@ -1,7 +1,7 @@
 //! The PDQ index against brute force: random and clustered banks, radii 0, 31, 63 and others,
 //! duplicates, inserts, removals, compaction, save and load, every strategy and SIMD level.
 use candor_index::{
-    BuildOptions, EntryId, EntryRef, Hash256, Match, PdqIndex, SimdLevel, Strategy as Plan,
+    BuildOptions, EntryId, EntryRef, Hash256, Layout, Match, PdqIndex, SimdLevel, Strategy as Plan,
 };
 use proptest::prelude::*;
 use std::collections::HashSet;
@@ -82,6 +82,10 @@ fn query_seeds(
     )
 }
 
+fn layout() -> impl proptest::strategy::Strategy<Value = Option<Layout>> {
+    prop::option::of(prop_oneof![Just(Layout::Compact), Just(Layout::Split)])
+}
+
 fn levels() -> Vec<SimdLevel> {
     [SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512]
         .into_iter()
@@ -123,11 +127,12 @@ proptest! {
         bank in bank(),
         seeds in query_seeds(),
         dir_bits in prop::option::of(1u32..=18),
+        layout in layout(),
         extra_r in 0u32..=63,
     ) {
         let index = PdqIndex::build_with(
             bank.iter().enumerate().map(|(i, h)| (*h, line(i))),
-            BuildOptions { dir_bits },
+            BuildOptions { layout, dir_bits },
         );
         let model: Vec<_> = bank.iter().map(|h| (*h, true)).collect();
         let qs = queries(&bank, &seeds);
@@ -142,10 +147,11 @@ proptest! {
         removals in prop::collection::vec(any::<prop::sample::Index>(), 0..200),
         seeds in query_seeds(),
         dir_bits in prop::option::of(1u32..=18),
+        layout in layout(),
     ) {
         let mut index = PdqIndex::build_with(
             bank.iter().enumerate().map(|(i, h)| (*h, line(i))),
-            BuildOptions { dir_bits },
+            BuildOptions { layout, dir_bits },
         );
         let mut model: Vec<(Hash256, bool)> = bank.iter().map(|h| (*h, true)).collect();
         // Inserts: near-duplicates of existing entries and exact duplicates (pending entries).
@@ -171,10 +177,11 @@ proptest! {
         let bytes = index.write_to(Vec::new()).unwrap();
         let loaded = PdqIndex::read_from(&bytes[..]).unwrap();
         check(&loaded, &model, &qs, &[0, 31, 63]);
-        for i in 0..model.len() {
+        for (i, (h, live)) in model.iter().enumerate() {
             let id = EntryId(i as u32);
             prop_assert_eq!(loaded.entry_ref(id), Some(line(i)));
-            prop_assert_eq!(loaded.hash(id), Some(model[i].0));
+            prop_assert_eq!(loaded.hash(id), Some(*h));
+            prop_assert_eq!(loaded.is_removed(id), !live);
         }
         let mut compacted = loaded;
         compacted.compact();
@@ -192,10 +199,11 @@ proptest! {
         bank in prop::collection::vec(hash(), 1..800),
         cases in prop::collection::vec((any::<prop::sample::Index>(), 0u32..=63, 0usize..8, any::<u64>(), any::<bool>()), 1..24),
         dir_bits in prop::option::of(1u32..=18),
+        layout in layout(),
     ) {
         let index = PdqIndex::build_with(
             bank.iter().enumerate().map(|(i, h)| (*h, line(i))),
-            BuildOptions { dir_bits },
+            BuildOptions { layout, dir_bits },
         );
         let model: Vec<_> = bank.iter().map(|h| (*h, true)).collect();
         for (idx, r, lone, mut seed, top_only) in cases {
@@ -303,11 +311,19 @@ fn real_needles_find_their_haystack_entries() {
     let needles = read_hashes("needles.txt");
     assert_eq!((hay.len(), needles.len()), (1350, 100));
     let model: Vec<_> = hay.iter().map(|h| (*h, true)).collect();
-    for dir_bits in [None, Some(4), Some(16)] {
+    let configs = [
+        (None, None),
+        (Some(Layout::Compact), Some(4)),
+        (Some(Layout::Compact), Some(18)),
+        (Some(Layout::Split), Some(16)),
+        (Some(Layout::Split), Some(3)),
+    ];
+    for (layout, dir_bits) in configs {
         let index = PdqIndex::build_with(
             hay.iter().enumerate().map(|(i, h)| (*h, line(i))),
-            BuildOptions { dir_bits },
+            BuildOptions { layout, dir_bits },
         );
+        assert_eq!(index.layout(), Some(layout.unwrap_or(Layout::Split)));
         let mut found = HashSet::new();
         for q in &needles {
             for r in [0, 31, 63] {
@@ -340,32 +356,60 @@ fn larger_bank_with_default_parameters() {
         let bits: Vec<u8> = (0..(i % 40)).map(|_| next() as u8).collect();
         bank.push(flip(&bank[i * 7], &bits));
     }
-    let index = PdqIndex::build(bank.iter().enumerate().map(|(i, h)| (*h, line(i))));
-    assert_eq!(index.planned_strategy(31), Plan::MultiIndex);
     let model: Vec<_> = bank.iter().map(|h| (*h, true)).collect();
-    let mut total = 0;
-    for i in 0..200 {
-        let bits: Vec<u8> = (0..(i % 36)).map(|_| next() as u8).collect();
-        let q = if i % 2 == 0 {
-            flip(&bank[(next() % 62_000) as usize], &bits)
-        } else {
-            Hash256([next(), next(), next(), next()])
+    let queries: Vec<Hash256> = (0..200)
+        .map(|i| {
+            let bits: Vec<u8> = (0..(i % 36)).map(|_| next() as u8).collect();
+            if i % 2 == 0 {
+                flip(&bank[(next() % 62_000) as usize], &bits)
+            } else {
+                Hash256([next(), next(), next(), next()])
+            }
+        })
+        .collect();
+    for layout in [Layout::Compact, Layout::Split] {
+        let options = BuildOptions {
+            layout: Some(layout),
+            dir_bits: None,
         };
-        let want = brute(&model, &q, 31);
-        total += want.len();
-        assert_eq!(index.search(&q, 31), want);
-    }
-    assert!(
-        total >= 100,
-        "queries should find their near-duplicates ({total})"
-    );
-    let batch = index.search_batch(&[bank[5], bank[6]], 0);
-    assert_eq!(
-        batch[0][0],
-        Match {
-            entry: EntryId(5),
-            distance: 0
+        let index =
+            PdqIndex::build_with(bank.iter().enumerate().map(|(i, h)| (*h, line(i))), options);
+        assert_eq!(index.planned_strategy(31), Plan::MultiIndex);
+        let mut total = 0;
+        for q in &queries {
+            let want = brute(&model, q, 31);
+            total += want.len();
+            assert_eq!(index.search(q, 31), want, "{layout:?}");
         }
+        assert!(
+            total >= 100,
+            "queries should find their near-duplicates ({total})"
+        );
+        let batch = index.search_batch(&[bank[5], bank[6]], 0);
+        let exact = Match {
+            entry: EntryId(5),
+            distance: 0,
+        };
+        assert_eq!(batch[0][0], exact);
+        assert_eq!(batch[1][0].entry, EntryId(6));
+    }
+}
+
+#[test]
+fn absurd_lengths_in_a_valid_header_are_errors() {
+    // A header that checks out but claims u32::MAX entries: an error, never an abort or panic.
+    let index = PdqIndex::build((0..10u64).map(|i| (Hash256([i; 4]), line(i as usize))));
+    let mut bytes = index.write_to(Vec::new()).unwrap();
+    let fields = 20; // magic, version, kind, field count
+    bytes[fields..fields + 8].copy_from_slice(&u64::from(u32::MAX).to_le_bytes());
+    let count = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
+    let end = fields + 8 * count;
+    let mut sum = candor_index::format::Xxh64::default();
+    sum.update(&bytes[..end]);
+    bytes[end..end + 8].copy_from_slice(&sum.finish().to_le_bytes());
+    let err = PdqIndex::read_from(&bytes[..]).unwrap_err().to_string();
+    assert!(
+        err.contains("truncated") || err.contains("too large") || err.contains("invalid"),
+        "{err}"
     );
-    assert_eq!(batch[1][0].entry, EntryId(6));
 }

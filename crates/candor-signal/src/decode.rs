@@ -104,6 +104,11 @@ pub fn decode(
             "Jpeg: truncated (no end-of-image marker after the last scan)".into(),
         ));
     }
+    if format == ImageFormat::Jpeg && !exif_orient {
+        if let Some(img) = decode_jpeg(bytes, limits)? {
+            return Ok(img);
+        }
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(limits.max_dimension);
@@ -142,6 +147,94 @@ pub fn decode(
         format,
         data,
     })
+}
+
+thread_local! {
+    /// A pixel buffer kept per thread between images: decoding into memory that is already
+    /// mapped saves zeroing and page faults on every image.
+    static PIXEL_POOL: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Hands a decoded image's buffer back for the next decode on this thread.
+pub fn recycle(img: DecodedImage) {
+    let buf = match img.data {
+        PixelData::Rgb8(b) | PixelData::Grey8(b) => b,
+    };
+    PIXEL_POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        if buf.capacity() > pool.capacity() {
+            *pool = buf;
+        }
+    });
+}
+
+/// JPEG straight through zune-jpeg (the decoder the `image` crate uses, with the same options)
+/// into a recycled buffer. `None` for colour spaces left to the `image` crate's conversions.
+fn decode_jpeg(bytes: &[u8], limits: &DecodeLimits) -> Result<Option<DecodedImage>, SignalError> {
+    use zune_jpeg::zune_core::bytestream::ZCursor;
+    use zune_jpeg::zune_core::colorspace::ColorSpace;
+    use zune_jpeg::zune_core::options::DecoderOptions;
+    let err = |e: zune_jpeg::errors::DecodeErrors| SignalError::Decode(format!("Jpeg: {e}"));
+    let options = DecoderOptions::default()
+        .set_strict_mode(false)
+        .set_max_width(limits.max_dimension as usize)
+        .set_max_height(limits.max_dimension as usize);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    if let Err(e) = decoder.decode_headers() {
+        return Err(match e {
+            zune_jpeg::errors::DecodeErrors::LargeDimensions(_) => {
+                SignalError::TooLarge(format!("Jpeg: {e}"))
+            }
+            e => err(e),
+        });
+    }
+    let (w, h) = decoder
+        .dimensions()
+        .ok_or_else(|| SignalError::Decode("Jpeg: no dimensions".into()))?;
+    if w == 0 || h == 0 {
+        return Err(SignalError::Decode(format!(
+            "Jpeg image has no pixels ({w}×{h})"
+        )));
+    }
+    if w as u64 * h as u64 > limits.max_pixels {
+        return Err(SignalError::TooLarge(format!(
+            "{w}×{h} is over the limit of {} pixels",
+            limits.max_pixels
+        )));
+    }
+    let out = match decoder.input_colorspace() {
+        Some(ColorSpace::YCbCr) | Some(ColorSpace::RGB) => ColorSpace::RGB,
+        Some(ColorSpace::Luma) => ColorSpace::Luma,
+        _ => return Ok(None),
+    };
+    decoder.set_options(decoder.options().jpeg_set_out_colorspace(out));
+    let size = decoder
+        .output_buffer_size()
+        .ok_or_else(|| SignalError::Decode("Jpeg: no output size".into()))?;
+    if size as u64 > limits.max_alloc {
+        return Err(SignalError::TooLarge(format!(
+            "{size} bytes of pixels is over the allocation limit of {} bytes",
+            limits.max_alloc
+        )));
+    }
+    let mut buf = PIXEL_POOL.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if buf.len() < size {
+        buf.resize(size, 0);
+    } else {
+        buf.truncate(size);
+    }
+    decoder.decode_into(&mut buf).map_err(err)?;
+    let data = if out == ColorSpace::Luma {
+        PixelData::Grey8(buf)
+    } else {
+        PixelData::Rgb8(buf)
+    };
+    Ok(Some(DecodedImage {
+        width: w as u32,
+        height: h as u32,
+        format: ImageFormat::Jpeg,
+        data,
+    }))
 }
 
 /// A complete JPEG has an end-of-image marker (FF D9) after its last start-of-scan (FF DA).

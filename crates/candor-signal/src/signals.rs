@@ -87,7 +87,9 @@ pub fn hash_decoded(img: &DecodedImage, trim: bool) -> ImageSignals {
 /// Decodes and hashes one image held in memory.
 pub fn hash_image_bytes(bytes: &[u8], opts: &ImageOptions) -> Result<ImageSignals, SignalError> {
     let img = decode(bytes, &opts.limits, opts.exif_orient)?;
-    Ok(hash_decoded(&img, opts.trim))
+    let signals = hash_decoded(&img, opts.trim);
+    crate::decode::recycle(img);
+    Ok(signals)
 }
 
 /// Every signal of one piece of content.

@@ -20,7 +20,10 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn jsonl(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn vector(file: &str) -> Vec<String> {
@@ -32,15 +35,31 @@ fn vector(file: &str) -> Vec<String> {
 #[test]
 fn hashes_a_png_exactly_with_dihedral() {
     let file = "synthetic/synth-7-777x555.png";
-    let out = candor().arg("hash").arg("--dihedral").arg(images().join(file)).output().unwrap();
+    let out = candor()
+        .arg("hash")
+        .arg("--dihedral")
+        .arg(images().join(file))
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let r = &jsonl(&out.stdout)[0];
     let want = vector(file);
     assert_eq!(r["pdq"], want[3]);
     assert_eq!(r["quality"].as_u64().unwrap().to_string(), want[4]);
-    let dihedral: Vec<&str> = r["dihedral"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert_eq!(dihedral, want[5..13].iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(r["size"], std::fs::metadata(images().join(file)).unwrap().len());
+    let dihedral: Vec<&str> = r["dihedral"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dihedral,
+        want[5..13].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        r["size"],
+        std::fs::metadata(images().join(file)).unwrap().len()
+    );
     assert_eq!(r["md5"].as_str().unwrap().len(), 32);
     assert_eq!(r["sha256"].as_str().unwrap().len(), 64);
 }
@@ -48,8 +67,16 @@ fn hashes_a_png_exactly_with_dihedral() {
 #[test]
 fn walks_directories_in_order_and_parallel_equals_serial() {
     let dir = images().join("synthetic");
-    let serial = candor().args(["hash", "--jobs", "1"]).arg(&dir).output().unwrap();
-    let parallel = candor().args(["hash", "--jobs", "4"]).arg(&dir).output().unwrap();
+    let serial = candor()
+        .args(["hash", "--jobs", "1"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let parallel = candor()
+        .args(["hash", "--jobs", "4"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     assert!(serial.status.success() && parallel.status.success());
     assert_eq!(serial.stdout, parallel.stdout);
     let rows = jsonl(&serial.stdout);
@@ -59,13 +86,20 @@ fn walks_directories_in_order_and_parallel_equals_serial() {
     let mut sorted = paths.clone();
     sorted.sort();
     assert_eq!(paths, sorted);
-    assert!(rows.iter().all(|r| r["pdq"].is_string() && r.get("dihedral").is_none()));
+    assert!(rows
+        .iter()
+        .all(|r| r["pdq"].is_string() && r.get("dihedral").is_none()));
 }
 
 #[test]
 fn reads_standard_input() {
     let png = std::fs::read(images().join("synthetic/synth-7-300x200.png")).unwrap();
-    let mut child = candor().args(["hash", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = candor()
+        .args(["hash", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(&png).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
@@ -80,15 +114,25 @@ fn failures_are_records_and_a_nonzero_exit() {
     let jpg = std::fs::read(images().join("reference/bridge-mods/aaa-orig.jpg")).unwrap();
     std::fs::write(d.join("cut.jpg"), &jpg[..jpg.len() / 2]).unwrap();
     std::fs::write(d.join("notes.txt"), b"plain text").unwrap();
-    let out = candor().arg("hash").arg(&d).arg(d.join("missing.png")).output().unwrap();
+    let out = candor()
+        .arg("hash")
+        .arg(&d)
+        .arg(d.join("missing.png"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let rows = jsonl(&out.stdout);
     assert_eq!(rows.len(), 3);
     let cut = &rows[0];
-    assert!(cut["error"].as_str().unwrap().contains("truncated"), "{cut}");
+    assert!(
+        cut["error"].as_str().unwrap().contains("truncated"),
+        "{cut}"
+    );
     assert!(cut["md5"].is_string(), "digests are still reported: {cut}");
     assert!(rows[1]["error"].is_null() && rows[1]["pdq"].is_null() && rows[1]["md5"].is_string());
-    assert!(rows[2]["error"].is_string() && rows[2]["path"].as_str().unwrap().ends_with("missing.png"));
+    assert!(
+        rows[2]["error"].is_string() && rows[2]["path"].as_str().unwrap().ends_with("missing.png")
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 of 3 failed"));
     std::fs::remove_dir_all(&d).unwrap();
 }
@@ -98,11 +142,19 @@ fn tsv_has_a_header_and_one_row_per_file() {
     let d = scratch("tsv");
     let framed = d.join("tab\there.png");
     // A framed image: gets a trimmed hash.
-    let inner = image::open(images().join("synthetic/synth-7-300x200.png")).unwrap().to_rgb8();
+    let inner = image::open(images().join("synthetic/synth-7-300x200.png"))
+        .unwrap()
+        .to_rgb8();
     let mut canvas = image::RgbImage::from_pixel(360, 260, image::Rgb([255, 255, 255]));
     image::imageops::replace(&mut canvas, &inner, 30, 30);
-    canvas.save_with_format(&framed, image::ImageFormat::Png).unwrap();
-    let out = candor().args(["hash", "--format", "tsv", "--dihedral"]).arg(&framed).output().unwrap();
+    canvas
+        .save_with_format(&framed, image::ImageFormat::Png)
+        .unwrap();
+    let out = candor()
+        .args(["hash", "--format", "tsv", "--dihedral"])
+        .arg(&framed)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -118,7 +170,10 @@ fn tsv_has_a_header_and_one_row_per_file() {
     let inner_hash = vector("synthetic/synth-7-300x200.png\t")[3].clone();
     let d_trim = distance(col("pdq_trimmed"), &inner_hash);
     let d_full = distance(col("pdq"), &inner_hash);
-    assert!(d_trim <= 8 && d_full > 31, "trimmed {d_trim}, full {d_full}");
+    assert!(
+        d_trim <= 8 && d_full > 31,
+        "trimmed {d_trim}, full {d_full}"
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -132,6 +187,9 @@ fn bad_arguments_are_usage_errors() {
     let out = candor().arg("hash").output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("PATHS"));
-    let out = candor().args(["hash", "--format", "xml", "x"]).output().unwrap();
+    let out = candor()
+        .args(["hash", "--format", "xml", "x"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }
