@@ -4,13 +4,15 @@ on the 1600x1004 (and 1004x1600) JPEGs of ../shared/pdq, in one run; then MD5+SH
 1 GiB file against the crates' raw speed.
 
 Usage: python3 bench/hash/compare.py [--rounds N] [--skip-digest]
-Needs: pip install pdqhash pillow numpy; a release build (cargo build --release).
+Needs: pip install pdqhash pillow numpy; a release build (cargo build --release -p candor) and,
+for the libjpeg-turbo row, CARGO_TARGET_DIR=target/turbojpeg cargo build --release -p candor --features turbojpeg.
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "pdq", "images")
 CANDOR = os.path.join(ROOT, "target", "release", "candor")
+CANDOR_TURBO = os.path.join(ROOT, "target", "turbojpeg", "release", "candor")
 
 
 def images():
@@ -42,8 +44,8 @@ def run_pdqhash(files, rounds):
     return len(files) * rounds / (time.perf_counter() - t), hashes
 
 
-def run_candor(files, rounds, extra=()):
-    args = [CANDOR, "hash", "--jobs", "1", *extra] + files * rounds
+def run_candor(files, rounds, extra=(), binary=CANDOR):
+    args = [binary, "hash", "--jobs", "1", *extra] + files * rounds
     t = time.perf_counter()
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     dt = time.perf_counter() - t
@@ -69,7 +71,10 @@ def main():
     files = images()
     print(f"{len(files)} JPEGs (1600x1004 / 1004x1600), {a.rounds} rounds each, single thread, decode included")
     best = {"pdqhash+Pillow": 0.0, "candor hash": 0.0, "candor hash --no-trim": 0.0}
-    ref = cand = None
+    turbo = os.path.exists(CANDOR_TURBO)
+    if turbo:
+        best["candor hash (libjpeg-turbo)"] = 0.0
+    ref = cand = cand_turbo = None
     for _ in range(3):  # interleaved repeats, best of each: the machine may be shared
         r, ref = run_pdqhash(files, a.rounds)
         best["pdqhash+Pillow"] = max(best["pdqhash+Pillow"], r)
@@ -77,12 +82,18 @@ def main():
         best["candor hash"] = max(best["candor hash"], r)
         r, _ = run_candor(files, a.rounds, ["--no-trim"])
         best["candor hash --no-trim"] = max(best["candor hash --no-trim"], r)
+        if turbo:
+            r, cand_turbo = run_candor(files, a.rounds, binary=CANDOR_TURBO)
+            best["candor hash (libjpeg-turbo)"] = max(best["candor hash (libjpeg-turbo)"], r)
     anchor = best["pdqhash+Pillow"]
     print(f"{'pipeline':28} {'images/s':>9} {'vs anchor':>9}")
     for k, v in best.items():
         print(f"{k:28} {v:9.1f} {v / anchor:8.2f}x")
     d = sorted(distance(ref[f], cand[f]) for f in files)
     print(f"PDQ distance candor vs pdqhash+Pillow on these JPEGs: max {d[-1]}, distribution {dict((x, d.count(x)) for x in sorted(set(d)))}")
+    if turbo:
+        d = sorted(distance(ref[f], cand_turbo[f]) for f in files)
+        print(f"PDQ distance candor (libjpeg-turbo) vs pdqhash+Pillow: max {d[-1]}, distribution {dict((x, d.count(x)) for x in sorted(set(d)))}")
 
     if a.skip_digest:
         return

@@ -105,6 +105,10 @@ pub fn decode(
         ));
     }
     if format == ImageFormat::Jpeg && !exif_orient {
+        #[cfg(feature = "turbojpeg")]
+        if let Some(img) = turbo::decode(bytes, limits)? {
+            return Ok(img);
+        }
         if let Some(img) = decode_jpeg(bytes, limits)? {
             return Ok(img);
         }
@@ -168,6 +172,114 @@ pub fn recycle(img: DecodedImage) {
     });
 }
 
+/// Takes the per-thread pixel buffer, sized to `size` (grown, never re-zeroed).
+fn pooled_buffer(size: usize) -> Vec<u8> {
+    let mut buf = PIXEL_POOL.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if buf.len() < size {
+        buf.resize(size, 0);
+    } else {
+        buf.truncate(size);
+    }
+    buf
+}
+
+/// Checks decoded dimensions and the pixel buffer against the limits.
+fn check_limits(
+    w: usize,
+    h: usize,
+    channels: usize,
+    limits: &DecodeLimits,
+) -> Result<(), SignalError> {
+    if w == 0 || h == 0 {
+        return Err(SignalError::Decode(format!(
+            "Jpeg image has no pixels ({w}×{h})"
+        )));
+    }
+    if w > limits.max_dimension as usize || h > limits.max_dimension as usize {
+        return Err(SignalError::TooLarge(format!(
+            "{w}×{h} is over the limit of {} pixels a side",
+            limits.max_dimension
+        )));
+    }
+    if w as u64 * h as u64 > limits.max_pixels {
+        return Err(SignalError::TooLarge(format!(
+            "{w}×{h} is over the limit of {} pixels",
+            limits.max_pixels
+        )));
+    }
+    let size = w as u64 * h as u64 * channels as u64;
+    if size > limits.max_alloc {
+        return Err(SignalError::TooLarge(format!(
+            "{size} bytes of pixels is over the allocation limit of {} bytes",
+            limits.max_alloc
+        )));
+    }
+    Ok(())
+}
+
+/// JPEG through libjpeg-turbo, the decoder Pillow (and so HMA) uses: same IDCT, same upsampling,
+/// same pixels. Colour spaces it cannot turn into RGB (CMYK, YCCK) and files it decodes only with
+/// a warning go to the zune path, which is as lenient as Pillow.
+#[cfg(feature = "turbojpeg")]
+mod turbo {
+    use super::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static DECOMPRESSOR: RefCell<Option<turbojpeg::Decompressor>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn decode(
+        bytes: &[u8],
+        limits: &DecodeLimits,
+    ) -> Result<Option<DecodedImage>, SignalError> {
+        DECOMPRESSOR.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = turbojpeg::Decompressor::new().ok();
+            }
+            let Some(d) = slot.as_mut() else {
+                return Ok(None);
+            };
+            let Ok(header) = d.read_header(bytes) else {
+                return Ok(None);
+            };
+            let (format, channels) = match header.colorspace {
+                turbojpeg::Colorspace::YCbCr | turbojpeg::Colorspace::RGB => {
+                    (turbojpeg::PixelFormat::RGB, 3)
+                }
+                turbojpeg::Colorspace::Gray => (turbojpeg::PixelFormat::GRAY, 1),
+                _ => return Ok(None),
+            };
+            let (w, h) = (header.width, header.height);
+            check_limits(w, h, channels, limits)?;
+            let mut buf = pooled_buffer(w * h * channels);
+            let image = turbojpeg::Image {
+                pixels: &mut buf[..],
+                width: w,
+                pitch: w * channels,
+                height: h,
+                format,
+            };
+            if d.decompress(bytes, image).is_err() {
+                PIXEL_POOL.with(|p| *p.borrow_mut() = buf);
+                return Ok(None);
+            }
+            let data = if channels == 1 {
+                PixelData::Grey8(buf)
+            } else {
+                PixelData::Rgb8(buf)
+            };
+            Ok(Some(DecodedImage {
+                width: w as u32,
+                height: h as u32,
+                format: ImageFormat::Jpeg,
+                data,
+            }))
+        })
+    }
+}
+
 /// JPEG straight through zune-jpeg (the decoder the `image` crate uses, with the same options)
 /// into a recycled buffer. `None` for colour spaces left to the `image` crate's conversions.
 fn decode_jpeg(bytes: &[u8], limits: &DecodeLimits) -> Result<Option<DecodedImage>, SignalError> {
@@ -211,18 +323,8 @@ fn decode_jpeg(bytes: &[u8], limits: &DecodeLimits) -> Result<Option<DecodedImag
     let size = decoder
         .output_buffer_size()
         .ok_or_else(|| SignalError::Decode("Jpeg: no output size".into()))?;
-    if size as u64 > limits.max_alloc {
-        return Err(SignalError::TooLarge(format!(
-            "{size} bytes of pixels is over the allocation limit of {} bytes",
-            limits.max_alloc
-        )));
-    }
-    let mut buf = PIXEL_POOL.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    if buf.len() < size {
-        buf.resize(size, 0);
-    } else {
-        buf.truncate(size);
-    }
+    check_limits(w, h, size / (w * h), limits)?;
+    let mut buf = pooled_buffer(size);
     decoder.decode_into(&mut buf).map_err(err)?;
     let data = if out == ColorSpace::Luma {
         PixelData::Grey8(buf)
