@@ -193,3 +193,28 @@ fn bad_arguments_are_usage_errors() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let mut child = candor()
+        // Far more output (about 400 KB) than a pipe buffers.
+        .args(["hash", "--jobs", "1", "--dihedral"])
+        .args([images(), images(), images(), images(), images()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then hang up.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("error"));
+}
