@@ -667,13 +667,25 @@ unsafe fn search_body<const L: u8>(
             }
         };
         let mut verified = 0;
+        // Candidates of one bucket come in rank order: each select continues from the one bit
+        // of the previous candidate instead of walking the bucket's segment from its start
+        // (large buckets on clustered data made that quadratic).
+        let mut last: (u64, u32, u64) = (u64::MAX, 0, 0);
         for j in 0..nc {
             if let Some(c) = candidates.get(j + AHEAD) {
                 prefetch_ids(c);
             }
             let c = candidates[j];
             let table = &mih.tables[c.table as usize];
-            if let Some(off) = select::<L>(&table.bits, c.seg, c.rank) {
+            let bucket = c.seg | (u64::from(c.table) << 58);
+            let found = if last.0 == bucket && c.rank > last.1 {
+                select::<L>(&table.bits, c.seg + last.2 + 1, c.rank - last.1 - 1)
+                    .map(|o| o + last.2 + 1)
+            } else {
+                select::<L>(&table.bits, c.seg, c.rank)
+            };
+            if let Some(off) = found {
+                last = (bucket, c.rank, off);
                 let id = ((off - u64::from(c.rank)) << ID_LOW_BITS)
                     | u64::from(table.idlo[c.p as usize]);
                 if id < hashes.len() as u64 {
