@@ -265,17 +265,7 @@ mod turbo {
                 PIXEL_POOL.with(|p| *p.borrow_mut() = buf);
                 return Ok(None);
             }
-            let data = if channels == 1 {
-                PixelData::Grey8(buf)
-            } else {
-                PixelData::Rgb8(buf)
-            };
-            Ok(Some(DecodedImage {
-                width: w as u32,
-                height: h as u32,
-                format: ImageFormat::Jpeg,
-                data,
-            }))
+            Ok(Some(jpeg_image(w, h, channels == 1, buf)))
         })
     }
 }
@@ -326,17 +316,21 @@ fn decode_jpeg(bytes: &[u8], limits: &DecodeLimits) -> Result<Option<DecodedImag
     check_limits(w, h, size / (w * h), limits)?;
     let mut buf = pooled_buffer(size);
     decoder.decode_into(&mut buf).map_err(err)?;
-    let data = if out == ColorSpace::Luma {
-        PixelData::Grey8(buf)
-    } else {
-        PixelData::Rgb8(buf)
-    };
-    Ok(Some(DecodedImage {
+    Ok(Some(jpeg_image(w, h, out == ColorSpace::Luma, buf)))
+}
+
+/// A decoded JPEG's pixels, grey or RGB.
+fn jpeg_image(w: usize, h: usize, grey: bool, buf: Vec<u8>) -> DecodedImage {
+    DecodedImage {
         width: w as u32,
         height: h as u32,
         format: ImageFormat::Jpeg,
-        data,
-    }))
+        data: if grey {
+            PixelData::Grey8(buf)
+        } else {
+            PixelData::Rgb8(buf)
+        },
+    }
 }
 
 /// A complete JPEG has an end-of-image marker (FF D9) after its last start-of-scan (FF DA).
