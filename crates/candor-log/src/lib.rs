@@ -1,0 +1,29 @@
+//! Candor's transparency log: the pure parts.
+//!
+//! - [`merkle`]: RFC 6962 / RFC 9162 Merkle tree hashes, inclusion and consistency proofs.
+//! - [`stored`]: the Go `tlog` stored-hash layout and proofs computed through a [`HashReader`].
+//! - [`tile`]: C2SP tlog-tiles: tile coordinates and paths, tile contents, entry bundles and a
+//!   [`TileHashReader`] that authenticates every tile it reads against a checkpoint.
+//! - [`note`]: C2SP signed-note with Ed25519 keys.
+//! - [`checkpoint`]: C2SP tlog-checkpoint and the signer-side consistency rule.
+//! - [`proof`]: C2SP tlog-proof files, checked offline.
+//!
+//! No I/O, no async, no threads; every parser refuses malformed input with a [`LogError`].
+
+pub mod checkpoint;
+mod error;
+pub mod merkle;
+pub mod note;
+pub mod proof;
+pub mod stored;
+pub mod tile;
+
+pub use checkpoint::{
+    check_consistent, sign_checkpoint, verify_checkpoint_consistency, Checkpoint,
+};
+pub use error::LogError;
+pub use merkle::{empty_root, leaf_hash, node_hash, Hash, HASH_SIZE};
+pub use note::{Note, NoteSignature, Signer, Verifier};
+pub use proof::{verify_proof_file, verify_proof_file_for_leaf, ProofFile, VerifiedEntry};
+pub use stored::{HashReader, StoredHashes};
+pub use tile::{Tile, TileHashReader, TilePath, TileReader};
