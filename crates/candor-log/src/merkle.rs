@@ -177,11 +177,15 @@ pub fn root_from_inclusion(
 pub(crate) fn expected_inclusion_len(index: u64, size: u64) -> usize {
     // The path from leaf `index` has one sibling per level below the point where the left
     // spine of its subtree joins; equivalently the number of steps of the verifier loop.
-    let mut fn_ = index;
-    let mut sn = size - 1;
-    let mut len = 0;
+    verifier_steps(index, size - 1)
+}
+
+/// How many proof hashes the RFC 9162 verifier loop consumes walking from node index `fn_` up
+/// to the root of a tree whose last index is `sn`: one per loop step.
+fn verifier_steps(mut fn_: u64, mut sn: u64) -> usize {
+    let mut steps = 0;
     while sn != 0 {
-        len += 1;
+        steps += 1;
         if fn_ & 1 == 1 || fn_ == sn {
             while fn_ & 1 == 0 && fn_ != 0 {
                 fn_ >>= 1;
@@ -191,7 +195,7 @@ pub(crate) fn expected_inclusion_len(index: u64, size: u64) -> usize {
         fn_ >>= 1;
         sn >>= 1;
     }
-    len
+    steps
 }
 
 /// Check that `proof` proves the tree of `old_size` with `old_root` is a prefix of the tree of
@@ -284,18 +288,7 @@ pub(crate) fn expected_consistency_len(old: u64, new: u64) -> usize {
         fn_ >>= 1;
         sn >>= 1;
     }
-    let mut steps = 0;
-    while sn != 0 {
-        steps += 1;
-        if fn_ & 1 == 1 || fn_ == sn {
-            while fn_ & 1 == 0 && fn_ != 0 {
-                fn_ >>= 1;
-                sn >>= 1;
-            }
-        }
-        fn_ >>= 1;
-        sn >>= 1;
-    }
+    let steps = verifier_steps(fn_, sn);
     if old.is_power_of_two() {
         steps
     } else {

@@ -45,6 +45,30 @@ fn decode_b64(s: &str, what: &'static str) -> Result<Vec<u8>, LogError> {
         .map_err(|e| LogError::malformed(what, format!("bad base64: {e}")))
 }
 
+/// `<name>+<hex key ID>+<base64(0x01 || 32 key bytes)>`, the shared text form of verifier and
+/// signer keys: the name, the stated key ID and the 32 key bytes.
+fn parse_key_text<'a>(
+    text: &'a str,
+    what: &'static str,
+    bad_length: &'static str,
+) -> Result<(&'a str, u32, [u8; 32]), LogError> {
+    let (name, rest) = text
+        .split_once('+')
+        .ok_or_else(|| LogError::malformed(what, "expected name+keyid+key"))?;
+    let (hex, b64) = rest
+        .split_once('+')
+        .ok_or_else(|| LogError::malformed(what, "expected name+keyid+key"))?;
+    let id = parse_key_id(hex, what)?;
+    let raw = decode_b64(b64, what)?;
+    if raw.first() != Some(&ALG_ED25519) {
+        return Err(LogError::malformed(what, "unknown signature type"));
+    }
+    let key: [u8; 32] = raw[1..]
+        .try_into()
+        .map_err(|_| LogError::malformed(what, bad_length))?;
+    Ok((name, id, key))
+}
+
 fn parse_key_id(hex: &str, what: &'static str) -> Result<u32, LogError> {
     if hex.len() != 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(LogError::malformed(what, "key ID must be 8 hex digits"));
@@ -78,20 +102,7 @@ impl Verifier {
     /// Parse `<name>+<hex key ID>+<base64(0x01 || public key)>`; the key ID must match.
     pub fn parse(text: &str) -> Result<Verifier, LogError> {
         const W: &str = "verifier key";
-        let (name, rest) = text
-            .split_once('+')
-            .ok_or_else(|| LogError::malformed(W, "expected name+keyid+key"))?;
-        let (hex, b64) = rest
-            .split_once('+')
-            .ok_or_else(|| LogError::malformed(W, "expected name+keyid+key"))?;
-        let id = parse_key_id(hex, W)?;
-        let raw = decode_b64(b64, W)?;
-        if raw.first() != Some(&ALG_ED25519) {
-            return Err(LogError::malformed(W, "unknown signature type"));
-        }
-        let pk: [u8; 32] = raw[1..]
-            .try_into()
-            .map_err(|_| LogError::malformed(W, "Ed25519 public key must be 32 bytes"))?;
+        let (name, id, pk) = parse_key_text(text, W, "Ed25519 public key must be 32 bytes")?;
         let v = Verifier::new(name, &pk)?;
         if v.key_id != id {
             return Err(LogError::malformed(W, "key ID does not match name and key"));
@@ -160,20 +171,7 @@ impl Signer {
         let rest = text
             .strip_prefix("PRIVATE+KEY+")
             .ok_or_else(|| LogError::malformed(W, "must start with PRIVATE+KEY+"))?;
-        let (name, rest) = rest
-            .split_once('+')
-            .ok_or_else(|| LogError::malformed(W, "expected name+keyid+key"))?;
-        let (hex, b64) = rest
-            .split_once('+')
-            .ok_or_else(|| LogError::malformed(W, "expected name+keyid+key"))?;
-        let id = parse_key_id(hex, W)?;
-        let raw = decode_b64(b64, W)?;
-        if raw.first() != Some(&ALG_ED25519) {
-            return Err(LogError::malformed(W, "unknown signature type"));
-        }
-        let seed: [u8; 32] = raw[1..]
-            .try_into()
-            .map_err(|_| LogError::malformed(W, "Ed25519 seed must be 32 bytes"))?;
+        let (name, id, seed) = parse_key_text(rest, W, "Ed25519 seed must be 32 bytes")?;
         let s = Signer::from_seed(name, &seed)?;
         if s.key_id != id {
             return Err(LogError::malformed(W, "key ID does not match name and key"));
