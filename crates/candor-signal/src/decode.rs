@@ -123,17 +123,8 @@ pub fn decode(
         .into_decoder()
         .map_err(|e| map_image_error(e, format))?;
     let (w, h) = decoder.dimensions();
-    if w == 0 || h == 0 {
-        return Err(SignalError::Decode(format!(
-            "{format:?} image has no pixels ({w}×{h})"
-        )));
-    }
-    if w as u64 * h as u64 > limits.max_pixels {
-        return Err(SignalError::TooLarge(format!(
-            "{w}×{h} is over the limit of {} pixels",
-            limits.max_pixels
-        )));
-    }
+    // One byte a pixel here: the decoder's own allocation limit covers the rest.
+    check_limits(format, w as usize, h as usize, 1, limits)?;
     let orientation = if exif_orient {
         decoder.orientation().ok()
     } else {
@@ -183,8 +174,10 @@ fn pooled_buffer(size: usize) -> Vec<u8> {
     buf
 }
 
-/// Checks decoded dimensions and the pixel buffer against the limits.
+/// Checks an image's dimensions and its pixel buffer (`channels` bytes a pixel) against the
+/// limits, before anything is allocated for it.
 fn check_limits(
+    format: ImageFormat,
     w: usize,
     h: usize,
     channels: usize,
@@ -192,7 +185,7 @@ fn check_limits(
 ) -> Result<(), SignalError> {
     if w == 0 || h == 0 {
         return Err(SignalError::Decode(format!(
-            "Jpeg image has no pixels ({w}×{h})"
+            "{format:?} image has no pixels ({w}×{h})"
         )));
     }
     if w > limits.max_dimension as usize || h > limits.max_dimension as usize {
@@ -252,7 +245,7 @@ mod turbo {
                 _ => return Ok(None),
             };
             let (w, h) = (header.width, header.height);
-            check_limits(w, h, channels, limits)?;
+            check_limits(ImageFormat::Jpeg, w, h, channels, limits)?;
             let mut buf = pooled_buffer(w * h * channels);
             let image = turbojpeg::Image {
                 pixels: &mut buf[..],
@@ -293,17 +286,7 @@ fn decode_jpeg(bytes: &[u8], limits: &DecodeLimits) -> Result<Option<DecodedImag
     let (w, h) = decoder
         .dimensions()
         .ok_or_else(|| SignalError::Decode("Jpeg: no dimensions".into()))?;
-    if w == 0 || h == 0 {
-        return Err(SignalError::Decode(format!(
-            "Jpeg image has no pixels ({w}×{h})"
-        )));
-    }
-    if w as u64 * h as u64 > limits.max_pixels {
-        return Err(SignalError::TooLarge(format!(
-            "{w}×{h} is over the limit of {} pixels",
-            limits.max_pixels
-        )));
-    }
+    check_limits(ImageFormat::Jpeg, w, h, 1, limits)?;
     let out = match decoder.input_colorspace() {
         Some(ColorSpace::YCbCr) | Some(ColorSpace::RGB) => ColorSpace::RGB,
         Some(ColorSpace::Luma) => ColorSpace::Luma,
@@ -313,7 +296,7 @@ fn decode_jpeg(bytes: &[u8], limits: &DecodeLimits) -> Result<Option<DecodedImag
     let size = decoder
         .output_buffer_size()
         .ok_or_else(|| SignalError::Decode("Jpeg: no output size".into()))?;
-    check_limits(w, h, size / (w * h), limits)?;
+    check_limits(ImageFormat::Jpeg, w, h, size / (w * h), limits)?;
     let mut buf = pooled_buffer(size);
     decoder.decode_into(&mut buf).map_err(err)?;
     Ok(Some(jpeg_image(w, h, out == ColorSpace::Luma, buf)))

@@ -205,3 +205,22 @@ fn exif_orientation_is_opt_in() {
     );
     assert!(plain.pdq.hash.distance(&oriented.pdq.hash) > 31);
 }
+
+#[test]
+fn a_jpeg_claiming_huge_dimensions_is_refused_before_allocating() {
+    // wee.jpg with its frame header (SOF0/SOF2) rewritten to claim 65000 × 65000 pixels.
+    let mut bytes = shared("reference/misc-images/wee.jpg");
+    // Walk the marker segments from SOI to the frame header.
+    let mut sof = 2;
+    while !(bytes[sof] == 0xff && matches!(bytes[sof + 1], 0xc0 | 0xc1 | 0xc2)) {
+        let len = u16::from_be_bytes([bytes[sof + 2], bytes[sof + 3]]) as usize;
+        sof += 2 + len;
+    }
+    // FF Cx, length (2), precision (1), height (2), width (2)
+    bytes[sof + 5..sof + 7].copy_from_slice(&65000u16.to_be_bytes());
+    bytes[sof + 7..sof + 9].copy_from_slice(&65000u16.to_be_bytes());
+    match hash_image_bytes(&bytes, &ImageOptions::default()) {
+        Err(SignalError::TooLarge(m)) => assert!(m.contains("65000"), "{m}"),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+}
