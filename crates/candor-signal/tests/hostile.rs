@@ -212,7 +212,7 @@ fn a_jpeg_claiming_huge_dimensions_is_refused_before_allocating() {
     let mut bytes = shared("reference/misc-images/wee.jpg");
     // Walk the marker segments from SOI to the frame header.
     let mut sof = 2;
-    while !(bytes[sof] == 0xff && matches!(bytes[sof + 1], 0xc0 | 0xc1 | 0xc2)) {
+    while !(bytes[sof] == 0xff && matches!(bytes[sof + 1], 0xc0..=0xc2)) {
         let len = u16::from_be_bytes([bytes[sof + 2], bytes[sof + 3]]) as usize;
         sof += 2 + len;
     }
