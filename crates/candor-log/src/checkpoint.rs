@@ -88,12 +88,7 @@ impl Checkpoint {
             return Err(LogError::malformed(W, "control character"));
         }
         let s = lines[1];
-        let size_ok = s.len() <= 20
-            && s.bytes().all(|b| b.is_ascii_digit())
-            && (s == "0" || !s.starts_with('0'));
-        let size = size_ok
-            .then(|| s.parse::<u64>().ok())
-            .flatten()
+        let size = crate::canonical_u64(s)
             .ok_or_else(|| LogError::malformed(W, format!("bad tree size {s:?}")))?;
         Ok(Checkpoint {
             origin: lines[0].to_owned(),

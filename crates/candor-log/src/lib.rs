@@ -27,3 +27,13 @@ pub use note::{Note, NoteSignature, Signer, Verifier};
 pub use proof::{verify_proof_file, verify_proof_file_for_leaf, ProofFile, VerifiedEntry};
 pub use stored::{HashReader, StoredHashes};
 pub use tile::{Tile, TileHashReader, TilePath, TileReader};
+
+/// A decimal in canonical form (ASCII digits, no sign, no leading zero unless it is `0`, fits in
+/// a `u64`), as checkpoints, tile paths and proof files write sizes and indexes.
+pub(crate) fn canonical_u64(s: &str) -> Option<u64> {
+    let ok = !s.is_empty()
+        && s.len() <= 20
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s == "0" || !s.starts_with('0'));
+    ok.then(|| s.parse::<u64>().ok()).flatten()
+}

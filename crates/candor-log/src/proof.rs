@@ -89,13 +89,7 @@ impl ProofFile {
         let idx = line
             .strip_prefix("index ")
             .ok_or_else(|| LogError::malformed(W, "missing index line"))?;
-        let idx_ok = !idx.is_empty()
-            && idx.len() <= 20
-            && idx.bytes().all(|b| b.is_ascii_digit())
-            && (idx == "0" || !idx.starts_with('0'));
-        let index = idx_ok
-            .then(|| idx.parse::<u64>().ok())
-            .flatten()
+        let index = crate::canonical_u64(idx)
             .ok_or_else(|| LogError::malformed(W, format!("bad index {idx:?}")))?;
         let mut proof = Vec::new();
         loop {

@@ -137,13 +137,7 @@ fn decode_index(parts: &[&str]) -> Result<u64, LogError> {
 }
 
 fn decimal(s: &str, what: &'static str) -> Result<u64, LogError> {
-    let ok = !s.is_empty()
-        && s.len() <= 20
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s == "0" || !s.starts_with('0'));
-    ok.then(|| s.parse::<u64>().ok())
-        .flatten()
-        .ok_or_else(|| LogError::malformed(what, format!("bad decimal {s:?}")))
+    crate::canonical_u64(s).ok_or_else(|| LogError::malformed(what, format!("bad decimal {s:?}")))
 }
 
 /// Parse a tile or entry-bundle path relative to the log prefix (canonical form only).
