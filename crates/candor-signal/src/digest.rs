@@ -53,6 +53,16 @@ impl Digester {
         self.size += chunk.len() as u64;
     }
 
+    /// Feeds everything `reader` yields, `buf` at a time, to the end.
+    pub fn update_from(&mut self, reader: &mut impl Read, buf: &mut [u8]) -> io::Result<()> {
+        loop {
+            match read_retrying(reader, buf)? {
+                0 => return Ok(()),
+                n => self.update(&buf[..n]),
+            }
+        }
+    }
+
     pub fn finish(self) -> ExactDigests {
         ExactDigests {
             md5: self.md5.finalize().into(),
@@ -68,13 +78,16 @@ pub const CHUNK: usize = 256 << 10;
 /// Hashes everything `reader` yields. Memory use is one [`CHUNK`], whatever the size.
 pub fn digest_reader(mut reader: impl Read) -> io::Result<ExactDigests> {
     let mut d = Digester::new();
-    let mut buf = vec![0u8; CHUNK];
+    d.update_from(&mut reader, &mut vec![0u8; CHUNK])?;
+    Ok(d.finish())
+}
+
+/// One `read`, retried when interrupted by a signal; 0 at the end.
+pub(crate) fn read_retrying(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     loop {
-        match reader.read(&mut buf) {
-            Ok(0) => return Ok(d.finish()),
-            Ok(n) => d.update(&buf[..n]),
+        match reader.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            r => return r,
         }
     }
 }

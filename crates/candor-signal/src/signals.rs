@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::io::{self, Read};
 
 use crate::decode::{decode, sniff_format, DecodeLimits, DecodedImage};
-use crate::digest::{Digester, ExactDigests, CHUNK};
+use crate::digest::{read_retrying, Digester, ExactDigests, CHUNK};
 use crate::trim::{crop, find_border, Border};
 use crate::{PdqHash, PdqHasher, PdqSignal, SignalError};
 
@@ -105,21 +105,13 @@ pub struct ContentSignals {
 /// with PDQ. The bytes are dropped before returning.
 pub fn hash_reader(mut reader: impl Read, opts: &ImageOptions) -> io::Result<ContentSignals> {
     let mut digester = Digester::new();
-    let mut head = vec![0u8; 64];
-    let mut filled = 0;
-    while filled < head.len() {
-        match reader.read(&mut head[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    head.truncate(filled);
+    // The first bytes, enough to recognise every supported format.
+    let mut head = Vec::with_capacity(64);
+    (&mut reader).take(64).read_to_end(&mut head)?;
     digester.update(&head);
     let mut chunk = vec![0u8; CHUNK];
     if sniff_format(&head).is_none() {
-        stream_rest(&mut reader, &mut digester, &mut chunk)?;
+        digester.update_from(&mut reader, &mut chunk)?;
         return Ok(ContentSignals {
             digests: digester.finish(),
             image: None,
@@ -128,17 +120,15 @@ pub fn hash_reader(mut reader: impl Read, opts: &ImageOptions) -> io::Result<Con
     let max = opts.limits.max_bytes;
     let mut content = head;
     loop {
-        let n = match reader.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let n = read_retrying(&mut reader, &mut chunk)?;
+        if n == 0 {
+            break;
+        }
         digester.update(&chunk[..n]);
         if (content.len() + n) as u64 > max {
             // Over the limit: stop holding bytes, finish the digests.
             drop(content);
-            stream_rest(&mut reader, &mut digester, &mut chunk)?;
+            digester.update_from(&mut reader, &mut chunk)?;
             let digests = digester.finish();
             return Ok(ContentSignals {
                 image: Some(Err(SignalError::TooLarge(format!(
@@ -156,15 +146,4 @@ pub fn hash_reader(mut reader: impl Read, opts: &ImageOptions) -> io::Result<Con
         digests: digester.finish(),
         image,
     })
-}
-
-fn stream_rest(reader: &mut impl Read, d: &mut Digester, chunk: &mut [u8]) -> io::Result<()> {
-    loop {
-        match reader.read(chunk) {
-            Ok(0) => return Ok(()),
-            Ok(n) => d.update(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
 }
