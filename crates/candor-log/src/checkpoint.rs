@@ -30,7 +30,8 @@ pub(crate) fn parse_hash(s: &str, what: &'static str) -> Result<Hash, LogError> 
         .map_err(|_| LogError::malformed(what, format!("hash is not {HASH_SIZE} bytes")))
 }
 
-pub(crate) fn encode_hash(h: &Hash) -> String {
+/// A hash in standard padded base64, as checkpoints and proof files write it.
+pub fn encode_hash(h: &Hash) -> String {
     B64.encode(h)
 }
 

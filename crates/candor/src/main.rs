@@ -3,6 +3,8 @@ use clap::{Parser, Subcommand};
 
 mod hash_cmd;
 mod index_cmd;
+mod log_cmd;
+mod serve_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +26,14 @@ enum Command {
     Index(IndexCommand),
     /// Match hashes or images against a bank file or an index file.
     Match(index_cmd::MatchArgs),
+    /// Run the service (HTTP API, match index, transparency log).
+    Serve(serve_cmd::ServeArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(serve_cmd::TokenCommand),
+    /// Verify the transparency log and notice proofs.
+    #[command(subcommand)]
+    Log(log_cmd::LogCommand),
 }
 
 #[derive(Subcommand)]
@@ -38,6 +48,9 @@ fn main() -> std::process::ExitCode {
         Command::Hash(args) => hash_cmd::run(args),
         Command::Index(IndexCommand::Build(args)) => index_cmd::run_build(args),
         Command::Match(args) => index_cmd::run_match(args),
+        Command::Log(cmd) => log_cmd::run(cmd),
+        Command::Serve(args) => serve_cmd::run_serve(args),
+        Command::Token(cmd) => serve_cmd::run_token(cmd),
     };
     match result {
         Ok(code) => code,

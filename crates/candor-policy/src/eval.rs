@@ -1,0 +1,256 @@
+//! `evaluate`: matches plus scan context to per-recipient actions and decisions.
+
+use crate::date;
+use crate::model::{severity, Action, Match, ScanContext, SignalType};
+use crate::policy::{Policy, PolicySet};
+use crate::statement::{build_statement, Statement};
+use crate::Error;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// The action for one named recipient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecipientOutcome {
+    /// The recipient's account id.
+    pub account: String,
+    /// The recipient's jurisdiction.
+    pub jurisdiction: String,
+    /// What happens for this recipient.
+    pub action: Action,
+    /// Index into [`Outcome::decisions`]; `None` exactly when `action` is `deliver`.
+    pub decision: Option<usize>,
+}
+
+/// The action for everyone in one audience jurisdiction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudienceOutcome {
+    /// The jurisdiction.
+    pub jurisdiction: String,
+    /// What happens there.
+    pub action: Action,
+    /// Index into [`Outcome::decisions`]; `None` exactly when `action` is `deliver`.
+    pub decision: Option<usize>,
+}
+
+/// One (action, policy) pair that is not `deliver`, with everything it affects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Never `deliver`.
+    pub action: Action,
+    /// The policy that decided.
+    pub policy_id: String,
+    /// Its name (for notices).
+    pub policy_name: String,
+    /// Territorial scope: the recipient and audience jurisdictions it covers (sorted, unique).
+    pub jurisdictions: Vec<String>,
+    /// Affected recipient accounts (scan order, unique).
+    pub recipients: Vec<String>,
+    /// The matches that triggered it, best distance first.
+    pub matches: Vec<Match>,
+    /// The statement of reasons.
+    pub statement: Statement,
+}
+
+/// The result of one scan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// One per recipient, in scan order.
+    pub recipients: Vec<RecipientOutcome>,
+    /// One per distinct audience jurisdiction, in scan order.
+    pub audience: Vec<AudienceOutcome>,
+    /// Ordered by policy order in the set.
+    pub decisions: Vec<Decision>,
+    /// Unknown content picked for human review (never when anything matched).
+    pub sampled_for_review: bool,
+}
+
+/// Whether `policy` applies to match `m` on `ctx`'s surface (jurisdiction aside).
+pub fn applies(policy: &Policy, m: &Match, ctx: &ScanContext) -> bool {
+    policy.enabled
+        && (policy.banks.contains(&m.bank) || policy.categories.contains(&m.bank_category))
+        && (policy.surfaces.is_empty() || policy.surfaces.contains(&ctx.surface))
+        && !(m.signal == SignalType::Pdq && policy.max_distance.is_some_and(|d| m.distance > d))
+}
+
+fn covers(policy: &Policy, jurisdiction: &str) -> bool {
+    policy.jurisdictions.is_empty() || policy.jurisdictions.iter().any(|j| j == jurisdiction)
+}
+
+/// Evaluates `set` (assumed valid: [`PolicySet::validate`] runs when it is loaded) for one scan.
+///
+/// `now` is the caller's clock, RFC 3339 UTC (it gives the statements' `application_date`);
+/// `sample_draw` is a uniform draw in `[0, 1)` from the caller. Errors only on invalid input
+/// (context, matches or `now`); the function is otherwise total and deterministic.
+///
+/// - `block` is judged against the sender's jurisdiction: the first applicable block policy that
+///   covers it blocks every recipient and the whole audience.
+/// - Otherwise each recipient and audience jurisdiction gets the most severe applicable
+///   `withhold`/`hold_for_review` policy covering it; ties go to the earlier policy.
+pub fn evaluate(
+    set: &PolicySet,
+    ctx: &ScanContext,
+    matches: &[Match],
+    now: &str,
+    sample_draw: f64,
+) -> Result<Outcome, Error> {
+    ctx.validate()?;
+    let today = date::utc_date(now).ok_or_else(|| Error::BadNow(now.to_string()))?;
+    if today < "2020-01-01" {
+        return Err(Error::BadNow(now.to_string()));
+    }
+    if let Some(d) = &ctx.content_date {
+        if d.as_str() > today {
+            return Err(Error::BadContext(format!(
+                "content_date {d} is after now ({today})"
+            )));
+        }
+    }
+    for m in matches {
+        m.validate()?;
+    }
+
+    // Matches each policy applies to (indices), for policies with at least one.
+    let hits: Vec<Vec<usize>> = set
+        .policies
+        .iter()
+        .map(|p| {
+            (0..matches.len())
+                .filter(|&i| applies(p, &matches[i], ctx))
+                .collect()
+        })
+        .collect();
+    let live = |i: usize| !hits[i].is_empty();
+
+    let blocker = (0..set.policies.len()).find(|&i| {
+        live(i)
+            && set.policies[i].action == Action::Block
+            && covers(&set.policies[i], &ctx.sender.jurisdiction)
+    });
+
+    let mut audience_js: Vec<&str> = Vec::new();
+    if let Some(a) = &ctx.audience {
+        for j in &a.jurisdictions {
+            if !audience_js.contains(&j.as_str()) {
+                audience_js.push(j);
+            }
+        }
+    }
+
+    // Per distinct jurisdiction: the deciding policy index, if any.
+    let decide = |j: &str| -> Option<usize> {
+        if blocker.is_some() {
+            return blocker;
+        }
+        let mut best: Option<usize> = None;
+        for (i, p) in set.policies.iter().enumerate() {
+            if !live(i) || p.action == Action::Block || !covers(p, j) {
+                continue;
+            }
+            if best.is_none_or(|b| severity(p.action) > severity(set.policies[b].action)) {
+                best = Some(i);
+            }
+        }
+        best
+    };
+    let mut memo: HashMap<&str, Option<usize>> = HashMap::new();
+    for j in ctx
+        .recipients
+        .iter()
+        .map(|r| r.jurisdiction.as_str())
+        .chain(audience_js.iter().copied())
+    {
+        memo.entry(j).or_insert_with(|| decide(j));
+    }
+    let recipient_picks: Vec<Option<usize>> = ctx
+        .recipients
+        .iter()
+        .map(|r| memo[r.jurisdiction.as_str()])
+        .collect();
+    let audience_picks: Vec<Option<usize>> = audience_js.iter().map(|j| memo[j]).collect();
+
+    // Decisions in policy order.
+    let mut used: Vec<usize> = recipient_picks
+        .iter()
+        .chain(&audience_picks)
+        .flatten()
+        .copied()
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    let index_of = |p: usize| used.binary_search(&p).ok();
+
+    let mut decisions = Vec::with_capacity(used.len());
+    for &pi in &used {
+        let policy = &set.policies[pi];
+        let mut jurisdictions: Vec<String> = Vec::new();
+        let mut recipients: Vec<String> = Vec::new();
+        for (r, p) in ctx.recipients.iter().zip(&recipient_picks) {
+            if *p == Some(pi) {
+                jurisdictions.push(r.jurisdiction.clone());
+                if !recipients.contains(&r.account) {
+                    recipients.push(r.account.clone());
+                }
+            }
+        }
+        for (j, p) in audience_js.iter().zip(&audience_picks) {
+            if *p == Some(pi) {
+                jurisdictions.push(j.to_string());
+            }
+        }
+        jurisdictions.sort_unstable();
+        jurisdictions.dedup();
+        let mut ms: Vec<Match> = hits[pi].iter().map(|&i| matches[i].clone()).collect();
+        ms.sort_by(|a, b| {
+            (a.distance, &a.bank, &a.content_id, a.signal).cmp(&(
+                b.distance,
+                &b.bank,
+                &b.content_id,
+                b.signal,
+            ))
+        });
+        let statement = build_statement(policy, ctx, &ms, &jurisdictions, today);
+        decisions.push(Decision {
+            action: policy.action,
+            policy_id: policy.id.clone(),
+            policy_name: policy.name.clone(),
+            jurisdictions,
+            recipients,
+            matches: ms,
+            statement,
+        });
+    }
+
+    let action_of = |p: Option<usize>| p.map_or(Action::Deliver, |i| set.policies[i].action);
+    let recipients = ctx
+        .recipients
+        .iter()
+        .zip(&recipient_picks)
+        .map(|(r, &p)| RecipientOutcome {
+            account: r.account.clone(),
+            jurisdiction: r.jurisdiction.clone(),
+            action: action_of(p),
+            decision: p.and_then(index_of),
+        })
+        .collect();
+    let audience = audience_js
+        .iter()
+        .zip(&audience_picks)
+        .map(|(j, &p)| AudienceOutcome {
+            jurisdiction: j.to_string(),
+            action: action_of(p),
+            decision: p.and_then(index_of),
+        })
+        .collect();
+
+    let s = &set.sampling;
+    let sampled_for_review = matches.is_empty()
+        && (s.surfaces.is_empty() || s.surfaces.contains(&ctx.surface))
+        && sample_draw < s.rate;
+
+    Ok(Outcome {
+        recipients,
+        audience,
+        decisions,
+        sampled_for_review,
+    })
+}

@@ -1,0 +1,75 @@
+//! `candor-policy` — the pure room that turns matches plus scan context into decisions and
+//! statements of reasons. No I/O, no clock, no randomness: the caller passes `now` (RFC 3339 UTC)
+//! and a sampling draw. The place to read to know what Candor will do.
+//!
+//! Entry points: [`PolicySet::from_toml_str`] / [`PolicySet::from_json_str`] (parse + validate),
+//! [`evaluate`], [`notice_text`], [`Policy::canonical_json`].
+
+pub mod date;
+pub mod dsa;
+mod eval;
+mod model;
+mod policy;
+mod statement;
+
+pub use dsa::{
+    AutomatedDecision, AutomatedDetection, Category, ContentType, DecisionGround,
+    DecisionVisibility, SourceType,
+};
+pub use eval::{applies, evaluate, AudienceOutcome, Decision, Outcome, RecipientOutcome};
+pub use model::{
+    severity, Action, Audience, Match, Party, ScanContext, SignalType, Surface, MAX_ACCOUNT_LEN,
+    MAX_RECIPIENTS,
+};
+pub use policy::{is_slug, Policy, PolicySet, Sampling};
+pub use statement::{notice_text, NoticeRole, Statement, HELD_PENDING_REVIEW, OUR_FIELDS};
+
+/// Everything that can be wrong with a policy set or a scan.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// TOML or JSON that does not parse into the types.
+    #[error("policy file does not parse: {0}")]
+    Parse(String),
+    /// Two policies share an id.
+    #[error("duplicate policy id {0:?}")]
+    DuplicateId(String),
+    /// An id that is not `[a-z0-9][a-z0-9_-]{{0,63}}`.
+    #[error("policy id {0:?} is not a slug [a-z0-9][a-z0-9_-]{{0,63}}")]
+    BadSlug(String),
+    /// Not an upper-case ISO 3166-1 alpha-2 code.
+    #[error("{context}: {code:?} is not an ISO 3166-1 alpha-2 code in upper case")]
+    BadJurisdiction {
+        /// Where it was found.
+        context: String,
+        /// The bad code.
+        code: String,
+    },
+    /// A policy lists neither banks nor categories.
+    #[error("policy {0:?} lists no banks and no categories: it would match nothing")]
+    EmptyMatchSet(String),
+    /// Sampling rate outside `0..=1`.
+    #[error("sampling rate {0} is outside 0..=1")]
+    RateOutOfRange(f64),
+    /// A policy whose action is `deliver`.
+    #[error("policy {0:?} has action deliver: a policy must restrict")]
+    DeliverAction(String),
+    /// A policy field out of bounds.
+    #[error("policy {policy:?}: {field} must be {why}")]
+    BadField {
+        /// The policy.
+        policy: String,
+        /// The field.
+        field: &'static str,
+        /// What it must be.
+        why: String,
+    },
+    /// An invalid scan context.
+    #[error("invalid scan: {0}")]
+    BadContext(String),
+    /// An invalid match.
+    #[error("invalid match {0}")]
+    BadMatch(String),
+    /// `now` is not RFC 3339 UTC (or is before 2020-01-01, the API's earliest application date).
+    #[error("now {0:?} is not an RFC 3339 UTC time on or after 2020-01-01")]
+    BadNow(String),
+}

@@ -1,0 +1,148 @@
+//! Service configuration: defaults, a TOML file, then `CANDOR_*` environment overrides.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything `candor serve` can be told. Every field has a default: a first run needs none.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Data directory: the SQLite database and the log's signing key.
+    pub data: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Largest request body accepted (bytes); uploads above it get 413.
+    pub max_body_bytes: usize,
+    /// Decode limits for uploaded images.
+    pub max_image_pixels: u64,
+    pub max_image_dimension: u32,
+    /// Default PDQ threshold for new banks.
+    pub pdq_threshold: u32,
+    /// Match the 8 rotations/flips and the border-trimmed hash of uploads by default.
+    pub match_dihedral: bool,
+    pub match_trimmed: bool,
+    /// Ignore PDQ hashes of uploads whose quality is below this (0 = keep all).
+    pub pdq_min_quality: u8,
+    /// Policies file (TOML) loaded at start when the store holds no policies yet.
+    pub policies: Option<PathBuf>,
+    /// The log's origin line and key name (a schema-less URL such as `example.com/candor`).
+    pub log_origin: String,
+    /// Most jobs per write transaction (group commit).
+    pub max_batch: usize,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data: PathBuf::from("candor-data"),
+            listen: "127.0.0.1:8080".parse().expect("valid address"),
+            max_body_bytes: 32 * 1024 * 1024,
+            max_image_pixels: 64_000_000,
+            max_image_dimension: 20_000,
+            pdq_threshold: 31,
+            match_dihedral: true,
+            match_trimmed: true,
+            pdq_min_quality: 0,
+            policies: None,
+            log_origin: "localhost/candor".into(),
+            max_batch: 1024,
+            log_format: "text".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (if any), then the environment (`CANDOR_DATA`, `CANDOR_LISTEN`, …:
+    /// every field, upper-cased, prefixed with `CANDOR_`).
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut cfg = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", p.display()))?;
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", p.display()))?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        fn parse<T: std::str::FromStr>(key: &str, v: &str) -> anyhow::Result<T>
+        where
+            T::Err: std::fmt::Display,
+        {
+            v.parse()
+                .map_err(|e| anyhow::anyhow!("environment {key}={v:?}: {e}"))
+        }
+        macro_rules! env {
+            ($key:literal, $field:ident) => {
+                if let Some(v) = get($key) {
+                    self.$field = parse($key, &v)?;
+                }
+            };
+        }
+        env!("CANDOR_DATA", data);
+        env!("CANDOR_LISTEN", listen);
+        env!("CANDOR_MAX_BODY_BYTES", max_body_bytes);
+        env!("CANDOR_MAX_IMAGE_PIXELS", max_image_pixels);
+        env!("CANDOR_MAX_IMAGE_DIMENSION", max_image_dimension);
+        env!("CANDOR_PDQ_THRESHOLD", pdq_threshold);
+        env!("CANDOR_MATCH_DIHEDRAL", match_dihedral);
+        env!("CANDOR_MATCH_TRIMMED", match_trimmed);
+        env!("CANDOR_PDQ_MIN_QUALITY", pdq_min_quality);
+        env!("CANDOR_LOG_ORIGIN", log_origin);
+        env!("CANDOR_MAX_BATCH", max_batch);
+        env!("CANDOR_LOG_FORMAT", log_format);
+        if let Some(v) = get("CANDOR_POLICIES") {
+            self.policies = Some(PathBuf::from(v));
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.pdq_threshold <= 256, "pdq_threshold must be 0..=256");
+        anyhow::ensure!(
+            self.max_body_bytes >= 1024,
+            "max_body_bytes must be at least 1024"
+        );
+        anyhow::ensure!(self.max_batch >= 1, "max_batch must be at least 1");
+        anyhow::ensure!(
+            candor_log::note::is_valid_name(&self.log_origin),
+            "log_origin {:?} is not a valid key name (no spaces or '+')",
+            self.log_origin
+        );
+        anyhow::ensure!(
+            matches!(self.log_format.as_str(), "text" | "json"),
+            "log_format must be text or json"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment() {
+        let mut cfg: Config =
+            toml::from_str("listen = \"0.0.0.0:9000\"\npdq_threshold = 20\n").unwrap();
+        assert_eq!(cfg.pdq_threshold, 20);
+        cfg.apply_env(|k| (k == "CANDOR_PDQ_THRESHOLD").then(|| "12".to_string()))
+            .unwrap();
+        assert_eq!(cfg.pdq_threshold, 12);
+        assert_eq!(cfg.listen.port(), 9000);
+        assert!(cfg
+            .apply_env(|k| (k == "CANDOR_LISTEN").then(|| "nope".into()))
+            .is_err());
+        assert!(toml::from_str::<Config>("unknown = 1").is_err());
+        cfg.pdq_threshold = 300;
+        assert!(cfg.validate().is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! Appending log entries from inside a write job: encode (canonical, validated), append in the
+//! job's transaction, and count it in the published numbers once the transaction commits.
+
+use std::sync::Arc;
+
+use candor_log::entry::{Entry, EntryBody};
+use candor_store::{StoreError, WriteCtx};
+
+use crate::App;
+
+/// Append `body` (stamped `time`) to the log in `ctx`'s transaction; returns the entry index.
+pub fn append(
+    ctx: &mut WriteCtx,
+    app: &Arc<App>,
+    time: &str,
+    body: EntryBody,
+) -> Result<u64, StoreError> {
+    let entry = Entry::new(time.to_string(), body);
+    let bytes = entry.encode_checked()?;
+    let index = ctx.append(bytes);
+    let app = app.clone();
+    ctx.after_commit(move || {
+        app.numbers.lock().expect("numbers lock").apply(&entry);
+    });
+    Ok(index)
+}

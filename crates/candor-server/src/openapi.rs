@@ -1,0 +1,46 @@
+//! `/openapi.json` and the Swagger UI at `/docs` (assets vendored into the binary).
+
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::routes::*;
+use crate::AppState;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Candor", description = "Open content matching with statements of reasons, notices, appeals and a verifiable transparency log."),
+    modifiers(&Bearer),
+    paths(
+        ops::healthz, ops::readyz, ops::metrics, ops::numbers,
+        banks::list, banks::create, banks::get_one, banks::update, banks::delete,
+        banks::list_content, banks::add_content, banks::get_content, banks::set_content_enabled, banks::retract_content, banks::import,
+        lookup::by_hash, lookup::by_upload,
+        scan::scan,
+        decisions::get_decision, decisions::list_notices, decisions::get_notice, decisions::notice_proof, decisions::release_notice,
+        review::list, review::get_item, review::confirm, review::reject,
+        appeals::create, appeals::list, appeals::get_appeal, appeals::decide,
+        access::export,
+        policies::get_set, policies::put_set,
+        tokens::create, tokens::list, tokens::revoke,
+        log::checkpoint, log::key, log::numbers, log::tile,
+    )
+)]
+pub struct ApiDoc;
+
+pub fn router() -> Router<AppState> {
+    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+}

@@ -1,0 +1,159 @@
+//! Lookup: is this hash, or this file, in any bank? (No decision, no record.)
+
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::matcher::{Found, PdqQuery, Query as MatchQuery};
+use crate::signals::{hash_upload, parse_hex, UploadSignals};
+use crate::AppState;
+
+pub const LOOKUP_ROLES: &[Role] = &[Role::Platform, Role::Curator, Role::Reviewer, Role::Auditor];
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct HashLookup {
+    /// PDQ hashes, hex, comma-separated (at most 16; e.g. the 8 dihedral hashes).
+    pub pdq: Option<String>,
+    pub md5: Option<String>,
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LookupResult {
+    pub matches: Vec<Found>,
+    /// The signals computed from an upload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signals: Option<UploadSignals>,
+}
+
+/// Look up hashes.
+#[utoipa::path(get, path = "/v1/lookup", tag = "lookup", params(HashLookup), responses((status = 200, body = LookupResult), (status = 400)), security(("bearer" = [])))]
+pub async fn by_hash(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashLookup>,
+) -> ApiResult<Json<LookupResult>> {
+    caller.require(LOOKUP_ROLES)?;
+    let mut query = MatchQuery::default();
+    if let Some(p) = &q.pdq {
+        let parts: Vec<&str> = p.split(',').filter(|s| !s.is_empty()).collect();
+        if parts.len() > 16 {
+            return Err(ApiError::bad_request(
+                "too_many_hashes",
+                "at most 16 PDQ hashes per lookup",
+            ));
+        }
+        for h in parts {
+            query.pdq.push(PdqQuery {
+                hash: parse_hex::<32>("pdq", h)?,
+                orientation: None,
+                trimmed: false,
+            });
+        }
+    }
+    if let Some(m) = &q.md5 {
+        query.md5 = Some(parse_hex::<16>("md5", m)?);
+    }
+    if let Some(s) = &q.sha256 {
+        query.sha256 = Some(parse_hex::<32>("sha256", s)?);
+    }
+    if query.pdq.is_empty() && query.md5.is_none() && query.sha256.is_none() {
+        return Err(ApiError::bad_request(
+            "no_signals",
+            "give pdq, md5 or sha256",
+        ));
+    }
+    let matches = app.matcher.read().expect("matcher lock").find(&query);
+    Ok(Json(LookupResult {
+        matches,
+        signals: None,
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct UploadLookup {
+    /// Also match the 8 rotations/flips (default: the service's `match_dihedral`).
+    pub dihedral: Option<bool>,
+    /// Also match the border-trimmed image (default: the service's `match_trimmed`).
+    pub trimmed: Option<bool>,
+}
+
+/// The bytes of an upload: the raw body, or the `file` part of a multipart form. Returns the
+/// bytes and the other multipart text fields.
+pub async fn upload_bytes(
+    req: Request,
+    state: &AppState,
+) -> ApiResult<(axum::body::Bytes, Vec<(String, String)>)> {
+    let is_multipart = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if is_multipart {
+        let mut mp = Multipart::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), "invalid_multipart", e.body_text()))?;
+        let mut file = None;
+        let mut fields = Vec::new();
+        while let Some(field) = mp
+            .next_field()
+            .await
+            .map_err(|e| ApiError::new(e.status(), "invalid_multipart", e.body_text()))?
+        {
+            let name = field.name().unwrap_or("").to_string();
+            let data = field
+                .bytes()
+                .await
+                .map_err(|e| ApiError::new(e.status(), "invalid_multipart", e.body_text()))?;
+            if name == "file" {
+                file = Some(data);
+            } else {
+                let text = String::from_utf8(data.to_vec()).map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_multipart",
+                        format!("field {name:?} is not UTF-8"),
+                    )
+                })?;
+                fields.push((name, text));
+            }
+        }
+        let file = file
+            .ok_or_else(|| ApiError::bad_request("missing_file", "the form has no `file` part"))?;
+        Ok((file, fields))
+    } else {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), "payload_too_large", e.body_text()))?;
+        Ok((bytes, Vec::new()))
+    }
+}
+
+/// Look up an upload (raw body or multipart `file`): hashed here, matched, never stored.
+#[utoipa::path(post, path = "/v1/lookup", tag = "lookup", params(UploadLookup),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file (or multipart/form-data with a `file` part)"),
+    responses((status = 200, body = LookupResult), (status = 400), (status = 413)), security(("bearer" = [])))]
+pub async fn by_upload(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<UploadLookup>,
+    req: Request,
+) -> ApiResult<Json<LookupResult>> {
+    caller.require(LOOKUP_ROLES)?;
+    let (bytes, _) = upload_bytes(req, &app).await?;
+    let opts = app.hash_options(
+        q.dihedral.unwrap_or(app.config.match_dihedral),
+        q.trimmed.unwrap_or(app.config.match_trimmed),
+    );
+    let signals = hash_upload(bytes, opts).await?;
+    let matches = app
+        .matcher
+        .read()
+        .expect("matcher lock")
+        .find(&signals.query);
+    Ok(Json(LookupResult {
+        matches,
+        signals: Some(signals),
+    }))
+}

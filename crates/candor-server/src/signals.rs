@@ -1,0 +1,110 @@
+//! From a request to signals: hashes given in the clear, or an upload hashed here and dropped.
+
+use candor_signal::{DecodeLimits, ImageOptions, Orientation};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::matcher::{PdqQuery, Query};
+
+/// The signals of an upload, as answered to the caller.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UploadSignals {
+    pub md5: String,
+    pub sha256: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdq: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<u8>,
+    /// Why there is no PDQ for an image that failed to decode (bytes still hashed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_error: Option<String>,
+    #[serde(skip)]
+    pub query: Query,
+}
+
+pub fn parse_hex<const N: usize>(what: &str, s: &str) -> Result<[u8; N], ApiError> {
+    let bytes = hex::decode(s.trim()).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_signal",
+            format!("{what} must be {} hex digits", N * 2),
+        )
+    })?;
+    bytes.try_into().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_signal",
+            format!("{what} must be {} hex digits", N * 2),
+        )
+    })
+}
+
+/// Options for hashing uploads.
+#[derive(Clone, Copy, Debug)]
+pub struct HashOptions {
+    pub limits: DecodeLimits,
+    pub dihedral: bool,
+    pub trimmed: bool,
+    pub min_quality: u8,
+}
+
+/// Hash `bytes` on the blocking pool; the bytes are dropped when this returns.
+pub async fn hash_upload(
+    bytes: axum::body::Bytes,
+    opts: HashOptions,
+) -> Result<UploadSignals, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request("empty_upload", "the upload is empty"));
+    }
+    tokio::task::spawn_blocking(move || hash_bytes(&bytes, opts))
+        .await
+        .map_err(|e| ApiError::internal(format!("hashing task failed: {e}")))?
+}
+
+fn hash_bytes(bytes: &[u8], opts: HashOptions) -> Result<UploadSignals, ApiError> {
+    let image_opts = ImageOptions {
+        limits: opts.limits,
+        exif_orient: false,
+        trim: opts.trimmed,
+    };
+    let content = candor_signal::hash_reader(bytes, &image_opts)
+        .map_err(|e| ApiError::bad_request("unreadable_upload", e.to_string()))?;
+    let mut out = UploadSignals {
+        md5: content.digests.md5_hex(),
+        sha256: content.digests.sha256_hex(),
+        size: content.digests.size,
+        pdq: None,
+        quality: None,
+        image_error: None,
+        query: Query {
+            pdq: Vec::new(),
+            md5: Some(content.digests.md5),
+            sha256: Some(content.digests.sha256),
+        },
+    };
+    match content.image {
+        None => {}
+        Some(Err(e)) => out.image_error = Some(e.to_string()),
+        Some(Ok(img)) => {
+            out.pdq = Some(img.pdq.hash.to_hex());
+            out.quality = Some(img.pdq.quality);
+            if img.pdq.quality >= opts.min_quality {
+                push_pdq(&mut out.query, &img.dihedral, opts.dihedral, false);
+                if let Some(t) = img.trimmed.filter(|t| t.pdq.quality >= opts.min_quality) {
+                    push_pdq(&mut out.query, &t.dihedral, opts.dihedral, true);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn push_pdq(q: &mut Query, dihedral: &[candor_signal::PdqHash; 8], all: bool, trimmed: bool) {
+    let n = if all { 8 } else { 1 };
+    for (o, h) in Orientation::ALL.iter().zip(dihedral).take(n) {
+        q.pdq.push(PdqQuery {
+            hash: h.0,
+            orientation: Some(o.name()),
+            trimmed,
+        });
+    }
+}

@@ -1,0 +1,363 @@
+//! The single writer: group commit of jobs, log appends and checkpoint signing.
+
+use std::sync::{Arc, RwLock};
+
+use candor_log::stored::stored_hash_index;
+use candor_log::{leaf_hash, node_hash, Checkpoint, Hash, Signer};
+use futures::future::BoxFuture;
+use sqlx::sqlite::SqliteConnection;
+use sqlx::Row;
+use tokio::sync::mpsc;
+
+use crate::{Result, SignedCheckpoint, StoreError};
+
+pub(crate) type Reply = Box<dyn FnOnce(Result<()>) + Send>;
+pub(crate) type Job =
+    Box<dyn for<'c> FnOnce(&'c mut WriteCtx) -> BoxFuture<'c, (bool, Reply)> + Send>;
+
+/// What a job sees: the connection (inside the writer's transaction) and the log.
+pub struct WriteCtx {
+    /// The connection, inside a transaction; use `&mut *ctx.conn` as the executor.
+    pub conn: SqliteConnection,
+    appender: Appender,
+    effects: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+impl WriteCtx {
+    /// Append `entry` to the log in this transaction; returns its index. The entry becomes
+    /// durable, and covered by a signed checkpoint, when the transaction commits.
+    pub fn append(&mut self, entry: Vec<u8>) -> u64 {
+        self.appender.push(entry)
+    }
+
+    /// The log size including entries appended so far in this transaction.
+    pub fn log_size(&self) -> u64 {
+        self.appender.size()
+    }
+
+    /// Run `f` after the transaction has committed (in commit order, before any caller is
+    /// answered): the place to update in-memory state such as the match index.
+    pub fn after_commit(&mut self, f: impl FnOnce() + Send + 'static) {
+        self.effects.push(Box::new(f));
+    }
+}
+
+/// The log's tree state: size, the roots of the perfect subtrees that make up the tree (left
+/// to right, with their level), and what this transaction appended.
+pub(crate) struct Appender {
+    size: u64,
+    frontier: Vec<(u32, Hash)>,
+    /// Entries appended in the open transaction (index = committed size + position).
+    pending: Vec<Vec<u8>>,
+    committed_size: u64,
+    committed_frontier: Vec<(u32, Hash)>,
+    /// Stored hashes (Go tlog layout) produced by the pending entries.
+    pending_hashes: Vec<(u64, Hash)>,
+}
+
+impl Appender {
+    /// Rebuild the tree state from the database and check it against the last checkpoint.
+    pub(crate) async fn load(
+        conn: &mut SqliteConnection,
+        signer: &Signer,
+    ) -> Result<(Appender, SignedCheckpoint)> {
+        let size: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries")
+            .fetch_one(&mut *conn)
+            .await?;
+        let size = size as u64;
+        let mut frontier = Vec::new();
+        let mut start = 0u64;
+        for level in (0..64u32).rev() {
+            if size & (1u64 << level) != 0 {
+                let idx = stored_hash_index(level, start >> level);
+                let row = sqlx::query("SELECT hash FROM log_hashes WHERE idx = ?")
+                    .bind(idx as i64)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("stored hash {idx} missing")))?;
+                let bytes: Vec<u8> = row.get(0);
+                let h: Hash = bytes
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(format!("stored hash {idx} malformed")))?;
+                frontier.push((level, h));
+                start += 1u64 << level;
+            }
+        }
+        let appender = Appender {
+            size,
+            frontier: frontier.clone(),
+            pending: Vec::new(),
+            committed_size: size,
+            committed_frontier: frontier,
+            pending_hashes: Vec::new(),
+        };
+        let root = appender.root();
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await?;
+        let latest = match last {
+            Some((csize, note)) => {
+                let cp = Checkpoint::open(note.as_bytes(), &signer.verifier())?;
+                if cp.size != size || cp.root != root || csize as u64 != size {
+                    return Err(StoreError::Corrupt(format!(
+                        "the last checkpoint (size {}) does not match the stored log (size {size})",
+                        cp.size
+                    )));
+                }
+                SignedCheckpoint {
+                    checkpoint: cp,
+                    note,
+                }
+            }
+            None if size == 0 => {
+                // A fresh log: sign and store the empty tree's checkpoint.
+                let cp = Checkpoint::new(signer.name(), 0, root);
+                let note = candor_log::sign_checkpoint(signer, None, &cp, &[])?;
+                sqlx::query("INSERT INTO log_checkpoints (size, note) VALUES (0, ?)")
+                    .bind(&note)
+                    .execute(&mut *conn)
+                    .await?;
+                SignedCheckpoint {
+                    checkpoint: cp,
+                    note,
+                }
+            }
+            None => {
+                return Err(StoreError::Corrupt(
+                    "log entries without any checkpoint".into(),
+                ))
+            }
+        };
+        Ok((appender, latest))
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn push(&mut self, entry: Vec<u8>) -> u64 {
+        let n = self.size;
+        let mut h = leaf_hash(&entry);
+        self.pending_hashes.push((stored_hash_index(0, n), h));
+        let mut level = 0u32;
+        while let Some(&(l, left)) = self.frontier.last() {
+            if l != level {
+                break;
+            }
+            self.frontier.pop();
+            h = node_hash(&left, &h);
+            level += 1;
+            self.pending_hashes
+                .push((stored_hash_index(level, n >> level), h));
+        }
+        self.frontier.push((level, h));
+        self.pending.push(entry);
+        self.size += 1;
+        n
+    }
+
+    /// RFC 6962 root of the current tree: the subtree roots folded right to left.
+    pub(crate) fn root(&self) -> Hash {
+        let mut it = self.frontier.iter().rev();
+        match it.next() {
+            None => candor_log::empty_root(),
+            Some(&(_, last)) => it.fold(last, |acc, &(_, left)| node_hash(&left, &acc)),
+        }
+    }
+
+    /// A mark to roll back to if a job fails.
+    fn mark(&self) -> (u64, Vec<(u32, Hash)>, usize, usize) {
+        (
+            self.size,
+            self.frontier.clone(),
+            self.pending.len(),
+            self.pending_hashes.len(),
+        )
+    }
+
+    fn rollback_to(&mut self, mark: (u64, Vec<(u32, Hash)>, usize, usize)) {
+        self.size = mark.0;
+        self.frontier = mark.1;
+        self.pending.truncate(mark.2);
+        self.pending_hashes.truncate(mark.3);
+    }
+
+    fn abort(&mut self) {
+        self.size = self.committed_size;
+        self.frontier = self.committed_frontier.clone();
+        self.pending.clear();
+        self.pending_hashes.clear();
+    }
+
+    fn committed(&mut self) {
+        self.committed_size = self.size;
+        self.committed_frontier = self.frontier.clone();
+        self.pending.clear();
+        self.pending_hashes.clear();
+    }
+}
+
+pub(crate) struct Writer {
+    pub(crate) conn: SqliteConnection,
+    pub(crate) appender: Appender,
+    pub(crate) signer: Signer,
+    pub(crate) latest: Arc<RwLock<SignedCheckpoint>>,
+    pub(crate) max_batch: usize,
+}
+
+impl Writer {
+    pub(crate) async fn run(self, mut rx: mpsc::Receiver<Job>) {
+        let Writer {
+            conn,
+            appender,
+            signer,
+            latest,
+            max_batch,
+        } = self;
+        let mut ctx = WriteCtx {
+            conn,
+            appender,
+            effects: Vec::new(),
+        };
+        let mut batch = Vec::with_capacity(max_batch);
+        while let Some(first) = rx.recv().await {
+            batch.push(first);
+            while batch.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            run_batch(&mut ctx, &signer, &latest, &mut batch).await;
+        }
+        let _ = sqlx::Connection::close(ctx.conn).await;
+    }
+}
+
+async fn run_batch(
+    ctx: &mut WriteCtx,
+    signer: &Signer,
+    latest: &RwLock<SignedCheckpoint>,
+    batch: &mut Vec<Job>,
+) {
+    let mut replies: Vec<(bool, Reply)> = Vec::with_capacity(batch.len());
+    let mut effects: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
+    if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut ctx.conn).await {
+        let msg = e.to_string();
+        for job in batch.drain(..) {
+            // Run nothing: answer each job with the failure.
+            drop(job);
+            let _ = &msg;
+        }
+        tracing::error!(error = %msg, "store: cannot begin a transaction");
+        return;
+    }
+    for job in batch.drain(..) {
+        let mark = ctx.appender.mark();
+        let effects_mark = ctx.effects.len();
+        let sp = sqlx::query("SAVEPOINT job").execute(&mut ctx.conn).await;
+        if let Err(e) = sp {
+            let msg = e.to_string();
+            replies.push((
+                false,
+                Box::new(move |_| tracing::error!(error = %msg, "store: savepoint failed")),
+            ));
+            continue;
+        }
+        let (ok, reply) = job(ctx).await;
+        if ok {
+            let _ = sqlx::query("RELEASE job").execute(&mut ctx.conn).await;
+        } else {
+            let _ = sqlx::query("ROLLBACK TO job").execute(&mut ctx.conn).await;
+            let _ = sqlx::query("RELEASE job").execute(&mut ctx.conn).await;
+            ctx.appender.rollback_to(mark);
+            ctx.effects.truncate(effects_mark);
+        }
+        replies.push((ok, reply));
+    }
+    effects.append(&mut ctx.effects);
+    let outcome = finish(ctx, signer).await;
+    let err = outcome.as_ref().err().map(|e| e.to_string());
+    match outcome {
+        Ok(Some(signed)) => {
+            ctx.appender.committed();
+            *latest.write().expect("checkpoint lock") = signed;
+        }
+        Ok(None) => ctx.appender.committed(),
+        Err(_) => {
+            let _ = sqlx::query("ROLLBACK").execute(&mut ctx.conn).await;
+            ctx.appender.abort();
+            effects.clear();
+        }
+    }
+    for f in effects {
+        f();
+    }
+    for (_, reply) in replies {
+        match &err {
+            None => reply(Ok(())),
+            Some(m) => reply(Err(StoreError::Rejected(format!("commit failed: {m}")))),
+        }
+    }
+}
+
+/// Write the pending entries, their stored hashes and the new signed checkpoint, then commit.
+async fn finish(ctx: &mut WriteCtx, signer: &Signer) -> Result<Option<SignedCheckpoint>> {
+    let a = &ctx.appender;
+    let mut signed = None;
+    if !a.pending.is_empty() {
+        let first = a.committed_size;
+        for (i, entry) in a.pending.iter().enumerate() {
+            sqlx::query("INSERT INTO log_entries (idx, data) VALUES (?, ?)")
+                .bind((first + i as u64) as i64)
+                .bind(entry.as_slice())
+                .execute(&mut ctx.conn)
+                .await?;
+        }
+        for (idx, h) in &a.pending_hashes {
+            sqlx::query("INSERT INTO log_hashes (idx, hash) VALUES (?, ?)")
+                .bind(*idx as i64)
+                .bind(h.as_slice())
+                .execute(&mut ctx.conn)
+                .await?;
+        }
+        // Consistency by construction: the new tree is the committed tree (whose frontier
+        // produced the last signed root) with leaves appended. Check that premise before
+        // signing, so a bug can never make the log sign a tree that forks from the last one.
+        let committed_root = fold_root(&a.committed_frontier);
+        let last_cp: Option<String> =
+            sqlx::query_scalar("SELECT note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
+                .fetch_optional(&mut ctx.conn)
+                .await?;
+        if let Some(note) = last_cp {
+            let last = Checkpoint::open(note.as_bytes(), &signer.verifier())?;
+            if last.size != a.committed_size || last.root != committed_root {
+                return Err(StoreError::Corrupt(
+                    "refusing to sign: the tree does not extend the last checkpoint".into(),
+                ));
+            }
+        }
+        let cp = Checkpoint::new(signer.name(), a.size, a.root());
+        let note = candor_log::sign_checkpoint(signer, None, &cp, &[])?;
+        sqlx::query("INSERT INTO log_checkpoints (size, note) VALUES (?, ?)")
+            .bind(a.size as i64)
+            .bind(&note)
+            .execute(&mut ctx.conn)
+            .await?;
+        signed = Some(SignedCheckpoint {
+            checkpoint: cp,
+            note,
+        });
+    }
+    sqlx::query("COMMIT").execute(&mut ctx.conn).await?;
+    Ok(signed)
+}
+
+fn fold_root(frontier: &[(u32, Hash)]) -> Hash {
+    let mut it = frontier.iter().rev();
+    match it.next() {
+        None => candor_log::empty_root(),
+        Some(&(_, last)) => it.fold(last, |acc, &(_, left)| node_hash(&left, &acc)),
+    }
+}
