@@ -165,11 +165,19 @@ impl FromRequestParts<AppState> for Caller {
         .await
         .map_err(ApiError::from)?;
         let caller = row.and_then(|(token_id, name, role)| {
-            Some(Caller { token_id, name, role: Role::parse(&role)? })
+            Some(Caller {
+                token_id,
+                name,
+                role: Role::parse(&role)?,
+            })
         });
         match caller {
             Some(c) => {
-                state.tokens.write().expect("token lock").insert(hash, c.clone());
+                state
+                    .tokens
+                    .write()
+                    .expect("token lock")
+                    .insert(hash, c.clone());
                 Ok(c)
             }
             None => Err(ApiError::new(

@@ -193,7 +193,9 @@ async fn json_errors(req: Request, next: Next) -> Response {
         _ => "error",
     };
     let (parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
     let message = String::from_utf8_lossy(&bytes).trim().to_string();
     let message = if message.is_empty() {
         status.canonical_reason().unwrap_or("error").to_string()

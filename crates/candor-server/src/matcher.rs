@@ -112,23 +112,19 @@ impl Matcher {
                 },
             );
         }
-        let rows = sqlx::query(
+        // Streamed (one row at a time, not the whole table in memory) and without the
+        // incremental compactions of `insert`: one compaction at the end.
+        let mut rows = sqlx::query(
             "SELECT s.id, c.bank_id, c.public_id, s.signal, s.value FROM content_signals s \
              JOIN bank_content c ON c.id = s.content_id \
              WHERE c.enabled = 1 AND c.retracted_at IS NULL ORDER BY s.id",
         )
-        .fetch_all(pool)
-        .await?;
-        for r in rows {
+        .fetch(pool);
+        while let Some(r) = futures::TryStreamExt::try_next(&mut rows).await? {
             let kind = SignalKind::parse(r.get::<&str, _>(3)).unwrap_or(SignalKind::Sha256);
-            m.insert(
-                r.get(0),
-                r.get(1),
-                r.get(2),
-                kind,
-                r.get::<Vec<u8>, _>(4).as_slice(),
-            );
+            m.insert_row(r.get(0), r.get(1), r.get(2), kind, r.get::<&[u8], _>(4));
         }
+        drop(rows);
         m.pdq.compact();
         m.md5.compact();
         m.sha256.compact();
@@ -166,8 +162,23 @@ impl Matcher {
         self.refresh_radius();
     }
 
-    /// Index one signal row; it matches at once.
+    /// Index one signal row; it matches at once. Compacts the PDQ index when enough entries are
+    /// pending (under the caller's write lock: lookups wait for it).
     pub fn insert(
+        &mut self,
+        row: i64,
+        bank_id: i64,
+        public_id: String,
+        kind: SignalKind,
+        value: &[u8],
+    ) {
+        self.insert_row(row, bank_id, public_id, kind, value);
+        if self.pdq.needs_compaction() {
+            self.pdq.compact();
+        }
+    }
+
+    fn insert_row(
         &mut self,
         row: i64,
         bank_id: i64,
@@ -205,9 +216,6 @@ impl Matcher {
                 entry,
             },
         );
-        if self.pdq.needs_compaction() {
-            self.pdq.compact();
-        }
     }
 
     /// Stop matching one signal row at once.

@@ -176,7 +176,9 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Wait for the writer to finish what it has and close the database.
+    /// Drop this handle's way into the writer and close the read pool. The writer finishes the
+    /// jobs it has and closes its connection once the last handle is gone; nothing acknowledged
+    /// depends on it (every answered job is already committed).
     pub async fn close(self) {
         let Store { reader, jobs, .. } = self;
         drop(jobs);

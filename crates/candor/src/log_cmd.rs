@@ -60,7 +60,9 @@ impl Fetch for Recording<'_> {
     fn get(&self, path: &str) -> Result<Option<Vec<u8>>, LogError> {
         let got = self.inner.get(path)?;
         if let Some(body) = &got {
-            self.files.borrow_mut().insert(path.to_owned(), body.clone());
+            self.files
+                .borrow_mut()
+                .insert(path.to_owned(), body.clone());
         }
         Ok(got)
     }
@@ -228,7 +230,10 @@ fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             print_report(&report);
             if let Some(dir) = &args.save {
                 let mut files = recording.files.into_inner();
-                files.insert("key".into(), format!("{}\n", verifier.to_text()).into_bytes());
+                files.insert(
+                    "key".into(),
+                    format!("{}\n", verifier.to_text()).into_bytes(),
+                );
                 candor_log::static_dir::write_files(dir, &files)
                     .with_context(|| format!("saving the mirror to {}", dir.display()))?;
                 println!("saved: {} files in {}", files.len(), dir.display());

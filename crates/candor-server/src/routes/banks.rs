@@ -899,7 +899,11 @@ fn import_line(line: &str, n: usize) -> Result<Option<NewSignal>, ApiError> {
         _ => parse_hex::<32>(kind.as_str(), hex).map(|v| v.to_vec()),
     }
     .map_err(|e| ApiError::bad_request("invalid_import", format!("line {n}: {}", e.message)))?;
-    Ok(Some(NewSignal { kind, value, quality: None }))
+    Ok(Some(NewSignal {
+        kind,
+        value,
+        quality: None,
+    }))
 }
 
 /// Import a hash list into a bank: one signal per line (`<pdq hex>` or `<signal> <hex>`),
@@ -925,11 +929,20 @@ pub async fn import(
         }
     }
     let who = caller.who();
-    let mut result = ImportResult { imported: 0, first_log_index: None, last_log_index: None };
+    let mut result = ImportResult {
+        imported: 0,
+        first_log_index: None,
+        last_log_index: None,
+    };
     for chunk in signals.chunks(IMPORT_BATCH) {
         let chunk = chunk.to_vec();
         let a = app.clone();
-        let (name, category, prov, who) = (b.name.clone(), b.category.clone(), b.provenance.clone(), who.clone());
+        let (name, category, prov, who) = (
+            b.name.clone(),
+            b.category.clone(),
+            b.provenance.clone(),
+            who.clone(),
+        );
         let now = now_rfc3339();
         let idx = app
             .store
@@ -939,8 +952,20 @@ pub async fn import(
                     for s in &chunk {
                         let id = new_id();
                         idx.extend(
-                            insert_content_in(ctx, &a, bank_id, &name, &category, &id, std::slice::from_ref(s), "", &prov, &who, &now)
-                                .await?,
+                            insert_content_in(
+                                ctx,
+                                &a,
+                                bank_id,
+                                &name,
+                                &category,
+                                &id,
+                                std::slice::from_ref(s),
+                                "",
+                                &prov,
+                                &who,
+                                &now,
+                            )
+                            .await?,
                         );
                     }
                     Ok(idx)
