@@ -132,7 +132,7 @@ impl ContentOp {
 }
 
 /// A signal kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignalKind {
     Pdq,
@@ -147,6 +147,16 @@ impl SignalKind {
             SignalKind::Md5 => "md5",
             SignalKind::Sha256 => "sha256",
         }
+    }
+
+    /// The kind named by [`as_str`](Self::as_str).
+    pub fn parse(s: &str) -> Option<SignalKind> {
+        Some(match s {
+            "pdq" => SignalKind::Pdq,
+            "md5" => SignalKind::Md5,
+            "sha256" => SignalKind::Sha256,
+            _ => return None,
+        })
     }
 }
 

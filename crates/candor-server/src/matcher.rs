@@ -27,31 +27,8 @@ struct SignalMeta {
     entry: EntryId,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignalKind {
-    Pdq,
-    Md5,
-    Sha256,
-}
-
-impl SignalKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignalKind::Pdq => "pdq",
-            SignalKind::Md5 => "md5",
-            SignalKind::Sha256 => "sha256",
-        }
-    }
-    pub fn parse(s: &str) -> Option<SignalKind> {
-        Some(match s {
-            "pdq" => SignalKind::Pdq,
-            "md5" => SignalKind::Md5,
-            "sha256" => SignalKind::Sha256,
-            _ => return None,
-        })
-    }
-}
+/// The kinds of signal: the log's names are the index's.
+pub use candor_log::entry::SignalKind;
 
 /// One PDQ hash to look for: the hash, the orientation it stands for and whether it is the
 /// border-trimmed variant.

@@ -38,6 +38,48 @@ pub fn parse_hex<const N: usize>(what: &str, s: &str) -> Result<[u8; N], ApiErro
     })
 }
 
+/// Most PDQ hashes in one query (e.g. the 8 dihedral hashes of an image and their trimmed ones).
+pub const MAX_QUERY_PDQ: usize = 16;
+
+/// A query from hashes given in hex: `pdq` comma-separated (at most [`MAX_QUERY_PDQ`]), `md5`,
+/// `sha256`; at least one.
+pub fn query_from_hex(
+    pdq: Option<&str>,
+    md5: Option<&str>,
+    sha256: Option<&str>,
+) -> Result<Query, ApiError> {
+    let mut query = Query::default();
+    if let Some(p) = pdq {
+        let parts: Vec<&str> = p.split(',').filter(|s| !s.is_empty()).collect();
+        if parts.len() > MAX_QUERY_PDQ {
+            return Err(ApiError::bad_request(
+                "too_many_hashes",
+                format!("at most {MAX_QUERY_PDQ} PDQ hashes per query"),
+            ));
+        }
+        for h in parts {
+            query.pdq.push(PdqQuery {
+                hash: parse_hex::<32>("pdq", h)?,
+                orientation: None,
+                trimmed: false,
+            });
+        }
+    }
+    if let Some(m) = md5 {
+        query.md5 = Some(parse_hex::<16>("md5", m)?);
+    }
+    if let Some(s) = sha256 {
+        query.sha256 = Some(parse_hex::<32>("sha256", s)?);
+    }
+    if query.pdq.is_empty() && query.md5.is_none() && query.sha256.is_none() {
+        return Err(ApiError::bad_request(
+            "no_signals",
+            "give pdq, md5 or sha256",
+        ));
+    }
+    Ok(query)
+}
+
 /// Options for hashing uploads.
 #[derive(Clone, Copy, Debug)]
 pub struct HashOptions {

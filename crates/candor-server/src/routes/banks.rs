@@ -7,9 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use candor_log::entry::{
-    BankContentEntry, BankEntry, ChangeOp, ContentOp, EntryBody, SignalKind as LogSignal,
-};
+use candor_log::entry::{BankContentEntry, BankEntry, ChangeOp, ContentOp, EntryBody};
 use candor_policy::Category;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -197,27 +195,42 @@ pub async fn create(
                 .bind(&now)
                 .fetch_one(&mut ctx.conn)
                 .await?;
-                append(ctx, &a, &now, EntryBody::Bank(BankEntry {
-                    bank: name.clone(),
-                    op: ChangeOp::Create,
-                    category: category.clone(),
+                record_bank(ctx, &a, &now, id, ChangeOp::Create, BankInfo {
+                    name,
+                    category,
                     enabled,
                     pdq_threshold: threshold,
-                }))?;
-                let a2 = a.clone();
-                ctx.after_commit(move || {
-                    a2.matcher.write().expect("matcher lock").set_bank(id, BankInfo {
-                        name,
-                        category,
-                        enabled,
-                        pdq_threshold: threshold,
-                    });
-                });
-                Ok(())
+                })
             })
         })
         .await?;
     Ok((StatusCode::CREATED, Json(load_bank(&app, &b.name).await?.1)))
+}
+
+/// Log a bank's creation or update and, after the commit, give the match index its settings.
+fn record_bank(
+    ctx: &mut candor_store::WriteCtx,
+    a: &Arc<App>,
+    now: &str,
+    id: i64,
+    op: ChangeOp,
+    info: BankInfo,
+) -> Result<(), candor_store::StoreError> {
+    append(
+        ctx,
+        a,
+        now,
+        EntryBody::Bank(BankEntry {
+            bank: info.name.clone(),
+            op,
+            category: info.category.clone(),
+            enabled: info.enabled,
+            pdq_threshold: info.pdq_threshold,
+        }),
+    )?;
+    let a = a.clone();
+    ctx.after_commit(move || a.matcher.write().expect("matcher lock").set_bank(id, info));
+    Ok(())
 }
 
 /// Update a bank (description, category, enabled, threshold): matching follows at once.
@@ -264,23 +277,12 @@ pub async fn update(
                 if n == 0 {
                     return Err(candor_store::StoreError::Rejected("bank was deleted".into()));
                 }
-                append(ctx, &a, &now, EntryBody::Bank(BankEntry {
-                    bank: name.clone(),
-                    op: ChangeOp::Update,
-                    category: category.clone(),
+                record_bank(ctx, &a, &now, id, ChangeOp::Update, BankInfo {
+                    name,
+                    category,
                     enabled,
                     pdq_threshold: threshold,
-                }))?;
-                let a2 = a.clone();
-                ctx.after_commit(move || {
-                    a2.matcher.write().expect("matcher lock").set_bank(id, BankInfo {
-                        name,
-                        category,
-                        enabled,
-                        pdq_threshold: threshold,
-                    });
-                });
-                Ok(())
+                })
             })
         })
         .await?;
@@ -559,7 +561,7 @@ pub async fn insert_content_in(
                 bank: bank.to_string(),
                 content: public_id.to_string(),
                 op: ContentOp::Add,
-                signal: log_signal(s.kind),
+                signal: s.kind,
                 commitment: candor_log::commit::signal_commitment(&salt, s.kind.as_str(), &s.value),
                 category: category.to_string(),
                 provenance: prov.to_string(),
@@ -576,14 +578,6 @@ pub async fn insert_content_in(
         }
     });
     Ok(indexes)
-}
-
-pub fn log_signal(k: SignalKind) -> LogSignal {
-    match k {
-        SignalKind::Pdq => LogSignal::Pdq,
-        SignalKind::Md5 => LogSignal::Md5,
-        SignalKind::Sha256 => LogSignal::Sha256,
-    }
 }
 
 async fn load_content(app: &App, bank: &str, public_id: &str) -> ApiResult<BankContent> {
@@ -826,7 +820,7 @@ pub async fn change_content_in(
                 bank: bank.to_string(),
                 content: content.to_string(),
                 op,
-                signal: log_signal(kind),
+                signal: kind,
                 commitment: candor_log::commit::signal_commitment(&salt, kind.as_str(), &value),
                 category: category.clone(),
                 provenance: prov.clone(),

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::matcher::{Found, PdqQuery, Query as MatchQuery};
-use crate::signals::{hash_upload, parse_hex, UploadSignals};
+use crate::matcher::Found;
+use crate::signals::{hash_upload, query_from_hex, UploadSignals};
 use crate::AppState;
 
 pub const LOOKUP_ROLES: &[Role] = &[Role::Platform, Role::Curator, Role::Reviewer, Role::Auditor];
@@ -36,35 +36,7 @@ pub async fn by_hash(
     Query(q): Query<HashLookup>,
 ) -> ApiResult<Json<LookupResult>> {
     caller.require(LOOKUP_ROLES)?;
-    let mut query = MatchQuery::default();
-    if let Some(p) = &q.pdq {
-        let parts: Vec<&str> = p.split(',').filter(|s| !s.is_empty()).collect();
-        if parts.len() > 16 {
-            return Err(ApiError::bad_request(
-                "too_many_hashes",
-                "at most 16 PDQ hashes per lookup",
-            ));
-        }
-        for h in parts {
-            query.pdq.push(PdqQuery {
-                hash: parse_hex::<32>("pdq", h)?,
-                orientation: None,
-                trimmed: false,
-            });
-        }
-    }
-    if let Some(m) = &q.md5 {
-        query.md5 = Some(parse_hex::<16>("md5", m)?);
-    }
-    if let Some(s) = &q.sha256 {
-        query.sha256 = Some(parse_hex::<32>("sha256", s)?);
-    }
-    if query.pdq.is_empty() && query.md5.is_none() && query.sha256.is_none() {
-        return Err(ApiError::bad_request(
-            "no_signals",
-            "give pdq, md5 or sha256",
-        ));
-    }
+    let query = query_from_hex(q.pdq.as_deref(), q.md5.as_deref(), q.sha256.as_deref())?;
     let matches = app.matcher.read().expect("matcher lock").find(&query);
     Ok(Json(LookupResult {
         matches,

@@ -16,9 +16,9 @@ use super::check_text;
 use crate::auth::{Caller, Role};
 use crate::entries::append;
 use crate::error::{ApiError, ApiResult};
-use crate::matcher::{Found, PdqQuery, Query};
+use crate::matcher::{Found, Query};
 use crate::routes::lookup::upload_bytes;
-use crate::signals::{hash_upload, parse_hex, UploadSignals};
+use crate::signals::{hash_upload, query_from_hex, UploadSignals};
 use crate::{new_id, now_rfc3339, App, AppState};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -139,28 +139,7 @@ pub async fn scan(
                 "give `signals`, or send the file as multipart",
             )
         })?;
-        let mut q = Query::default();
-        if let Some(p) = &s.pdq {
-            for h in p.split(',').filter(|x| !x.is_empty()).take(16) {
-                q.pdq.push(PdqQuery {
-                    hash: parse_hex::<32>("pdq", h)?,
-                    orientation: None,
-                    trimmed: false,
-                });
-            }
-        }
-        if let Some(m) = &s.md5 {
-            q.md5 = Some(parse_hex::<16>("md5", m)?);
-        }
-        if let Some(h) = &s.sha256 {
-            q.sha256 = Some(parse_hex::<32>("sha256", h)?);
-        }
-        if q.pdq.is_empty() && q.md5.is_none() && q.sha256.is_none() {
-            return Err(ApiError::bad_request(
-                "no_signals",
-                "give pdq, md5 or sha256",
-            ));
-        }
+        let q = query_from_hex(s.pdq.as_deref(), s.md5.as_deref(), s.sha256.as_deref())?;
         (r.context, r.defer_notices, q, None)
     } else {
         let (bytes, fields) = upload_bytes(req, &app).await?;
