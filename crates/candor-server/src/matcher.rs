@@ -206,6 +206,15 @@ impl Matcher {
         }
     }
 
+    /// Indexed signals by kind.
+    pub fn counts(&self) -> [(SignalKind, usize); 3] {
+        [
+            (SignalKind::Pdq, self.pdq.len()),
+            (SignalKind::Md5, self.md5.len()),
+            (SignalKind::Sha256, self.sha256.len()),
+        ]
+    }
+
     /// Number of indexed signals.
     pub fn len(&self) -> usize {
         self.signals.len()

@@ -52,8 +52,8 @@ pub struct UploadLookup {
     pub trimmed: Option<bool>,
 }
 
-/// The bytes of an upload: the raw body, or the `file` part of a multipart form. Returns the
-/// bytes and the other multipart text fields.
+/// The bytes of an upload: the raw body, or the file part of a multipart form (named `file`, or
+/// any part with a filename; one only). Returns the bytes and the other multipart text fields.
 pub async fn upload_bytes(
     req: Request,
     state: &AppState,
@@ -75,11 +75,20 @@ pub async fn upload_bytes(
             .map_err(|e| ApiError::new(e.status(), "invalid_multipart", e.body_text()))?
         {
             let name = field.name().unwrap_or("").to_string();
+            // The file is the part named `file`, or any part sent as a file (HMA names it by
+            // content type, e.g. `photo`); one per request.
+            let is_file = name == "file" || field.file_name().is_some();
             let data = field
                 .bytes()
                 .await
                 .map_err(|e| ApiError::new(e.status(), "invalid_multipart", e.body_text()))?;
-            if name == "file" {
+            if is_file {
+                if file.is_some() {
+                    return Err(ApiError::bad_request(
+                        "invalid_multipart",
+                        "only one file per request",
+                    ));
+                }
                 file = Some(data);
             } else {
                 let text = String::from_utf8(data.to_vec()).map_err(|_| {

@@ -4,6 +4,7 @@ pub mod access;
 pub mod appeals;
 pub mod banks;
 pub mod decisions;
+pub mod hma;
 pub mod log;
 pub mod lookup;
 pub mod ops;
@@ -70,6 +71,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{token}", axum::routing::delete(tokens::revoke))
+        .route("/m/raw_lookup", get(hma::raw_lookup))
+        .route("/m/lookup", get(hma::lookup_get).post(hma::lookup_post))
+        .route("/m/index/status", get(hma::index_status))
+        .route("/h/hash", post(hma::hash))
         .route("/log/checkpoint", get(log::checkpoint))
         .route("/log/key", get(log::key))
         .route("/log/numbers", get(log::numbers))
