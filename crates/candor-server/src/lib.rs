@@ -169,8 +169,15 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 async fn json_errors(req: Request, next: Next) -> Response {
     use axum::http::{header, StatusCode};
     use axum::response::IntoResponse;
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
     let status = resp.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was not read: tell the client not to reuse the connection.
+        resp.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }

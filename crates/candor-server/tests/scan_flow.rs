@@ -472,6 +472,8 @@ fn scan_bad_input_writes_nothing() {
         "application/octet-stream",
         big.clone(),
     );
+    // The unread rest of the body makes the connection unusable: the answer says so.
+    assert_eq!(r.connection, "close");
     r.expect_error(413, "payload_too_large");
     let r = s.post_multipart(
         "/v1/scan",

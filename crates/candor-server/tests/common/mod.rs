@@ -119,6 +119,8 @@ pub struct Tokens {
 pub struct Resp {
     pub status: u16,
     pub content_type: String,
+    /// The `Connection` header, if any.
+    pub connection: String,
     pub body: Vec<u8>,
 }
 
@@ -361,6 +363,12 @@ impl TestServer {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let connection = resp
+            .headers()
+            .get("connection")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let body = resp
             .body_mut()
             .with_config()
@@ -370,6 +378,7 @@ impl TestServer {
         Resp {
             status,
             content_type,
+            connection,
             body,
         }
     }
