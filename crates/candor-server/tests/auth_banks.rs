@@ -55,6 +55,7 @@ fn auth_roles_and_tokens() {
         Resp {
             status: resp.status().as_u16(),
             content_type: String::new(),
+            connection: String::new(),
             body: resp.body_mut().read_to_vec().unwrap(),
         }
     };
