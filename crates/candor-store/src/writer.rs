@@ -159,11 +159,7 @@ impl Appender {
 
     /// RFC 6962 root of the current tree: the subtree roots folded right to left.
     pub(crate) fn root(&self) -> Hash {
-        let mut it = self.frontier.iter().rev();
-        match it.next() {
-            None => candor_log::empty_root(),
-            Some(&(_, last)) => it.fold(last, |acc, &(_, left)| node_hash(&left, &acc)),
-        }
+        fold_root(&self.frontier)
     }
 
     /// A mark to roll back to if a job fails.
@@ -277,7 +273,8 @@ async fn run_batch(
         replies.push((ok, reply));
     }
     effects.append(&mut ctx.effects);
-    let outcome = finish(ctx, signer).await;
+    let last = latest.read().expect("checkpoint lock").checkpoint.clone();
+    let outcome = finish(ctx, signer, &last).await;
     let err = outcome.as_ref().err().map(|e| e.to_string());
     match outcome {
         Ok(Some(signed)) => {
@@ -303,7 +300,11 @@ async fn run_batch(
 }
 
 /// Write the pending entries, their stored hashes and the new signed checkpoint, then commit.
-async fn finish(ctx: &mut WriteCtx, signer: &Signer) -> Result<Option<SignedCheckpoint>> {
+async fn finish(
+    ctx: &mut WriteCtx,
+    signer: &Signer,
+    last: &Checkpoint,
+) -> Result<Option<SignedCheckpoint>> {
     let a = &ctx.appender;
     let mut signed = None;
     if !a.pending.is_empty() {
@@ -322,18 +323,12 @@ async fn finish(ctx: &mut WriteCtx, signer: &Signer) -> Result<Option<SignedChec
         // Consistency by construction: the new tree is the committed tree (whose frontier
         // produced the last signed root) with leaves appended. Check that premise before
         // signing, so a bug can never make the log sign a tree that forks from the last one.
-        let committed_root = fold_root(&a.committed_frontier);
-        let last_cp: Option<String> =
-            sqlx::query_scalar("SELECT note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
-                .fetch_optional(&mut ctx.conn)
-                .await?;
-        if let Some(note) = last_cp {
-            let last = Checkpoint::open(note.as_bytes(), &signer.verifier())?;
-            if last.size != a.committed_size || last.root != committed_root {
-                return Err(StoreError::Corrupt(
-                    "refusing to sign: the tree does not extend the last checkpoint".into(),
-                ));
-            }
+        // `last` is the checkpoint this writer stored last (checked against the database's
+        // when the store opened), so no read-back is needed here.
+        if last.size != a.committed_size || last.root != fold_root(&a.committed_frontier) {
+            return Err(StoreError::Corrupt(
+                "refusing to sign: the tree does not extend the last checkpoint".into(),
+            ));
         }
         let cp = Checkpoint::new(signer.name(), a.size, a.root());
         let note = candor_log::sign_checkpoint(signer, None, &cp, &[])?;

@@ -966,13 +966,9 @@ pub async fn import(
                 })
             })
             .await?;
-        result.imported += chunk_len(&idx);
+        result.imported += idx.len() as u64;
         result.first_log_index = result.first_log_index.or(idx.first().copied());
         result.last_log_index = idx.last().copied().or(result.last_log_index);
     }
     Ok(Json(result))
-}
-
-fn chunk_len(v: &[u64]) -> u64 {
-    v.len() as u64
 }

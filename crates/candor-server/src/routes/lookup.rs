@@ -104,11 +104,15 @@ pub async fn upload_bytes(
             .ok_or_else(|| ApiError::bad_request("missing_file", "the form has no `file` part"))?;
         Ok((file, fields))
     } else {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::new(e.status(), "payload_too_large", e.body_text()))?;
-        Ok((bytes, Vec::new()))
+        Ok((body_bytes(req, state).await?, Vec::new()))
     }
+}
+
+/// The whole request body, within the body limit (413 `payload_too_large` above it).
+pub async fn body_bytes(req: Request, state: &AppState) -> ApiResult<axum::body::Bytes> {
+    axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|e| ApiError::new(e.status(), "payload_too_large", e.body_text()))
 }
 
 /// Look up an upload (raw body or multipart `file`): hashed here, matched, never stored.

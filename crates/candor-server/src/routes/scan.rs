@@ -17,7 +17,7 @@ use crate::auth::{Caller, Role};
 use crate::entries::append;
 use crate::error::{ApiError, ApiResult};
 use crate::matcher::{Found, Query};
-use crate::routes::lookup::upload_bytes;
+use crate::routes::lookup::{body_bytes, upload_bytes};
 use crate::signals::{hash_upload, query_from_hex, UploadSignals};
 use crate::{new_id, now_rfc3339, App, AppState};
 
@@ -130,7 +130,7 @@ pub async fn scan(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     let (ctx, defer, query, upload) = if is_json {
-        let bytes = axum::body::Bytes::from_request_limited(req, &app).await?;
+        let bytes = body_bytes(req, &app).await?;
         let r: ScanRequest = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
         let s = r.signals.ok_or_else(|| {
@@ -196,19 +196,6 @@ pub async fn scan(
         signals: upload,
         ..response
     }))
-}
-
-trait LimitedBytes {
-    async fn from_request_limited(req: Request, app: &AppState) -> ApiResult<axum::body::Bytes>;
-}
-
-impl LimitedBytes for axum::body::Bytes {
-    async fn from_request_limited(req: Request, app: &AppState) -> ApiResult<axum::body::Bytes> {
-        use axum::extract::FromRequest;
-        axum::body::Bytes::from_request(req, app)
-            .await
-            .map_err(|e| ApiError::new(e.status(), "payload_too_large", e.body_text()))
-    }
 }
 
 fn to_policy_match(f: &Found) -> Option<candor_policy::Match> {
