@@ -6,7 +6,7 @@ set -euo pipefail
 H=${H:-http://127.0.0.1:8080}
 DATA=${DATA:-candor-data}
 CANDOR=${CANDOR:-"cargo run -q --release -p candor --"}
-IMG=${IMG:-../shared/pdq/images/reference/bridge-mods/aaa-orig.jpg}
+IMG=${IMG:-testdata/pdq/images/reference/bridge-mods/aaa-orig.jpg}
 OUT=${OUT:-.}   # where log.key and notice.tlog-proof are written
 # j '<python subscript>': pick a field of the JSON on stdin (strings raw, the rest as JSON).
 j() { python3 -c "import json,sys; v=eval('d'+sys.argv[1], {'d': json.load(sys.stdin)}); print(v if isinstance(v, str) else json.dumps(v))" "$1"; }

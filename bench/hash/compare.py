@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Side-by-side: PyPI pdqhash + Pillow against `candor hash`, single thread, decode included,
-on the 1600x1004 (and 1004x1600) JPEGs of ../shared/pdq, in one run; then MD5+SHA-256 of a
+on the 1600x1004 (and 1004x1600) JPEGs of testdata/pdq, in one run; then MD5+SHA-256 of a
 1 GiB file against the crates' raw speed.
 
 Usage: python3 bench/hash/compare.py [--rounds N] [--skip-digest]
@@ -10,7 +10,7 @@ for the libjpeg-turbo row, CARGO_TARGET_DIR=target/turbojpeg cargo build --relea
 import argparse, json, os, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared", "pdq", "images")
+IMAGES = os.path.join(ROOT, "testdata", "pdq", "images")
 CANDOR = os.path.join(ROOT, "target", "release", "candor")
 CANDOR_TURBO = os.path.join(ROOT, "target", "turbojpeg", "release", "candor")
 
@@ -18,7 +18,7 @@ CANDOR_TURBO = os.path.join(ROOT, "target", "turbojpeg", "release", "candor")
 def images():
     from PIL import Image
     out = []
-    for d, _, files in os.walk(SHARED):
+    for d, _, files in os.walk(IMAGES):
         for f in sorted(files):
             p = os.path.join(d, f)
             if f.lower().endswith(".jpg"):

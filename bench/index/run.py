@@ -18,7 +18,7 @@ Data sets (256-bit hashes):
   uniform    uniform random bits;
   clustered  70% uniform, 30% copies of one of those with 0..16 random bit flips (so at least
              30% of entries lie within 16 bits of another; some are exact duplicates);
-  real       the 1350 real PDQ hashes of ../shared/pdq/haystack.txt, each entry one of them with
+  real       the 1350 real PDQ hashes of testdata/pdq/haystack.txt, each entry one of them with
              12..64 random bit flips.
 Queries: alternately a bank entry with 0..24 random bit flips (near-duplicate) and a uniform
 random hash, so any prefix is half near-duplicates, half random.
@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 import faiss  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HAYSTACK = os.path.join(REPO, "..", "shared", "pdq", "haystack.txt")
+HAYSTACK = os.path.join(REPO, "testdata", "pdq", "haystack.txt")
 
 
 def flip_bits(rng, rows, kmin, kmax):

@@ -13,15 +13,14 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-shared="${CANDOR_SHARED:-$root/../shared}"
-[ -d "$shared/pdq" ] || shared=/work/shared
+pdq="$root/testdata/pdq"
 target="${CARGO_TARGET_DIR:-$root/target}"
 data="${CANDOR_BENCH_DATA:-$target/bench-server-data}"
 lookup_secs="${LOOKUP_SECONDS:-20}"
 scan_secs="${SCAN_SECONDS:-15}"
-image="${IMAGE:-$shared/pdq/images/reference/bridge-mods/aaa-orig.jpg}"
-needles="$shared/pdq/needles.txt"
-haystack="$shared/pdq/haystack.txt"
+image="${IMAGE:-$pdq/images/reference/bridge-mods/aaa-orig.jpg}"
+needles="$pdq/needles.txt"
+haystack="$pdq/haystack.txt"
 
 command -v wrk >/dev/null || { apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; }
 

@@ -297,7 +297,7 @@ fn error_messages_name_the_problem() {
 }
 
 fn read_hashes(name: &str) -> Vec<Hash256> {
-    let path = format!("{}/../../../shared/pdq/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../testdata/pdq/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     text.lines()
         .filter(|l| !l.trim().is_empty())

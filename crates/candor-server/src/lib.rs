@@ -249,6 +249,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         log_key = %app.store.verifier().to_text(),
         "candor serving"
     );
+    if routes::tokens::live_token_count(&app.store).await? == 0 {
+        // A fresh data directory: every write route needs a token, and nobody holds one yet.
+        eprintln!(
+            "\ncandor: no API token exists yet. Create the first one (an admin, who can create the rest) with\n\n    candor token create --data {} --role admin --name <you>\n\n(`cargo run --release -p candor -- token create ...` from a checkout). It is printed once and stored\nhashed. The README's tour (docs/tour.sh) walks through a first bank, scan, notice and appeal.\n",
+            app.config.data.display()
+        );
+    }
     axum::serve(listener, app.router())
         .with_graceful_shutdown(shutdown())
         .await?;

@@ -1,4 +1,4 @@
-//! Criterion benches of the signal hot paths on the shared reference photo (1600×1004 JPEG).
+//! Criterion benches of the signal hot paths on the reference photo in testdata/pdq (1600×1004 JPEG).
 use candor_signal::decode::{decode, DecodeLimits};
 use candor_signal::digest::digest_bytes;
 use candor_signal::trim::find_border;
@@ -9,9 +9,9 @@ use std::hint::black_box;
 fn photo() -> Vec<u8> {
     let p = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/pdq/images/reference/bridge-mods/aaa-orig.jpg"
+        "/../../testdata/pdq/images/reference/bridge-mods/aaa-orig.jpg"
     );
-    std::fs::read(p).expect("shared images present")
+    std::fs::read(p).expect("testdata/pdq images present")
 }
 
 fn benches(c: &mut Criterion) {

@@ -1,18 +1,18 @@
 //! Every supported format decodes to the same pixels, so to the same hash; GIF hashes its first
-//! frame; distance maths on the shared real hashes.
+//! frame; distance maths on the real hashes in testdata/pdq.
 use candor_signal::{hash_decoded, hash_image_bytes, ImageOptions, PdqHash};
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, DynamicImage, Frame, ImageFormat, RgbImage, RgbaImage};
 use std::io::Cursor;
 
-fn shared(rel: &str) -> std::path::PathBuf {
+fn testdata(rel: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/pdq")
+        .join("../../testdata/pdq")
         .join(rel)
 }
 
 fn picture() -> RgbImage {
-    image::open(shared("images/synthetic/synth-7-300x200.png"))
+    image::open(testdata("images/synthetic/synth-7-300x200.png"))
         .unwrap()
         .to_rgb8()
 }
@@ -33,8 +33,8 @@ fn lossless_formats_agree_bit_for_bit() {
         assert_eq!(got.dihedral, want.dihedral, "{format:?}");
         assert_eq!(got.format, format);
     }
-    // The shared vector for this image: the PNG path is the reference's.
-    let tsv = std::fs::read_to_string(shared("pdq-vectors.tsv")).unwrap();
+    // The reference vector for this image: the PNG path is the reference's.
+    let tsv = std::fs::read_to_string(testdata("pdq-vectors.tsv")).unwrap();
     let row = tsv
         .lines()
         .find(|l| l.starts_with("synthetic/synth-7-300x200.png\t"))
@@ -123,7 +123,7 @@ fn grey_and_alpha_inputs_hash_as_pillow_converts_them() {
 }
 
 fn read_hashes(name: &str) -> Vec<PdqHash> {
-    std::fs::read_to_string(shared(name))
+    std::fs::read_to_string(testdata(name))
         .unwrap()
         .lines()
         .filter(|l| !l.trim().is_empty())

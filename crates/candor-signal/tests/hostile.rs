@@ -2,9 +2,9 @@
 use candor_signal::decode::{decode, DecodeLimits};
 use candor_signal::{hash_image_bytes, hash_reader, ImageOptions, SignalError};
 
-fn shared(rel: &str) -> Vec<u8> {
+fn testdata(rel: &str) -> Vec<u8> {
     std::fs::read(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/pdq/images/").to_owned() + rel,
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/pdq/images/").to_owned() + rel,
     )
     .unwrap()
 }
@@ -64,7 +64,7 @@ fn decompression_bomb_is_refused_before_allocating() {
 
 #[test]
 fn pixel_limit_is_configurable() {
-    let bytes = shared("reference/misc-images/wee.jpg"); // 34 × 42
+    let bytes = testdata("reference/misc-images/wee.jpg"); // 34 × 42
     let limits = DecodeLimits {
         max_pixels: 1000,
         ..DecodeLimits::default()
@@ -84,7 +84,7 @@ fn truncated_images_are_errors_or_hash_without_panic() {
         "reference/misc-images/modes/PA.webp",
         "synthetic/synth-7-300x200-P.png",
     ] {
-        let bytes = shared(rel);
+        let bytes = testdata(rel);
         for cut in [
             8,
             20,
@@ -105,7 +105,7 @@ fn truncated_images_are_errors_or_hash_without_panic() {
         "reference/bridge-mods/aaa-orig.jpg",
         "reference/reg-test-input/dih/bridge-2-rotate-90.jpg",
     ] {
-        let bytes = shared(rel);
+        let bytes = testdata(rel);
         for cut in [bytes.len() / 2, bytes.len() - 1] {
             let e = hash_image_bytes(&bytes[..cut], &ImageOptions::default()).unwrap_err();
             assert!(
@@ -118,7 +118,7 @@ fn truncated_images_are_errors_or_hash_without_panic() {
         assert!(hash_image_bytes(&padded, &ImageOptions::default()).is_ok());
     }
     // A PNG cut in its pixel data is an error.
-    let png = shared("reference/misc-images/c.png");
+    let png = testdata("reference/misc-images/c.png");
     let e = hash_image_bytes(&png[..png.len() / 2], &ImageOptions::default()).unwrap_err();
     assert!(matches!(e, SignalError::Decode(_)), "{e}");
 }
@@ -160,7 +160,7 @@ fn non_images_get_digests_only() {
 
 #[test]
 fn oversized_image_files_still_get_digests() {
-    let bytes = shared("reference/bridge-mods/aaa-orig.jpg");
+    let bytes = testdata("reference/bridge-mods/aaa-orig.jpg");
     let mut opts = ImageOptions::default();
     opts.limits.max_bytes = 10_000;
     let s = hash_reader(&bytes[..], &opts).unwrap();
@@ -173,7 +173,7 @@ fn oversized_image_files_still_get_digests() {
 
 #[test]
 fn reader_and_bytes_agree() {
-    let bytes = shared("reference/misc-images/c.png");
+    let bytes = testdata("reference/misc-images/c.png");
     let s = hash_reader(&bytes[..], &ImageOptions::default()).unwrap();
     let direct = hash_image_bytes(&bytes, &ImageOptions::default()).unwrap();
     assert_eq!(s.image.unwrap().unwrap(), direct);
@@ -183,7 +183,7 @@ fn reader_and_bytes_agree() {
 #[test]
 fn exif_orientation_is_opt_in() {
     // exif-rotn-6 is stored sideways with EXIF orientation 6 (rotate 90° clockwise to view).
-    let bytes = shared("reference/reg-test-input/exif-rotn/exif-rotn-6.jpg");
+    let bytes = testdata("reference/reg-test-input/exif-rotn/exif-rotn-6.jpg");
     let plain = hash_image_bytes(&bytes, &ImageOptions::default()).unwrap();
     let opts = ImageOptions {
         exif_orient: true,
@@ -209,7 +209,7 @@ fn exif_orientation_is_opt_in() {
 #[test]
 fn a_jpeg_claiming_huge_dimensions_is_refused_before_allocating() {
     // wee.jpg with its frame header (SOF0/SOF2) rewritten to claim 65000 × 65000 pixels.
-    let mut bytes = shared("reference/misc-images/wee.jpg");
+    let mut bytes = testdata("reference/misc-images/wee.jpg");
     // Walk the marker segments from SOI to the frame header.
     let mut sof = 2;
     while !(bytes[sof] == 0xff && matches!(bytes[sof + 1], 0xc0..=0xc2)) {

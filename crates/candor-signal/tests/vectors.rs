@@ -1,10 +1,10 @@
-//! The shared PDQ reference vectors (`../shared/pdq/pdq-vectors.tsv`).
+//! The PDQ reference vectors (`testdata/pdq/pdq-vectors.tsv`).
 use candor_signal::decode::{decode, DecodeLimits};
 use candor_signal::{PdqHash, PdqHasher};
 use std::path::PathBuf;
 
-fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pdq")
+fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/pdq")
 }
 
 struct Row {
@@ -18,7 +18,7 @@ struct Row {
 
 fn rows() -> Vec<Row> {
     let text =
-        std::fs::read_to_string(shared().join("pdq-vectors.tsv")).expect("shared vectors present");
+        std::fs::read_to_string(testdata().join("pdq-vectors.tsv")).expect("testdata/pdq/pdq-vectors.tsv present");
     text.lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())
@@ -49,7 +49,7 @@ fn vectors() {
     let mut lossy_distances = Vec::new();
     let mut checked_lossless = 0;
     for row in rows() {
-        let bytes = std::fs::read(shared().join("images").join(&row.file)).unwrap();
+        let bytes = std::fs::read(testdata().join("images").join(&row.file)).unwrap();
         let img = decode(&bytes, &DecodeLimits::default(), false).unwrap();
         assert_eq!(
             (img.width, img.height),

@@ -561,9 +561,9 @@ mod tests {
         }
     }
 
-    fn shared(rel: &str) -> PathBuf {
+    fn testdata(rel: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/pdq")
+            .join("../../testdata/pdq")
             .join(rel)
     }
 
@@ -571,24 +571,24 @@ mod tests {
     fn build_then_match_needles_against_the_haystack() {
         let idx = scratch("hay.cidx");
         let code = run_build(BuildArgs {
-            bank: shared("haystack.txt"),
+            bank: testdata("haystack.txt"),
             output: idx.clone(),
             layout: LayoutArg::Compact,
         })
         .unwrap();
         assert_eq!(code, ExitCode::SUCCESS);
         let mut args = match_args(&idx);
-        args.hashes = Some(shared("needles.txt"));
+        args.hashes = Some(testdata("needles.txt"));
         let mut from_index = Vec::new();
         assert_eq!(match_into(&args, &mut from_index).unwrap(), 0);
         // The same through --bank, and by brute force over the haystack lines.
         args.index = None;
-        args.bank = Some(shared("haystack.txt"));
+        args.bank = Some(testdata("haystack.txt"));
         let mut from_bank = Vec::new();
         match_into(&args, &mut from_bank).unwrap();
         assert_eq!(from_index, from_bank);
-        let hay = std::fs::read_to_string(shared("haystack.txt")).unwrap();
-        let needles = std::fs::read_to_string(shared("needles.txt")).unwrap();
+        let hay = std::fs::read_to_string(testdata("haystack.txt")).unwrap();
+        let needles = std::fs::read_to_string(testdata("needles.txt")).unwrap();
         let mut want = 0;
         let mut queries = std::collections::HashSet::new();
         for n in needles.lines().filter(|l| !l.trim().is_empty()) {
@@ -623,7 +623,7 @@ mod tests {
 
     #[test]
     fn images_match_with_orientations() {
-        let img = shared("images/reference/bridge-mods/aaa-orig.jpg");
+        let img = testdata("images/reference/bridge-mods/aaa-orig.jpg");
         let sig =
             hash_image_bytes(&std::fs::read(&img).unwrap(), &ImageOptions::default()).unwrap();
         // A bank holding the rot90 hash of the image (line 2) and an unrelated hash (line 3).
@@ -667,7 +667,7 @@ mod tests {
     fn bad_index_files_are_clear_errors() {
         let idx = scratch("small.cidx");
         run_build(BuildArgs {
-            bank: shared("haystack.txt"),
+            bank: testdata("haystack.txt"),
             output: idx.clone(),
             layout: LayoutArg::Auto,
         })
@@ -676,7 +676,7 @@ mod tests {
         let cut = scratch("cut.cidx");
         std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
         let mut args = match_args(&cut);
-        args.hashes = Some(shared("needles.txt"));
+        args.hashes = Some(testdata("needles.txt"));
         let e = format!("{:#}", match_into(&args, &mut Vec::new()).unwrap_err());
         assert!(
             e.contains("cannot load index") && e.contains("truncated"),

@@ -409,9 +409,8 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
     let auditor = token(&data, "auditor");
 
     let haystack = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pdq/haystack.txt"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/pdq/haystack.txt"),
     )
-    .or_else(|_| std::fs::read_to_string("/work/shared/pdq/haystack.txt"))
     .unwrap();
     let hashes: Vec<String> = haystack
         .lines()

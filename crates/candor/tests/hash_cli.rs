@@ -9,7 +9,7 @@ fn candor() -> Command {
 }
 
 fn images() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pdq/images")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/pdq/images")
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -30,6 +30,13 @@ pub struct TokenInfo {
     pub token: Option<String>,
 }
 
+/// How many tokens have not been revoked (`candor serve` says how to make the first one).
+pub async fn live_token_count(store: &candor_store::Store) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL")
+        .fetch_one(store.reader())
+        .await
+}
+
 /// Create a token in the store (also used by `candor token create`).
 pub async fn create_token(
     store: &candor_store::Store,

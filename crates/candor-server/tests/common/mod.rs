@@ -11,19 +11,19 @@ use candor_server::auth::Role;
 use candor_server::{App, AppState, Config};
 use serde_json::{json, Value};
 
-/// The shared test data (`../shared` next to the workspace).
-pub fn shared() -> PathBuf {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"));
+/// The test data in the repository (`testdata/`, copied from the PDQ reference material).
+pub fn testdata() -> PathBuf {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata"));
     assert!(
         p.join("pdq").is_dir(),
-        "shared data not found at {}",
+        "test data not found at {}",
         p.display()
     );
     p
 }
 
 pub fn image_bytes(rel: &str) -> Vec<u8> {
-    let p = shared().join("pdq/images").join(rel);
+    let p = testdata().join("pdq/images").join(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -33,7 +33,7 @@ pub const SYNTH_PNG: &str = "synthetic/synth-7-300x200.png";
 pub const SMALL_PNG: &str = "synthetic/synth-7-128x128.png";
 
 fn hash_lines(name: &str) -> Vec<String> {
-    let p = shared().join("pdq").join(name);
+    let p = testdata().join("pdq").join(name);
     std::fs::read_to_string(&p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         .lines()
