@@ -1,7 +1,7 @@
 //! Log entries: what Candor records, in one versioned, canonical encoding. This module doc is
 //! the specification.
 //!
-//! # Encoding (version 1)
+//! # Encoding (versions 1 and 2)
 //!
 //! An entry is one JSON object in UTF-8 with no whitespace outside strings, its keys in the
 //! fixed order given below, strings escaped exactly as `serde_json` writes them (`"`, `\`
@@ -13,6 +13,11 @@
 //! ```text
 //! {"v":1,"type":"<type>","time":"<YYYY-MM-DDTHH:MM:SSZ>", ...fields of the type... }
 //! ```
+//!
+//! `v` is the lowest version that can express the entry: `2` exactly when the entry uses
+//! something version 1 does not have (marked **v2** below), else `1`. An entry of version 1
+//! therefore encodes byte for byte as it always did, and a `"v":2` entry that needs nothing of
+//! version 2 is not canonical (refused).
 //!
 //! `time` is RFC 3339 in UTC with seconds precision and a literal `Z`. Decoding parses the
 //! bytes, checks every field, encodes the result again and refuses the entry unless the two
@@ -38,16 +43,17 @@
 //! | type | keys after `v`, `type`, `time` |
 //! |---|---|
 //! | `bank` | `bank` (name), `op` (`create`/`update`/`delete`), `category`, `enabled` (bool), `pdq_threshold` (u32) |
-//! | `bank_content` | `bank`, `content` (entry id), `op` (`add`/`retract`/`enable`/`disable`), `signal` (`pdq`/`md5`/`sha256`), `commitment` (hash: a salted [`crate::commit::signal_commitment`], never the signal in the clear), `category`, `provenance` (`own_review` or `imported:<list name>`), `reason`? (only with `retract`) |
+//! | `bank_content` | `bank`, `content` (entry id), `op` (`add`/`retract`/`enable`/`disable`), `signal` (`pdq`/`md5`/`sha256`), `commitment` (hash: a salted [`crate::commit::signal_commitment`], never the signal in the clear), `category`, `provenance` (`own_review` or `imported:<list name>`), `reason`? (only with `retract`), `content_commitment`? (**v2**, hash; only with `add` and `own_review`: the content commitment of the person's content a review added, opened with their notice) |
 //! | `decision` | `decision` (id), `action` (`withhold`/`block`/`hold_for_review`), `policy` (id), `surface` (token), `territorial_scope` (array of ISO 3166-1 alpha-2 codes, two `A-Z` each, sorted, no duplicates, at most 300; may be empty), `category`, `decision_ground` (`DECISION_GROUND_…`), `automated_detection` (bool), `automated_decision` (`AUTOMATED_DECISION_FULLY`/`_PARTIALLY`/`_NOT_AUTOMATED`), `content_type` (DSA enum), `source_type` (DSA enum), `bank`?, `distance`? (u32, PDQ distance), `recipients` (u64, a count: never account ids), `content_commitment` (hash: [`crate::commit::content_commitment`] of the platform's content id, opened by the affected user with the nonce in the notice) |
-//! | `review` | `decision`? (id), `review_item` (id), `outcome` (`confirmed`/`rejected`), `bank`? (when the item was added to a bank) |
-//! | `appeal` | `appeal` (id), `decision` (id) |
-//! | `appeal_outcome` | `appeal`, `decision`, `outcome` (`upheld`/`reversed`) |
-//! | `policy_change` | `policy` (id), `op` (`create`/`update`/`delete`), `digest`? (hash of the policy's canonical JSON; present unless `op` is `delete`, absent for `delete`) |
-//! | `notice_deferred` | `decision`, `legal_basis` (at most 200 characters, no details of the case) |
+//! | `review` | `decision`? (id), `review_item` (id), `outcome` (`confirmed`/`rejected`), `bank`? (when the item was added to a bank), `content_commitment`? (**v2**, hash: the reviewed content, opened with the sender's notice) |
+//! | `appeal` | `appeal` (id), `decision`? (id), `review_item`? (**v2**, id: an appeal against a bank addition made by that review); exactly one of the two |
+//! | `appeal_outcome` | `appeal`, `decision`?, `review_item`? (**v2**), exactly one of the two; `outcome` (`upheld`/`reversed`) |
+//! | `policy_change` | `policy` (id; `[sampling]` for the sampling settings), `op` (`create`/`update`/`delete`), `digest`? (hash of the policy's canonical JSON; present unless `op` is `delete`, absent for `delete`), `private_surfaces`? (**v2**, bool; present exactly for `[sampling]`: whether unknown content on direct and group surfaces may be sampled) |
+//! | `notice_deferred` | `decision`?, `review_item`? (**v2**; a deferred notice of sampling), exactly one of the two; `legal_basis` (at most 200 characters, no details of the case) |
+//! | `sampled` (**v2**) | `review_item` (id), `surface` (token), `content_commitment` (hash: unknown content sampled into human review, opened with the sender's notice) |
 //!
-//! `?` marks an optional key. A new field or type means a new version (`"v":2`); version-1
-//! decoders refuse it rather than guess.
+//! `?` marks an optional key. A new field or type means a new version; decoders of an older
+//! version refuse it rather than guess.
 
 use serde::{Deserialize, Serialize};
 
@@ -55,8 +61,10 @@ use crate::merkle::Hash;
 use crate::tile::MAX_ENTRY_SIZE;
 use crate::LogError;
 
-/// The encoding version this code writes and reads.
-pub const ENTRY_VERSION: u64 = 1;
+/// The newest encoding version this code writes and reads (it reads every version from 1).
+pub const ENTRY_VERSION: u64 = 2;
+/// The policy name of the sampling settings in `policy_change` entries (not a valid policy id).
+pub const SAMPLING_POLICY: &str = "[sampling]";
 /// Largest encoded entry (an entry bundle's uint16 length).
 pub const MAX_ENCODED_ENTRY: usize = MAX_ENTRY_SIZE;
 /// Longest string field in bytes, unless a field says otherwise.
@@ -69,7 +77,7 @@ pub const MAX_TERRITORIES: usize = 300;
 pub const AUTOMATED_DECISION_FULLY: &str = "AUTOMATED_DECISION_FULLY";
 
 /// Every type name, in the order of the spec.
-pub const ENTRY_TYPES: [&str; 8] = [
+pub const ENTRY_TYPES: [&str; 9] = [
     "bank",
     "bank_content",
     "decision",
@@ -78,6 +86,7 @@ pub const ENTRY_TYPES: [&str; 8] = [
     "appeal_outcome",
     "policy_change",
     "notice_deferred",
+    "sampled",
 ];
 
 /// One log entry: when, and what.
@@ -99,6 +108,7 @@ pub enum EntryBody {
     AppealOutcome(AppealOutcomeEntry),
     PolicyChange(PolicyChangeEntry),
     NoticeDeferred(NoticeDeferredEntry),
+    Sampled(SampledEntry),
 }
 
 /// Create, update or delete (banks and policies).
@@ -258,6 +268,13 @@ pub struct BankContentEntry {
     /// Only with `retract`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// (v2) The person's content a review added ([`crate::commit::content_commitment`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "hex_hash::option"
+    )]
+    pub content_commitment: Option<Hash>,
 }
 
 /// `decision`: an enforcement.
@@ -298,6 +315,13 @@ pub struct ReviewEntry {
     /// The bank the item was added to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank: Option<String>,
+    /// (v2) The reviewed content ([`crate::commit::content_commitment`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "hex_hash::option"
+    )]
+    pub content_commitment: Option<Hash>,
 }
 
 /// `appeal`: an appeal lodged against a decision.
@@ -305,7 +329,11 @@ pub struct ReviewEntry {
 #[serde(deny_unknown_fields)]
 pub struct AppealEntry {
     pub appeal: String,
-    pub decision: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    /// (v2) An appeal against the bank addition of this review item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_item: Option<String>,
 }
 
 /// `appeal_outcome`: an appeal decided.
@@ -313,7 +341,11 @@ pub struct AppealEntry {
 #[serde(deny_unknown_fields)]
 pub struct AppealOutcomeEntry {
     pub appeal: String,
-    pub decision: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    /// (v2) See [`AppealEntry::review_item`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_item: Option<String>,
     pub outcome: AppealOutcome,
 }
 
@@ -330,15 +362,44 @@ pub struct PolicyChangeEntry {
         with = "hex_hash::option"
     )]
     pub digest: Option<Hash>,
+    /// (v2) Present exactly for [`SAMPLING_POLICY`]: may direct and group content be sampled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_surfaces: Option<bool>,
 }
 
 /// `notice_deferred`: a notice withheld from the affected person for a legal reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeDeferredEntry {
-    pub decision: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    /// (v2) A deferred notice that this review item was sampled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_item: Option<String>,
     /// Short text, at most 200 characters, no details of the case.
     pub legal_basis: String,
+}
+
+/// (v2) `sampled`: unknown content picked for human review (nothing matched it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampledEntry {
+    pub review_item: String,
+    pub surface: String,
+    /// Commitment to the platform content id, opened with the sender's notice.
+    #[serde(with = "hex_hash")]
+    pub content_commitment: Hash,
+}
+
+/// Exactly one of a decision and a review item (appeals, outcomes, deferrals).
+fn check_subject(decision: &Option<String>, review_item: &Option<String>) -> Result<(), LogError> {
+    match (decision, review_item) {
+        (Some(d), None) => check_id("decision", d),
+        (None, Some(r)) => check_id("review_item", r),
+        _ => Err(bad(
+            "exactly one of decision and review_item must be present",
+        )),
+    }
 }
 
 fn bad(detail: impl Into<String>) -> LogError {
@@ -454,6 +515,26 @@ impl EntryBody {
             EntryBody::AppealOutcome(_) => "appeal_outcome",
             EntryBody::PolicyChange(_) => "policy_change",
             EntryBody::NoticeDeferred(_) => "notice_deferred",
+            EntryBody::Sampled(_) => "sampled",
+        }
+    }
+
+    /// The lowest encoding version that can express this entry (see the module doc).
+    pub fn version(&self) -> u64 {
+        let v2 = match self {
+            EntryBody::Bank(_) | EntryBody::Decision(_) => false,
+            EntryBody::BankContent(e) => e.content_commitment.is_some(),
+            EntryBody::Review(e) => e.content_commitment.is_some(),
+            EntryBody::Appeal(e) => e.review_item.is_some(),
+            EntryBody::AppealOutcome(e) => e.review_item.is_some(),
+            EntryBody::PolicyChange(e) => e.private_surfaces.is_some(),
+            EntryBody::NoticeDeferred(e) => e.review_item.is_some(),
+            EntryBody::Sampled(_) => true,
+        };
+        if v2 {
+            2
+        } else {
+            1
         }
     }
 
@@ -473,6 +554,13 @@ impl EntryBody {
                         return Err(bad("reason is only allowed with op retract"));
                     }
                     check_text("reason", r, MAX_STRING)?;
+                }
+                if e.content_commitment.is_some()
+                    && (e.op != ContentOp::Add || e.provenance != "own_review")
+                {
+                    return Err(bad(
+                        "content_commitment is only allowed with op add and provenance own_review",
+                    ));
                 }
             }
             EntryBody::Decision(e) => {
@@ -522,11 +610,11 @@ impl EntryBody {
             }
             EntryBody::Appeal(e) => {
                 check_id("appeal", &e.appeal)?;
-                check_id("decision", &e.decision)?;
+                check_subject(&e.decision, &e.review_item)?;
             }
             EntryBody::AppealOutcome(e) => {
                 check_id("appeal", &e.appeal)?;
-                check_id("decision", &e.decision)?;
+                check_subject(&e.decision, &e.review_item)?;
             }
             EntryBody::PolicyChange(e) => {
                 check_id("policy", &e.policy)?;
@@ -535,9 +623,18 @@ impl EntryBody {
                         "policy_change: digest must be present unless op is delete",
                     ));
                 }
+                if (e.policy == SAMPLING_POLICY) != e.private_surfaces.is_some() {
+                    return Err(bad(
+                        "policy_change: private_surfaces is present exactly for [sampling]",
+                    ));
+                }
+            }
+            EntryBody::Sampled(e) => {
+                check_id("review_item", &e.review_item)?;
+                check_charset("surface", &e.surface, 64, lower)?;
             }
             EntryBody::NoticeDeferred(e) => {
-                check_id("decision", &e.decision)?;
+                check_subject(&e.decision, &e.review_item)?;
                 check_text("legal_basis", &e.legal_basis, MAX_STRING)?;
                 if e.legal_basis.chars().count() > MAX_LEGAL_BASIS_CHARS {
                     return Err(bad("legal_basis is longer than 200 characters"));
@@ -557,6 +654,7 @@ impl EntryBody {
             EntryBody::AppealOutcome(e) => serde_json::to_vec(e),
             EntryBody::PolicyChange(e) => serde_json::to_vec(e),
             EntryBody::NoticeDeferred(e) => serde_json::to_vec(e),
+            EntryBody::Sampled(e) => serde_json::to_vec(e),
         }
     }
 
@@ -573,6 +671,7 @@ impl EntryBody {
             "appeal_outcome" => EntryBody::AppealOutcome(de(v)?),
             "policy_change" => EntryBody::PolicyChange(de(v)?),
             "notice_deferred" => EntryBody::NoticeDeferred(de(v)?),
+            "sampled" => EntryBody::Sampled(de(v)?),
             other => {
                 return Err(bad(format!(
                     "unknown type {:?}",
@@ -605,7 +704,9 @@ impl Entry {
     /// appending an entry to the log.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
-        out.extend_from_slice(b"{\"v\":1,\"type\":\"");
+        out.extend_from_slice(b"{\"v\":");
+        out.extend_from_slice(self.body.version().to_string().as_bytes());
+        out.extend_from_slice(b",\"type\":\"");
         out.extend_from_slice(self.type_name().as_bytes());
         out.extend_from_slice(b"\",\"time\":");
         // Serializing a string or a derived struct of strings, integers and bools cannot fail.
@@ -648,7 +749,8 @@ impl Entry {
             return Err(bad("not a JSON object"));
         };
         match map.remove("v") {
-            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(ENTRY_VERSION) => {}
+            Some(serde_json::Value::Number(n))
+                if n.as_u64().is_some_and(|v| (1..=ENTRY_VERSION).contains(&v)) => {}
             Some(v) => return Err(bad(format!("unsupported version {v}"))),
             None => return Err(bad("missing field `v`")),
         }
@@ -700,6 +802,7 @@ pub fn examples() -> Vec<Entry> {
                 category: "STATEMENT_CATEGORY_PROTECTION_OF_MINORS".into(),
                 provenance: "imported:ncmec".into(),
                 reason: None,
+                content_commitment: None,
             }),
         ),
         Entry::new(
@@ -729,20 +832,23 @@ pub fn examples() -> Vec<Entry> {
                 review_item: "01JD8X5C1D".into(),
                 outcome: ReviewOutcome::Confirmed,
                 bank: Some("csam-ncmec".into()),
+                content_commitment: None,
             }),
         ),
         Entry::new(
             t,
             EntryBody::Appeal(AppealEntry {
                 appeal: "01JD8X6E2F".into(),
-                decision: "01JD8X4A0B".into(),
+                decision: Some("01JD8X4A0B".into()),
+                review_item: None,
             }),
         ),
         Entry::new(
             t,
             EntryBody::AppealOutcome(AppealOutcomeEntry {
                 appeal: "01JD8X6E2F".into(),
-                decision: "01JD8X4A0B".into(),
+                decision: Some("01JD8X4A0B".into()),
+                review_item: None,
                 outcome: AppealOutcome::Upheld,
             }),
         ),
@@ -752,12 +858,88 @@ pub fn examples() -> Vec<Entry> {
                 policy: "csam".into(),
                 op: ChangeOp::Update,
                 digest: Some(h(3)),
+                private_surfaces: None,
             }),
         ),
         Entry::new(
             t,
             EntryBody::NoticeDeferred(NoticeDeferredEntry {
-                decision: "01JD8X4A0B".into(),
+                decision: Some("01JD8X4A0B".into()),
+                review_item: None,
+                legal_basis: "DSA Art. 17(1): information requested by a judicial authority".into(),
+            }),
+        ),
+        Entry::new(
+            t,
+            EntryBody::Sampled(SampledEntry {
+                review_item: "01JD8X7G3H".into(),
+                surface: "direct".into(),
+                content_commitment: h(4),
+            }),
+        ),
+    ]
+}
+
+/// One valid example of each version-2 form of a version-1 type (for docs and tests).
+pub fn examples_v2() -> Vec<Entry> {
+    let t = "2026-11-23T14:10:49Z";
+    let h = |b: u8| [b; 32];
+    vec![
+        Entry::new(
+            t,
+            EntryBody::BankContent(BankContentEntry {
+                bank: "tcap-hashes".into(),
+                content: "01JD8X8J4K".into(),
+                op: ContentOp::Add,
+                signal: SignalKind::Pdq,
+                commitment: h(5),
+                category: "STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY".into(),
+                provenance: "own_review".into(),
+                reason: None,
+                content_commitment: Some(h(4)),
+            }),
+        ),
+        Entry::new(
+            t,
+            EntryBody::Review(ReviewEntry {
+                decision: None,
+                review_item: "01JD8X7G3H".into(),
+                outcome: ReviewOutcome::Confirmed,
+                bank: Some("tcap-hashes".into()),
+                content_commitment: Some(h(4)),
+            }),
+        ),
+        Entry::new(
+            t,
+            EntryBody::Appeal(AppealEntry {
+                appeal: "01JD8X9L5M".into(),
+                decision: None,
+                review_item: Some("01JD8X7G3H".into()),
+            }),
+        ),
+        Entry::new(
+            t,
+            EntryBody::AppealOutcome(AppealOutcomeEntry {
+                appeal: "01JD8X9L5M".into(),
+                decision: None,
+                review_item: Some("01JD8X7G3H".into()),
+                outcome: AppealOutcome::Reversed,
+            }),
+        ),
+        Entry::new(
+            t,
+            EntryBody::PolicyChange(PolicyChangeEntry {
+                policy: SAMPLING_POLICY.into(),
+                op: ChangeOp::Update,
+                digest: Some(h(6)),
+                private_surfaces: Some(true),
+            }),
+        ),
+        Entry::new(
+            t,
+            EntryBody::NoticeDeferred(NoticeDeferredEntry {
+                decision: None,
+                review_item: Some("01JD8X7G3H".into()),
                 legal_basis: "DSA Art. 17(1): information requested by a judicial authority".into(),
             }),
         ),

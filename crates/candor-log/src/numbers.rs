@@ -8,6 +8,7 @@
 //!  "decisions":{"total":..,"by_action":{..},"by_policy":{..},"by_category":{..},
 //!               "by_jurisdiction":{..},"by_surface":{..},"automated":..,"human":..},
 //!  "reviews":{"confirmed":..,"rejected":..},
+//!  "samples":{"total":..,"by_surface":{..}},
 //!  "appeals":{"total":..,"upheld":..,"reversed":..},
 //!  "bank_changes":{"add":..,"retract":..,"enable":..,"disable":..},
 //!  "banks":{"create":..,"update":..,"delete":..},
@@ -20,8 +21,10 @@
 //!   `human`: all other decisions (partly or not automated).
 //! - `appeals.total` counts `appeal` entries, `upheld`/`reversed` count `appeal_outcome`s.
 //! - `banks` counts `bank` entries (banks created, updated, deleted).
+//! - `samples.total` counts `sampled` entries (unknown content picked for human review);
+//!   `by_surface` breaks them down by surface (`direct` and `group` are private surfaces).
 //! - Every entry counts in exactly one counter besides `tree_size` (`decisions.total`,
-//!   `reviews.*`, `appeals.*`, `bank_changes.*`, `banks.*`, `policy_changes`,
+//!   `reviews.*`, `samples.total`, `appeals.*`, `bank_changes.*`, `banks.*`, `policy_changes`,
 //!   `notices_deferred`), so their sum is `tree_size`: numbers published for a smaller
 //!   `tree_size` than they were computed at never match the entries.
 
@@ -37,6 +40,7 @@ pub struct Numbers {
     pub tree_size: u64,
     pub decisions: DecisionNumbers,
     pub reviews: ReviewNumbers,
+    pub samples: SampleNumbers,
     pub appeals: AppealNumbers,
     pub bank_changes: BankChangeNumbers,
     pub banks: BankNumbers,
@@ -62,6 +66,13 @@ pub struct DecisionNumbers {
 pub struct ReviewNumbers {
     pub confirmed: u64,
     pub rejected: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleNumbers {
+    pub total: u64,
+    pub by_surface: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +153,10 @@ impl Numbers {
             },
             EntryBody::PolicyChange(_) => self.policy_changes += 1,
             EntryBody::NoticeDeferred(_) => self.notices_deferred += 1,
+            EntryBody::Sampled(e) => {
+                self.samples.total += 1;
+                bump(&mut self.samples.by_surface, &e.surface);
+            }
         }
     }
 

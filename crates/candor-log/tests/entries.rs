@@ -1,9 +1,9 @@
 //! Entries: canonical encoding round trips and refusals; numbers from a known sequence.
 
 use candor_log::entry::{
-    examples, Action, AppealEntry, AppealOutcome, AppealOutcomeEntry, ContentOp, DecisionEntry,
-    Entry, EntryBody, NoticeDeferredEntry, PolicyChangeEntry, ReviewEntry, ReviewOutcome,
-    ENTRY_TYPES,
+    examples, examples_v2, Action, AppealEntry, AppealOutcome, AppealOutcomeEntry, ChangeOp,
+    ContentOp, DecisionEntry, Entry, EntryBody, NoticeDeferredEntry, PolicyChangeEntry,
+    ReviewEntry, ReviewOutcome, SampledEntry, ENTRY_TYPES, SAMPLING_POLICY,
 };
 use candor_log::numbers::Numbers;
 
@@ -22,9 +22,11 @@ fn every_example_round_trips() {
         assert_eq!(e.type_name(), t);
         let b = e.encode_checked().unwrap();
         let s = std::str::from_utf8(&b).unwrap();
+        let v = if t == "sampled" { 2 } else { 1 };
+        assert_eq!(e.body.version(), v);
         assert!(
             s.starts_with(&format!(
-                "{{\"v\":1,\"type\":\"{t}\",\"time\":\"2026-11-23T14:10:49Z\","
+                "{{\"v\":{v},\"type\":\"{t}\",\"time\":\"2026-11-23T14:10:49Z\","
             )),
             "{s}"
         );
@@ -70,6 +72,7 @@ fn optional_fields_are_omitted() {
             review_item: "r1".into(),
             outcome: ReviewOutcome::Rejected,
             bank: None,
+            content_commitment: None,
         }),
     );
     let s = String::from_utf8(r.encode_checked().unwrap()).unwrap();
@@ -87,7 +90,8 @@ fn strings_are_escaped_as_serde_json_does() {
     let e = Entry::new(
         "2026-01-01T00:00:00Z",
         EntryBody::NoticeDeferred(NoticeDeferredEntry {
-            decision: "d/\u{e9}\"\\".into(),
+            decision: Some("d/\u{e9}\"\\".into()),
+            review_item: None,
             legal_basis: "line\nbreak \u{1F600}".into(),
         }),
     );
@@ -186,10 +190,10 @@ fn validation_rules() {
                 policy: "p".into(),
                 op,
                 digest,
+                private_surfaces: None,
             }),
         )
     };
-    use candor_log::entry::ChangeOp;
     pc(ChangeOp::Create, Some([1; 32]))
         .encode_checked()
         .unwrap();
@@ -203,7 +207,8 @@ fn validation_rules() {
         Entry::new(
             t,
             EntryBody::NoticeDeferred(NoticeDeferredEntry {
-                decision: "d".into(),
+                decision: Some("d".into()),
+                review_item: None,
                 legal_basis: s.into(),
             }),
         )
@@ -279,6 +284,7 @@ fn numbers_from_a_known_sequence() {
             review_item: "r2".into(),
             outcome: ReviewOutcome::Rejected,
             bank: None,
+            content_commitment: None,
         }),
     ));
     seq.push(ex[4].clone()); // appeal
@@ -286,7 +292,8 @@ fn numbers_from_a_known_sequence() {
         t(5),
         EntryBody::Appeal(AppealEntry {
             appeal: "a2".into(),
-            decision: "d2".into(),
+            decision: Some("d2".into()),
+            review_item: None,
         }),
     ));
     seq.push(ex[5].clone()); // upheld
@@ -294,7 +301,8 @@ fn numbers_from_a_known_sequence() {
         t(6),
         EntryBody::AppealOutcome(AppealOutcomeEntry {
             appeal: "a2".into(),
-            decision: "d2".into(),
+            decision: Some("d2".into()),
+            review_item: None,
             outcome: AppealOutcome::Reversed,
         }),
     ));
@@ -307,6 +315,7 @@ fn numbers_from_a_known_sequence() {
     }
     seq.push(ex[6].clone()); // policy change
     seq.push(ex[7].clone()); // notice deferred
+    seq.push(ex[8].clone()); // sampled (direct)
     for e in &seq {
         e.encode_checked().unwrap();
     }
@@ -314,7 +323,7 @@ fn numbers_from_a_known_sequence() {
     let json = String::from_utf8(n.to_json()).unwrap();
     assert_eq!(
         json,
-        "{\"tree_size\":16,\
+        "{\"tree_size\":17,\
          \"decisions\":{\"total\":3,\
          \"by_action\":{\"block\":1,\"hold_for_review\":1,\"withhold\":1},\
          \"by_policy\":{\"p1\":2,\"p2\":1},\
@@ -323,6 +332,7 @@ fn numbers_from_a_known_sequence() {
          \"by_surface\":{\"direct\":2,\"public\":1},\
          \"automated\":1,\"human\":2},\
          \"reviews\":{\"confirmed\":1,\"rejected\":1},\
+         \"samples\":{\"total\":1,\"by_surface\":{\"direct\":1}},\
          \"appeals\":{\"total\":2,\"upheld\":1,\"reversed\":1},\
          \"bank_changes\":{\"add\":1,\"retract\":1,\"enable\":1,\"disable\":1},\
          \"banks\":{\"create\":1,\"update\":0,\"delete\":0},\
@@ -338,7 +348,7 @@ fn numbers_from_a_known_sequence() {
     assert_eq!(m, n);
     assert_eq!(
         String::from_utf8(Numbers::default().to_json()).unwrap(),
-        "{\"tree_size\":0,\"decisions\":{\"total\":0,\"by_action\":{},\"by_policy\":{},\"by_category\":{},\"by_jurisdiction\":{},\"by_surface\":{},\"automated\":0,\"human\":0},\"reviews\":{\"confirmed\":0,\"rejected\":0},\"appeals\":{\"total\":0,\"upheld\":0,\"reversed\":0},\"bank_changes\":{\"add\":0,\"retract\":0,\"enable\":0,\"disable\":0},\"banks\":{\"create\":0,\"update\":0,\"delete\":0},\"policy_changes\":0,\"notices_deferred\":0}"
+        "{\"tree_size\":0,\"decisions\":{\"total\":0,\"by_action\":{},\"by_policy\":{},\"by_category\":{},\"by_jurisdiction\":{},\"by_surface\":{},\"automated\":0,\"human\":0},\"reviews\":{\"confirmed\":0,\"rejected\":0},\"samples\":{\"total\":0,\"by_surface\":{}},\"appeals\":{\"total\":0,\"upheld\":0,\"reversed\":0},\"bank_changes\":{\"add\":0,\"retract\":0,\"enable\":0,\"disable\":0},\"banks\":{\"create\":0,\"update\":0,\"delete\":0},\"policy_changes\":0,\"notices_deferred\":0}"
     );
 }
 
@@ -355,7 +365,7 @@ mod never_panics {
         }
 
         #[test]
-        fn decode_mutated_examples(which in 0usize..8, pos in any::<usize>(), byte in any::<u8>()) {
+        fn decode_mutated_examples(which in 0usize..9, pos in any::<usize>(), byte in any::<u8>()) {
             let mut b = examples()[which].encode();
             let p = pos % b.len();
             b[p] = byte;
@@ -365,4 +375,90 @@ mod never_panics {
             }
         }
     }
+}
+
+#[test]
+fn version_two_forms_round_trip_and_are_canonical() {
+    for e in examples_v2() {
+        assert_eq!(e.body.version(), 2, "{e:?}");
+        let b = e.encode_checked().unwrap();
+        let s = String::from_utf8(b.clone()).unwrap();
+        assert!(s.starts_with("{\"v\":2,"), "{s}");
+        assert_eq!(Entry::decode(&b).unwrap(), e, "{s}");
+        // The same bytes claiming version 1 are refused (v1 cannot express them).
+        let v1 = s.replacen("{\"v\":2,", "{\"v\":1,", 1);
+        assert!(Entry::decode(v1.as_bytes()).is_err(), "{v1}");
+    }
+    // A version-1 entry claiming version 2 is not canonical.
+    let s = String::from_utf8(examples()[4].encode()).unwrap();
+    let v2 = s.replacen("{\"v\":1,", "{\"v\":2,", 1);
+    assert!(Entry::decode(v2.as_bytes()).is_err(), "{v2}");
+    let v3 = s.replacen("{\"v\":1,", "{\"v\":3,", 1);
+    assert!(Entry::decode(v3.as_bytes()).is_err(), "{v3}");
+}
+
+#[test]
+fn version_two_rules() {
+    let t = "2026-11-23T14:10:49Z";
+    // Exactly one of decision and review_item.
+    for (d, r) in [(None, None), (Some("d1"), Some("r1"))] {
+        let bad = [
+            EntryBody::Appeal(AppealEntry {
+                appeal: "a1".into(),
+                decision: d.map(Into::into),
+                review_item: r.map(Into::into),
+            }),
+            EntryBody::AppealOutcome(AppealOutcomeEntry {
+                appeal: "a1".into(),
+                decision: d.map(Into::into),
+                review_item: r.map(Into::into),
+                outcome: AppealOutcome::Upheld,
+            }),
+            EntryBody::NoticeDeferred(NoticeDeferredEntry {
+                decision: d.map(Into::into),
+                review_item: r.map(Into::into),
+                legal_basis: "a court order".into(),
+            }),
+        ];
+        for b in bad {
+            assert!(Entry::new(t, b).encode_checked().is_err());
+        }
+    }
+    // private_surfaces exactly for the sampling settings.
+    let pc = |policy: &str, ps: Option<bool>| {
+        Entry::new(
+            t,
+            EntryBody::PolicyChange(PolicyChangeEntry {
+                policy: policy.into(),
+                op: ChangeOp::Update,
+                digest: Some([7; 32]),
+                private_surfaces: ps,
+            }),
+        )
+        .encode_checked()
+    };
+    assert!(pc(SAMPLING_POLICY, Some(false)).is_ok());
+    assert!(pc(SAMPLING_POLICY, None).is_err());
+    assert!(pc("csam", Some(true)).is_err());
+    // A content commitment on a bank change only for an own-review addition.
+    let mut e = examples_v2()[0].clone();
+    if let EntryBody::BankContent(c) = &mut e.body {
+        c.provenance = "imported:ncmec".into();
+    }
+    assert!(e.encode_checked().is_err());
+    let mut e = examples_v2()[0].clone();
+    if let EntryBody::BankContent(c) = &mut e.body {
+        c.op = ContentOp::Disable;
+    }
+    assert!(e.encode_checked().is_err());
+    // A sampled entry needs a token surface.
+    let e = Entry::new(
+        t,
+        EntryBody::Sampled(SampledEntry {
+            review_item: "r1".into(),
+            surface: "Direct Message".into(),
+            content_commitment: [1; 32],
+        }),
+    );
+    assert!(e.encode_checked().is_err());
 }

@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
-use candor_log::entry::{examples, Entry, EntryBody};
+use candor_log::entry::{examples, examples_v2, Entry, EntryBody, ENTRY_TYPES};
 use candor_log::numbers::Numbers;
 use candor_log::static_dir::{log_files, write_static_dir, write_static_dir_bytes};
 use candor_log::stored::tree_hash;
@@ -19,7 +19,8 @@ fn signer() -> Signer {
 
 /// `n` valid entries of every type, all distinct.
 fn entries(n: usize) -> Vec<Entry> {
-    let ex = examples();
+    // Every type, and the version-2 forms of the older ones.
+    let ex: Vec<Entry> = examples().into_iter().chain(examples_v2()).collect();
     (0..n)
         .map(|i| {
             let mut e = ex[i % ex.len()].clone();
@@ -37,14 +38,20 @@ fn entries(n: usize) -> Vec<Entry> {
                 EntryBody::BankContent(b) => b.content = id,
                 EntryBody::Decision(d) => {
                     d.decision = id;
-                    d.policy = format!("p{}", i % 3);
+                    d.policy = format!("p{}", (i / ex.len()) % 3);
                     d.recipients = i as u64;
                 }
                 EntryBody::Review(r) => r.review_item = id,
                 EntryBody::Appeal(a) => a.appeal = id,
                 EntryBody::AppealOutcome(a) => a.appeal = id,
-                EntryBody::PolicyChange(p) => p.policy = id,
-                EntryBody::NoticeDeferred(nd) => nd.decision = id,
+                // The sampling settings keep their name.
+                EntryBody::PolicyChange(p) if p.private_surfaces.is_none() => p.policy = id,
+                EntryBody::PolicyChange(_) => {}
+                EntryBody::NoticeDeferred(nd) if nd.review_item.is_some() => {
+                    nd.review_item = Some(id)
+                }
+                EntryBody::NoticeDeferred(nd) => nd.decision = Some(id),
+                EntryBody::Sampled(sa) => sa.review_item = id,
             }
             e
         })
@@ -77,7 +84,7 @@ fn static_dirs_of_many_sizes_verify() {
         assert_eq!(report.root, cp.root);
         assert_eq!(report.numbers, Numbers::from_entries(&es));
         assert_eq!(report.entries_by_type.values().sum::<u64>(), n as u64);
-        assert_eq!(report.entries_by_type.len(), 8);
+        assert_eq!(report.entries_by_type.len(), ENTRY_TYPES.len());
         let key = std::fs::read_to_string(dir.path().join("key")).unwrap();
         assert_eq!(key, format!("{}\n", signer().verifier().to_text()));
         if n == 70_000 {

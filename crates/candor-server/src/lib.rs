@@ -12,6 +12,7 @@ pub mod matcher;
 mod openapi;
 pub mod routes;
 pub mod signals;
+pub mod texts;
 
 use std::net::SocketAddr;
 use std::path::Path;

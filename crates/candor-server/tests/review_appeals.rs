@@ -330,8 +330,8 @@ fn review_confirm_reject_and_appeals() {
         let about = match &e.body {
             B::Decision(d) => Some(d.decision.clone()),
             B::Review(r) => r.decision.clone(),
-            B::AppealOutcome(a) => Some(a.decision.clone()),
-            B::Appeal(a) => Some(a.decision.clone()),
+            B::AppealOutcome(a) => a.decision.clone(),
+            B::Appeal(a) => a.decision.clone(),
             _ => None,
         };
         assert_eq!(

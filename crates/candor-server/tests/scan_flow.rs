@@ -626,7 +626,7 @@ fn multipart_scan_and_deferred_notices() {
     let entries = s.log_entries();
     assert!(entries.iter().any(|e| matches!(
         &e.body,
-        candor_log::entry::EntryBody::NoticeDeferred(n) if n.decision == d["id"].as_str().unwrap()
+        candor_log::entry::EntryBody::NoticeDeferred(n) if n.decision.as_deref() == d["id"].as_str()
     )));
 
     let nid = notices.iter().find(|n| n["account"] == "dana").unwrap()["id"]

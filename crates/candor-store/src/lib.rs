@@ -32,7 +32,10 @@ pub use sqlx;
 pub use writer::WriteCtx;
 
 /// The schema, one script per version, applied in order.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_person_steps.sql")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

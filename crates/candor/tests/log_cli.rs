@@ -37,7 +37,9 @@ fn text(b: &[u8]) -> String {
 const NONCE: [u8; 32] = [5; 32];
 
 fn entries(n: usize) -> Vec<Entry> {
-    let ex = examples();
+    // The eight version-1 types (the counts asserted below are computed for them); the
+    // version-2 forms are verified by candor-log's own tests and the service's.
+    let ex = &examples()[..8];
     (0..n)
         .map(|i| {
             let mut e = ex[i % ex.len()].clone();

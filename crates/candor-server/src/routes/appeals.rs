@@ -20,7 +20,12 @@ use crate::{new_id, now_rfc3339, App, AppState};
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Appeal {
     pub id: String,
-    pub decision: String,
+    /// The decision appealed (absent for an appeal against a bank addition).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    /// The review item whose bank addition is appealed (absent for an appeal of a decision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_item: Option<String>,
     pub account: String,
     pub reason: String,
     pub created_at: String,
@@ -40,7 +45,7 @@ pub struct Appeal {
     pub log_index: Option<u64>,
 }
 
-const SELECT: &str = "SELECT id, decision_id, account, reason, created_at, status, reviewer, decided_at, outcome, outcome_reason FROM appeals";
+const SELECT: &str = "SELECT id, decision_id, account, reason, created_at, status, reviewer, decided_at, outcome, outcome_reason, review_item FROM appeals";
 
 fn appeal_from_row(r: &sqlx::sqlite::SqliteRow) -> Appeal {
     Appeal {
@@ -54,6 +59,7 @@ fn appeal_from_row(r: &sqlx::sqlite::SqliteRow) -> Appeal {
         decided_at: r.get(7),
         outcome: r.get(8),
         outcome_reason: r.get(9),
+        review_item: r.get(10),
         log_index: None,
     }
 }
@@ -80,8 +86,12 @@ pub async fn appeals_of_account(app: &App, account: &str) -> ApiResult<Vec<Appea
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAppeal {
-    pub decision: String,
-    /// The affected account (the sender or a recipient the decision names).
+    /// The decision to appeal; or
+    pub decision: Option<String>,
+    /// the review item whose addition of the account's content to a bank is appealed.
+    pub review_item: Option<String>,
+    /// The affected account (the sender or a recipient the decision names; the sender of the
+    /// reviewed content).
     pub account: String,
     pub reason: String,
 }
@@ -102,10 +112,20 @@ pub async fn create(
         ));
     }
     check_text("reason", &a.reason, 5000)?;
-    let d = load_decision(&app, &a.decision).await?;
+    let decision_id = match (&a.decision, &a.review_item) {
+        (Some(d), None) => d.clone(),
+        (None, Some(item)) => return create_addition_appeal(&app, item, a.account, a.reason).await,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_appeal",
+                "give exactly one of `decision` and `review_item`",
+            ))
+        }
+    };
+    let d = load_decision(&app, &decision_id).await?;
     let affected: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM decision_accounts WHERE decision_id = ? AND account = ?")
-            .bind(&a.decision)
+            .bind(&decision_id)
             .bind(&a.account)
             .fetch_optional(app.store.reader())
             .await?;
@@ -129,7 +149,7 @@ pub async fn create(
         .write(move |ctx| {
             Box::pin(async move {
                 let open: Option<String> = sqlx::query_scalar("SELECT id FROM appeals WHERE decision_id = ? AND account = ? AND status = 'open'")
-                    .bind(&a.decision)
+                    .bind(&decision_id)
                     .bind(&a.account)
                     .fetch_optional(&mut ctx.conn)
                     .await?;
@@ -138,13 +158,13 @@ pub async fn create(
                 }
                 sqlx::query("INSERT INTO appeals (id, decision_id, account, reason, created_at, status) VALUES (?, ?, ?, ?, ?, 'open')")
                     .bind(&id2)
-                    .bind(&a.decision)
+                    .bind(&decision_id)
                     .bind(&a.account)
                     .bind(&a.reason)
                     .bind(&now)
                     .execute(&mut ctx.conn)
                     .await?;
-                append(ctx, &st, &now, EntryBody::Appeal(AppealEntry { appeal: id2.clone(), decision: a.decision.clone() }))
+                append(ctx, &st, &now, EntryBody::Appeal(AppealEntry { appeal: id2.clone(), decision: Some(decision_id.clone()), review_item: None }))
             })
         })
         .await?;
@@ -236,7 +256,21 @@ pub async fn decide(
             format!("appeal {id:?} is {}", appeal.status),
         ));
     }
-    let d = load_decision(&app, &appeal.decision).await?;
+    let Some(decision_id) = appeal.decision.clone() else {
+        let item = appeal.review_item.clone().unwrap_or_default();
+        decide_addition_appeal(
+            &app,
+            &caller,
+            &id,
+            &item,
+            &appeal.account,
+            outcome,
+            b.reason,
+        )
+        .await?;
+        return Ok(Json(load_appeal(&app, &id).await?));
+    };
+    let d = load_decision(&app, &decision_id).await?;
     let who = caller.who();
     // The reviewer who confirmed a held decision took it; so did whoever confirmed its review.
     let reviewed_by: Option<String> = match &d.review_item {
@@ -285,7 +319,7 @@ pub async fn decide(
                 }
                 let text = if outcome == AppealOutcome::Reversed {
                     sqlx::query("UPDATE decisions SET status = 'reversed' WHERE id = ?")
-                        .bind(&appeal.decision)
+                        .bind(&decision_id)
                         .execute(&mut ctx.conn)
                         .await?;
                     // Undo the effects: content a reviewer added to a bank from this decision stops matching.
@@ -298,13 +332,143 @@ pub async fn decide(
                 };
                 let entry = append(ctx, &st, &now, EntryBody::AppealOutcome(AppealOutcomeEntry {
                     appeal: id2.clone(),
-                    decision: appeal.decision.clone(),
+                    decision: Some(decision_id.clone()),
+                    review_item: None,
                     outcome,
                 }))?;
-                outcome_notices(ctx, &appeal.decision, &text, &now, entry).await?;
+                outcome_notices(ctx, &decision_id, &text, &now, entry).await?;
                 Ok(())
             })
         })
         .await?;
     Ok(Json(load_appeal(&app, &id).await?))
+}
+
+/// The bank content a review item added, while it still matches: (bank name, content id).
+async fn live_addition(app: &App, item: &str) -> ApiResult<Option<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT b.name, c.public_id FROM review_items r JOIN bank_content c ON c.public_id = r.bank_content \
+         JOIN banks b ON b.id = c.bank_id WHERE r.id = ? AND c.retracted_at IS NULL",
+    )
+    .bind(item)
+    .fetch_optional(app.store.reader())
+    .await?)
+}
+
+/// An appeal against the addition of the appellant's content to a bank by a review.
+async fn create_addition_appeal(
+    app: &std::sync::Arc<App>,
+    item: &str,
+    account: String,
+    reason: String,
+) -> ApiResult<(StatusCode, Json<Appeal>)> {
+    crate::routes::review::load_item(app, item).await?;
+    let person = crate::routes::review::load_person(app, item).await?;
+    if person.sender.as_deref() != Some(account.as_str()) {
+        return Err(ApiError::forbidden(
+            "only the account whose content the review added to a bank can appeal the addition",
+        ));
+    }
+    if live_addition(app, item).await?.is_none() {
+        return Err(ApiError::conflict(
+            "nothing_to_appeal",
+            "this review added nothing to a bank that still matches",
+        ));
+    }
+    let id = new_id();
+    let now = now_rfc3339();
+    let st = app.clone();
+    let (id2, item2) = (id.clone(), item.to_string());
+    let index = app
+        .store
+        .write(move |ctx| {
+            Box::pin(async move {
+                let open: Option<String> = sqlx::query_scalar("SELECT id FROM appeals WHERE review_item = ? AND account = ? AND status = 'open'")
+                    .bind(&item2)
+                    .bind(&account)
+                    .fetch_optional(&mut ctx.conn)
+                    .await?;
+                if let Some(o) = open {
+                    return Err(candor_store::StoreError::Rejected(format!("appeal {o} is already open for this addition")));
+                }
+                sqlx::query("INSERT INTO appeals (id, review_item, account, reason, created_at, status) VALUES (?, ?, ?, ?, ?, 'open')")
+                    .bind(&id2)
+                    .bind(&item2)
+                    .bind(&account)
+                    .bind(&reason)
+                    .bind(&now)
+                    .execute(&mut ctx.conn)
+                    .await?;
+                append(ctx, &st, &now, EntryBody::Appeal(AppealEntry { appeal: id2.clone(), decision: None, review_item: Some(item2.clone()) }))
+            })
+        })
+        .await?;
+    let mut out = load_appeal(app, &id).await?;
+    out.log_index = Some(index);
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// Decide an appeal against a bank addition: a reviewer other than the one who reviewed the
+/// item; reversal retracts the bank content (it stops matching at once).
+#[allow(clippy::too_many_arguments)]
+async fn decide_addition_appeal(
+    app: &std::sync::Arc<App>,
+    caller: &Caller,
+    id: &str,
+    item: &str,
+    appellant: &str,
+    outcome: AppealOutcome,
+    reason: String,
+) -> ApiResult<()> {
+    let reviewed = crate::routes::review::load_item(app, item).await?;
+    let who = caller.who();
+    if reviewed.reviewer.as_deref() == Some(who.as_str()) {
+        return Err(ApiError::forbidden(
+            "you reviewed this item: another reviewer must decide the appeal",
+        ));
+    }
+    let addition = live_addition(app, item).await?;
+    let bank_name = addition
+        .as_ref()
+        .map(|a| a.0.clone())
+        .unwrap_or_else(|| "(already retracted)".into());
+    let now = now_rfc3339();
+    let st = app.clone();
+    let (id2, item2, appellant) = (id.to_string(), item.to_string(), appellant.to_string());
+    app.store
+        .write(move |ctx| {
+            Box::pin(async move {
+                let reversed = outcome == AppealOutcome::Reversed;
+                let n = sqlx::query(
+                    "UPDATE appeals SET status = 'decided', reviewer = ?, decided_at = ?, outcome = ?, outcome_reason = ? WHERE id = ? AND status = 'open'",
+                )
+                .bind(&who)
+                .bind(&now)
+                .bind(if reversed { "reversed" } else { "upheld" })
+                .bind(&reason)
+                .bind(&id2)
+                .execute(&mut ctx.conn)
+                .await?
+                .rows_affected();
+                if n == 0 {
+                    return Err(candor_store::StoreError::Rejected(format!("appeal {id2:?} was decided meanwhile")));
+                }
+                if reversed {
+                    if let Some((bank, content)) = &addition {
+                        change_content_in(ctx, &st, bank, content, ContentOp::Retract, Some(format!("appeal {id2} reversed the addition")), &now).await?;
+                    }
+                }
+                let entry = append(ctx, &st, &now, EntryBody::AppealOutcome(AppealOutcomeEntry {
+                    appeal: id2.clone(),
+                    decision: None,
+                    review_item: Some(item2.clone()),
+                    outcome,
+                }))?;
+                let text = crate::texts::addition_appeal_outcome(reversed, &bank_name, &reason);
+                crate::routes::review::item_notice(ctx, &item2, &appellant, "appellant", "appeal_outcome", &text, &now, entry, None).await?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(())
 }

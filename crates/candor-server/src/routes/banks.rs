@@ -502,7 +502,7 @@ pub async fn insert_content(
             Box::pin(async move {
                 insert_content_in(
                     ctx, &a, bank_id, &bank, &category, &public_id, &signals, &note, &prov, &by,
-                    &now,
+                    &now, None,
                 )
                 .await
             })
@@ -510,7 +510,9 @@ pub async fn insert_content(
         .await?)
 }
 
-/// The write itself, inside a job (also used by the review queue).
+/// The write itself, inside a job (also used by the review queue). `from_content` is the
+/// content commitment of a person's content a review added (logged with each signal, so the
+/// person can find the addition with their notice).
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_content_in(
     ctx: &mut candor_store::WriteCtx,
@@ -524,6 +526,7 @@ pub async fn insert_content_in(
     prov: &str,
     by: &str,
     now: &str,
+    from_content: Option<candor_log::merkle::Hash>,
 ) -> Result<Vec<u64>, candor_store::StoreError> {
     let content_row: i64 = sqlx::query_scalar(
         "INSERT INTO bank_content (public_id, bank_id, provenance, note, enabled, created_at, created_by) \
@@ -566,6 +569,7 @@ pub async fn insert_content_in(
                 category: category.to_string(),
                 provenance: prov.to_string(),
                 reason: None,
+                content_commitment: from_content,
             }),
         )?);
     }
@@ -825,6 +829,7 @@ pub async fn change_content_in(
                 category: category.clone(),
                 provenance: prov.clone(),
                 reason: reason.clone(),
+                content_commitment: None,
             }),
         )?;
         rows.push((s.get::<i64, _>(0), kind, value));
@@ -958,6 +963,7 @@ pub async fn import(
                                 &prov,
                                 &who,
                                 &now,
+                                None,
                             )
                             .await?,
                         );

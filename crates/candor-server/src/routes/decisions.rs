@@ -76,11 +76,20 @@ pub async fn get_decision(
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NoticeView {
     pub id: String,
-    pub decision: String,
+    /// The decision the notice is about (absent for a notice about a review item).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    /// The review item the notice is about: the person's content sampled into review, the
+    /// review's outcome, or its addition to a bank (absent for a notice about a decision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_item: Option<String>,
     pub account: String,
     /// `sender`, `recipient` or `appellant`.
     pub role: String,
-    /// `decision` (the first notice) or `outcome` (review or appeal result).
+    /// `decision` (the first notice), `outcome` (review or appeal result of a decision),
+    /// `sampled` (unknown content picked for human review), `review_outcome` (the review of
+    /// sampled content), `bank_addition` (a review added the content to a bank) or
+    /// `appeal_outcome` (the appeal of a bank addition).
     pub kind: String,
     /// The statement in plain words.
     pub text: String,
@@ -90,7 +99,8 @@ pub struct NoticeView {
     pub deferred_legal_basis: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub released_at: Option<String>,
-    /// The decision's log entry.
+    /// The log entry this notice is about (the decision, the sampling, the review outcome or
+    /// the bank addition).
     pub log_index: Option<i64>,
     /// Opens the entry's `content_commitment`: SHA-256 commitment to `puid` with this nonce.
     pub content_nonce: String,
@@ -107,15 +117,26 @@ pub struct NoticeView {
 
 fn notice_from_row(r: &sqlx::sqlite::SqliteRow) -> NoticeView {
     let id: String = r.get(0);
-    let decision: String = r.get(1);
-    NoticeView {
-        proof_url: format!("/v1/notices/{id}/proof"),
-        appeal: format!(
-            "Ask the platform to appeal for you, or it calls POST /v1/appeals with {{\"decision\": \"{decision}\", \"account\": <your account>, \"reason\": ...}}. \
+    let decision: Option<String> = r.get(1);
+    let review_item: Option<String> = r.get(12);
+    let appeal = match (&decision, &review_item) {
+        (Some(d), _) => format!(
+            "Ask the platform to appeal for you, or it calls POST /v1/appeals with {{\"decision\": \"{d}\", \"account\": <your account>, \"reason\": ...}}. \
              A reviewer who did not take this decision will decide."
         ),
+        (None, Some(item)) => format!(
+            "If a review added your content to a bank, you can contest the addition: ask the platform to appeal for you, or it calls POST /v1/appeals with \
+             {{\"review_item\": \"{item}\", \"account\": <your account>, \"reason\": ...}}. A reviewer who did not review it will decide; a successful \
+             appeal removes the content from the bank."
+        ),
+        (None, None) => String::new(),
+    };
+    NoticeView {
+        proof_url: format!("/v1/notices/{id}/proof"),
+        appeal,
         id,
         decision,
+        review_item,
         account: r.get(2),
         role: r.get(3),
         kind: r.get(4),
@@ -124,14 +145,15 @@ fn notice_from_row(r: &sqlx::sqlite::SqliteRow) -> NoticeView {
         deferred_legal_basis: r.get(7),
         released_at: r.get(8),
         log_index: r.get(9),
-        content_nonce: hex::encode(r.get::<Vec<u8>, _>(10)),
-        puid: r.get(11),
+        content_nonce: hex::encode(r.get::<Option<Vec<u8>>, _>(10).unwrap_or_default()),
+        puid: r.get::<Option<String>, _>(11).unwrap_or_default(),
         proof: None,
     }
 }
 
-const NOTICE_SELECT: &str = "SELECT n.id, n.decision_id, n.account, n.role, n.kind, n.text, n.created_at, n.deferred_legal_basis, n.released_at, n.log_index, d.nonce, d.puid \
-     FROM notices n JOIN decisions d ON d.id = n.decision_id";
+const NOTICE_SELECT: &str = "SELECT n.id, n.decision_id, n.account, n.role, n.kind, n.text, n.created_at, n.deferred_legal_basis, n.released_at, n.log_index, \
+     COALESCE(d.nonce, r.nonce), COALESCE(d.puid, r.puid), n.review_item \
+     FROM notices n LEFT JOIN decisions d ON d.id = n.decision_id LEFT JOIN review_items r ON r.id = n.review_item";
 
 pub async fn notices_of_account(
     app: &App,

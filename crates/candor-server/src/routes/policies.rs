@@ -1,12 +1,13 @@
 //! Policies as data: read by anyone, replaced by curators; every change is logged with the
-//! SHA-256 of the policy's canonical JSON.
+//! SHA-256 of the policy's canonical JSON. The sampling settings are logged the same way as
+//! the pseudo-policy `[sampling]`, with whether private surfaces may be sampled in the clear.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
-use candor_log::entry::{ChangeOp, EntryBody, PolicyChangeEntry};
+use candor_log::entry::{ChangeOp, EntryBody, PolicyChangeEntry, SAMPLING_POLICY};
 use candor_policy::{Policy, PolicySet, Sampling};
 use sha2::{Digest, Sha256};
 
@@ -85,16 +86,33 @@ pub async fn replace(app: &Arc<App>, set: PolicySet) -> ApiResult<()> {
                         Some(_) => None,
                     };
                     if let Some(op) = op {
-                        append(ctx, &a, &now, EntryBody::PolicyChange(PolicyChangeEntry { policy: p.id.clone(), op, digest: Some(d) }))?;
+                        append(ctx, &a, &now, EntryBody::PolicyChange(PolicyChangeEntry { policy: p.id.clone(), op, digest: Some(d), private_surfaces: None }))?;
                     }
                 }
                 for id in old_by_id.keys() {
                     if !set2.policies.iter().any(|p| &p.id == id) {
-                        append(ctx, &a, &now, EntryBody::PolicyChange(PolicyChangeEntry { policy: id.clone(), op: ChangeOp::Delete, digest: None }))?;
+                        append(ctx, &a, &now, EntryBody::PolicyChange(PolicyChangeEntry { policy: id.clone(), op: ChangeOp::Delete, digest: None, private_surfaces: None }))?;
                     }
                 }
+                let sampling = serde_json::to_string(&set2.sampling).unwrap_or_default();
+                let stored: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'sampling'")
+                    .fetch_optional(&mut ctx.conn)
+                    .await?;
+                let op = match &stored {
+                    None => Some(ChangeOp::Create),
+                    Some(old) if *old != sampling => Some(ChangeOp::Update),
+                    Some(_) => None,
+                };
+                if let Some(op) = op {
+                    append(ctx, &a, &now, EntryBody::PolicyChange(PolicyChangeEntry {
+                        policy: SAMPLING_POLICY.to_string(),
+                        op,
+                        digest: Some(Sha256::digest(sampling.as_bytes()).into()),
+                        private_surfaces: Some(set2.sampling.surfaces.is_empty() || set2.sampling.surfaces.iter().any(|s| *s != candor_policy::Surface::Public)), // TODO(merge): the set's flag
+                    }))?;
+                }
                 sqlx::query("INSERT INTO settings (key, value) VALUES ('sampling', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-                    .bind(serde_json::to_string(&set2.sampling).unwrap_or_default())
+                    .bind(&sampling)
                     .execute(&mut ctx.conn)
                     .await?;
                 let a2 = a.clone();

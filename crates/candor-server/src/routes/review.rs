@@ -198,6 +198,24 @@ async fn finish(
         }
         None => None,
     };
+    let person = load_person(app, id).await?;
+    // The policies the bank feeds, named in the sender's notice of the addition.
+    let fed: Vec<(String, String)> = match &bank {
+        Some((_, name, category)) => app
+            .policies()
+            .policies
+            .iter()
+            .filter(|p| {
+                p.enabled
+                    && (p.banks.iter().any(|b| b == name)
+                        || p.categories
+                            .iter()
+                            .any(|c| crate::routes::scan::enum_str(c) == *category))
+            })
+            .map(|p| (p.id.clone(), p.name.clone()))
+            .collect(),
+        None => Vec::new(),
+    };
     let mut signals = Vec::new();
     for (k, kind) in [
         ("pdq", SignalKind::Pdq),
@@ -248,11 +266,13 @@ async fn finish(
                 if n == 0 {
                     return Err(Rejected(format!("item {id:?} was reviewed meanwhile")));
                 }
+                let commitment = person.commitment(&item.puid);
                 let entry = append(ctx, &a, &now, EntryBody::Review(ReviewEntry {
                     decision: item.decision.clone(),
                     review_item: id.clone(),
                     outcome,
                     bank: bank.as_ref().map(|b| b.1.clone()),
+                    content_commitment: commitment,
                 }))?;
                 if let Some(decision) = &item.decision {
                     let new_status = if outcome == ReviewOutcome::Confirmed { "confirmed" } else { "lifted" };
@@ -268,15 +288,103 @@ async fn finish(
                         "A person reviewed the content that was held and lifted the hold: it is delivered.".to_string()
                     };
                     outcome_notices(ctx, decision, &text, &now, entry).await?;
+                } else if let Some(sender) = &person.sender {
+                    // Sampled content: the sender (and the recipients the platform named) hear it.
+                    let text = crate::texts::review_outcome(outcome == ReviewOutcome::Confirmed, &reason, bank.as_ref().map(|b| b.1.as_str()), entry);
+                    item_notice(ctx, &id, sender, "sender", "review_outcome", &text, &now, entry, None).await?;
+                    for r in &person.recipients {
+                        item_notice(ctx, &id, r, "recipient", "review_outcome", &text, &now, entry, None).await?;
+                    }
                 }
+                let mut bank_index = None;
                 if let (Some((bank_id, bank_name, category)), Some(cid)) = (&bank, &content_id) {
-                    insert_content_in(ctx, &a, *bank_id, bank_name, category, cid, &signals, &format!("review {id}"), "own_review", &who, &now).await?;
+                    let indexes = insert_content_in(ctx, &a, *bank_id, bank_name, category, cid, &signals, &format!("review {id}"), "own_review", &who, &now, commitment).await?;
+                    bank_index = indexes.first().copied();
+                    if let (Some(sender), Some(first)) = (&person.sender, bank_index) {
+                        let text = crate::texts::bank_addition(bank_name, category, &reason, &fed, first);
+                        item_notice(ctx, &id, sender, "sender", "bank_addition", &text, &now, first, None).await?;
+                    }
                 }
+                sqlx::query("UPDATE review_items SET review_log_index = ?, bank_log_index = ? WHERE id = ?")
+                    .bind(entry as i64)
+                    .bind(bank_index.map(|i| i as i64))
+                    .bind(&id)
+                    .execute(&mut ctx.conn)
+                    .await?;
                 Ok(())
             })
         })
         .await?;
     Ok(())
+}
+
+/// Whose content a review item is, for notices and data access (never shown to reviewers).
+pub struct Person {
+    /// The sender's account (absent for items queued before accounts were recorded).
+    pub sender: Option<String>,
+    /// Recipients to tell of the outcome (only when the platform asked).
+    pub recipients: Vec<String>,
+    /// The commitment nonce (the decision's for held items).
+    pub nonce: Option<Vec<u8>>,
+}
+
+impl Person {
+    /// The content commitment the person opens with their notice, when a nonce was kept.
+    pub fn commitment(&self, puid: &str) -> Option<candor_log::merkle::Hash> {
+        let nonce: [u8; 32] = self.nonce.as_deref()?.try_into().ok()?;
+        Some(candor_log::commit::content_commitment(&nonce, puid))
+    }
+}
+
+pub async fn load_person(app: &App, item: &str) -> ApiResult<Person> {
+    let row: Option<(Option<String>, Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT sender_account, notify_recipients, nonce FROM review_items WHERE id = ?",
+    )
+    .bind(item)
+    .fetch_optional(app.store.reader())
+    .await?;
+    let (sender, recipients, nonce) = row.ok_or_else(|| {
+        ApiError::not_found("review_item_not_found", format!("no review item {item:?}"))
+    })?;
+    Ok(Person {
+        sender,
+        recipients: recipients
+            .and_then(|r| serde_json::from_str(&r).ok())
+            .unwrap_or_default(),
+        nonce,
+    })
+}
+
+/// A notice about a review item (sampling, review outcome, bank addition, appeal outcome).
+#[allow(clippy::too_many_arguments)]
+pub async fn item_notice(
+    ctx: &mut candor_store::WriteCtx,
+    item: &str,
+    account: &str,
+    role: &str,
+    kind: &str,
+    text: &str,
+    now: &str,
+    entry: u64,
+    deferred_legal_basis: Option<&str>,
+) -> Result<String, candor_store::StoreError> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO notices (id, decision_id, review_item, account, role, kind, text, created_at, deferred_legal_basis, log_index) \
+         VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(item)
+    .bind(account)
+    .bind(role)
+    .bind(kind)
+    .bind(text)
+    .bind(now)
+    .bind(deferred_legal_basis)
+    .bind(entry as i64)
+    .execute(&mut ctx.conn)
+    .await?;
+    Ok(id)
 }
 
 /// A follow-up notice to everyone the decision's first notices went to, carrying the log

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::Json;
-use candor_log::entry::{Action as LogAction, DecisionEntry, EntryBody, NoticeDeferredEntry};
+use candor_log::entry::{
+    Action as LogAction, DecisionEntry, EntryBody, NoticeDeferredEntry, SampledEntry,
+};
 use candor_policy::{Action, Category, NoticeRole, ScanContext, SignalType};
 use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -47,6 +49,10 @@ pub struct ScanRequest {
     pub signals: Option<SignalsIn>,
     /// Defer the notices of this scan's decisions (only with a recorded legal basis).
     pub defer_notices: Option<Deferral>,
+    /// Also tell the recipients the outcome when a review of this content (sampled or held)
+    /// finishes (the sender is always told). Default false.
+    #[serde(default)]
+    pub review_notices_to_recipients: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -129,7 +135,7 @@ pub async fn scan(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let (ctx, defer, query, upload) = if is_json {
+    let (ctx, defer, query, upload, tell_recipients) = if is_json {
         let bytes = body_bytes(req, &app).await?;
         let r: ScanRequest = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
@@ -140,11 +146,18 @@ pub async fn scan(
             )
         })?;
         let q = query_from_hex(s.pdq.as_deref(), s.md5.as_deref(), s.sha256.as_deref())?;
-        (r.context, r.defer_notices, q, None)
+        (
+            r.context,
+            r.defer_notices,
+            q,
+            None,
+            r.review_notices_to_recipients,
+        )
     } else {
         let (bytes, fields) = upload_bytes(req, &app).await?;
         let mut ctx = None;
         let mut defer = None;
+        let mut tell = false;
         for (name, text) in fields {
             match name.as_str() {
                 "context" => {
@@ -156,6 +169,18 @@ pub async fn scan(
                     defer = Some(serde_json::from_str::<Deferral>(&text).map_err(|e| {
                         ApiError::bad_request("invalid_json", format!("defer_notices: {e}"))
                     })?)
+                }
+                "review_notices_to_recipients" => {
+                    tell = match text.trim() {
+                        "true" => true,
+                        "false" => false,
+                        v => {
+                            return Err(ApiError::bad_request(
+                                "invalid_multipart",
+                                format!("review_notices_to_recipients is true or false, not {v:?}"),
+                            ))
+                        }
+                    }
                 }
                 other => {
                     return Err(ApiError::bad_request(
@@ -176,7 +201,7 @@ pub async fn scan(
         )
         .await?;
         let q = up.query.clone();
-        (ctx, defer, q, Some(up))
+        (ctx, defer, q, Some(up), tell)
     };
     ctx.validate()
         .map_err(|e| ApiError::bad_request("invalid_context", e.to_string()))?;
@@ -190,7 +215,7 @@ pub async fn scan(
         check_text("legal_basis", &d.legal_basis, 200)?;
     }
     let found = app.matcher.read().expect("matcher lock").find(&query);
-    let response = decide(&app, ctx, defer, found, &query).await?;
+    let response = decide(&app, ctx, defer, found, &query, tell_recipients).await?;
     metrics::counter!("candor_scans_total").increment(1);
     Ok(Json(ScanResponse {
         signals: upload,
@@ -231,6 +256,7 @@ async fn decide(
     defer: Option<Deferral>,
     found: Vec<Found>,
     query: &Query,
+    tell_recipients: bool,
 ) -> ApiResult<ScanResponse> {
     let matches: Vec<candor_policy::Match> = found.iter().filter_map(to_policy_match).collect();
     let now = now_rfc3339();
@@ -269,6 +295,17 @@ async fn decide(
         });
     }
     let signals_json = review_signals(query).to_string();
+    // Who hears a review's outcome besides the sender (only when the platform asks).
+    let notify_recipients = tell_recipients.then(|| {
+        serde_json::to_string(
+            &ctx.recipients
+                .iter()
+                .map(|r| r.account.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default()
+    });
+    let sample_rate = policies.sampling.rate;
     let a = app.clone();
     let ids2 = ids.clone();
     let outcome2 = outcome.clone();
@@ -363,19 +400,29 @@ async fn decide(
                     }
                     if let Some(dfr) = &defer {
                         append(wctx, &a, &now, EntryBody::NoticeDeferred(NoticeDeferredEntry {
-                            decision: id.clone(),
+                            decision: Some(id.clone()),
+                            review_item: None,
                             legal_basis: dfr.legal_basis.clone(),
                         }))?;
                     }
                     if let Some(item) = &review_item {
+                        // The item carries the decision's nonce: the review's log entry commits to
+                        // the same content, so the sender opens both with one notice.
                         sqlx::query(
-                            "INSERT INTO review_items (id, kind, decision_id, puid, signals, created_at, status) VALUES (?, 'held', ?, ?, ?, ?, 'open')",
+                            "INSERT INTO review_items (id, kind, decision_id, puid, signals, created_at, status, surface, sender_account, sender_jurisdiction, notify_recipients, nonce, log_index) \
+                             VALUES (?, 'held', ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
                         )
                         .bind(item)
                         .bind(id)
                         .bind(&ctx.content_id)
                         .bind(&signals_json)
                         .bind(&now)
+                        .bind(ctx.surface.as_str())
+                        .bind(&ctx.sender.account)
+                        .bind(&ctx.sender.jurisdiction)
+                        .bind(&notify_recipients)
+                        .bind(nonce.as_slice())
+                        .bind(log_index as i64)
                         .execute(&mut wctx.conn)
                         .await?;
                     }
@@ -393,16 +440,42 @@ async fn decide(
                 }
                 let mut sampled = None;
                 if outcome2.sampled_for_review {
+                    // Unknown content picked for review: logged (a commitment, no account), and
+                    // the sender is told — deferred only with a recorded legal basis.
                     let item = new_id();
+                    let mut nonce = [0u8; 32];
+                    rand::rng().fill_bytes(&mut nonce);
+                    let commitment = candor_log::commit::content_commitment(&nonce, &ctx.content_id);
+                    let log_index = append(wctx, &a, &now, EntryBody::Sampled(SampledEntry {
+                        review_item: item.clone(),
+                        surface: ctx.surface.as_str().to_string(),
+                        content_commitment: commitment,
+                    }))?;
                     sqlx::query(
-                        "INSERT INTO review_items (id, kind, decision_id, puid, signals, created_at, status) VALUES (?, 'sampled', NULL, ?, ?, ?, 'open')",
+                        "INSERT INTO review_items (id, kind, decision_id, puid, signals, created_at, status, surface, sender_account, sender_jurisdiction, notify_recipients, nonce, log_index) \
+                         VALUES (?, 'sampled', NULL, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
                     )
                     .bind(&item)
                     .bind(&ctx.content_id)
                     .bind(&signals_json)
                     .bind(&now)
+                    .bind(ctx.surface.as_str())
+                    .bind(&ctx.sender.account)
+                    .bind(&ctx.sender.jurisdiction)
+                    .bind(&notify_recipients)
+                    .bind(nonce.as_slice())
+                    .bind(log_index as i64)
                     .execute(&mut wctx.conn)
                     .await?;
+                    let text = crate::texts::sampled(&ctx.content_id, ctx.surface.as_str(), sample_rate, log_index);
+                    crate::routes::review::item_notice(wctx, &item, &ctx.sender.account, "sender", "sampled", &text, &now, log_index, defer.as_ref().map(|d| d.legal_basis.as_str())).await?;
+                    if let Some(dfr) = &defer {
+                        append(wctx, &a, &now, EntryBody::NoticeDeferred(NoticeDeferredEntry {
+                            decision: None,
+                            review_item: Some(item.clone()),
+                            legal_basis: dfr.legal_basis.clone(),
+                        }))?;
+                    }
                     sampled = Some(item);
                 }
                 Ok((out, sampled))
