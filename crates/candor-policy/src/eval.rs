@@ -35,7 +35,8 @@ pub struct AudienceOutcome {
 /// One (action, policy) pair that is not `deliver`, with everything it affects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
-    /// Never `deliver`.
+    /// Never `deliver`. The effective action: `withhold` when a `block` policy acts on content
+    /// shared from outside its jurisdictions (see [`effective_action`]).
     pub action: Action,
     /// The policy that decided.
     pub policy_id: String,
@@ -76,16 +77,45 @@ fn covers(policy: &Policy, jurisdiction: &str) -> bool {
     policy.jurisdictions.is_empty() || policy.jurisdictions.iter().any(|j| j == jurisdiction)
 }
 
+/// What `policy` does, if it applies, to a recipient or audience in `target` for content shared
+/// from `sender` (both ISO 3166-1 alpha-2): the scope rule, in one place.
+///
+/// A policy's `jurisdictions` (empty = everywhere) are the people it protects:
+/// - `block`: if the sender is in scope, the content is removed at source: `Some(Block)` for every
+///   target wherever it is. If the sender is outside the scope, the content is still kept from
+///   everyone in scope: `Some(Withhold)` for a target in scope, `None` elsewhere.
+/// - `withhold` and `hold_for_review`: `Some(action)` for a target in scope, `None` elsewhere
+///   (the sender's jurisdiction does not matter).
+///
+/// Never returns `Some(Deliver)`. Whether the policy applies to the content (banks, categories,
+/// surface, distance, `enabled`) is [`applies`]'s question.
+pub fn effective_action(policy: &Policy, sender: &str, target: &str) -> Option<Action> {
+    match policy.action {
+        Action::Deliver => None,
+        Action::Block if covers(policy, sender) => Some(Action::Block),
+        Action::Block => covers(policy, target).then_some(Action::Withhold),
+        a => covers(policy, target).then_some(a),
+    }
+}
+
 /// Evaluates `set` (assumed valid: [`PolicySet::validate`] runs when it is loaded) for one scan.
 ///
 /// `now` is the caller's clock, RFC 3339 UTC (it gives the statements' `application_date`);
 /// `sample_draw` is a uniform draw in `[0, 1)` from the caller. Errors only on invalid input
 /// (context, matches or `now`); the function is otherwise total and deterministic.
 ///
-/// - `block` is judged against the sender's jurisdiction: the first applicable block policy that
-///   covers it blocks every recipient and the whole audience.
-/// - Otherwise each recipient and audience jurisdiction gets the most severe applicable
-///   `withhold`/`hold_for_review` policy covering it; ties go to the earlier policy.
+/// Each recipient and each distinct audience jurisdiction gets, among the policies that apply
+/// to a match on the scan's surface, the most severe [`effective_action`] (block > withhold >
+/// hold_for_review > deliver; a `block` policy acting as a withhold competes at withhold
+/// severity); ties go to the earlier policy. So:
+/// - a `block` policy whose jurisdictions include the sender's removes the content at source:
+///   every recipient and the whole audience are answered `block`;
+/// - a `block` policy whose jurisdictions do not include the sender's still withholds the
+///   content from every recipient and audience jurisdiction in them (answer `withhold`, decided
+///   by that block policy, with a statement saying it is withheld there, not removed);
+/// - `withhold` and `hold_for_review` apply per recipient and audience jurisdiction.
+///
+/// There is one [`Decision`] per (action, policy) pair that answers someone, in policy order.
 pub fn evaluate(
     set: &PolicySet,
     ctx: &ScanContext,
@@ -120,12 +150,7 @@ pub fn evaluate(
         })
         .collect();
     let live = |i: usize| !hits[i].is_empty();
-
-    let blocker = (0..set.policies.len()).find(|&i| {
-        live(i)
-            && set.policies[i].action == Action::Block
-            && covers(&set.policies[i], &ctx.sender.jurisdiction)
-    });
+    let sender = ctx.sender.jurisdiction.as_str();
 
     let mut audience_js: Vec<&str> = Vec::new();
     if let Some(a) = &ctx.audience {
@@ -136,23 +161,23 @@ pub fn evaluate(
         }
     }
 
-    // Per distinct jurisdiction: the deciding policy index, if any.
-    let decide = |j: &str| -> Option<usize> {
-        if blocker.is_some() {
-            return blocker;
-        }
-        let mut best: Option<usize> = None;
+    // Per distinct jurisdiction: the deciding (policy index, effective action), if any.
+    let decide = |j: &str| -> Option<(usize, Action)> {
+        let mut best: Option<(usize, Action)> = None;
         for (i, p) in set.policies.iter().enumerate() {
-            if !live(i) || p.action == Action::Block || !covers(p, j) {
+            if !live(i) {
                 continue;
             }
-            if best.is_none_or(|b| severity(p.action) > severity(set.policies[b].action)) {
-                best = Some(i);
+            let Some(a) = effective_action(p, sender, j) else {
+                continue;
+            };
+            if best.is_none_or(|(_, b)| severity(a) > severity(b)) {
+                best = Some((i, a));
             }
         }
         best
     };
-    let mut memo: HashMap<&str, Option<usize>> = HashMap::new();
+    let mut memo: HashMap<&str, Option<(usize, Action)>> = HashMap::new();
     for j in ctx
         .recipients
         .iter()
@@ -161,31 +186,33 @@ pub fn evaluate(
     {
         memo.entry(j).or_insert_with(|| decide(j));
     }
-    let recipient_picks: Vec<Option<usize>> = ctx
+    let recipient_picks: Vec<Option<(usize, Action)>> = ctx
         .recipients
         .iter()
         .map(|r| memo[r.jurisdiction.as_str()])
         .collect();
-    let audience_picks: Vec<Option<usize>> = audience_js.iter().map(|j| memo[j]).collect();
+    let audience_picks: Vec<Option<(usize, Action)>> =
+        audience_js.iter().map(|j| memo[j]).collect();
 
-    // Decisions in policy order.
-    let mut used: Vec<usize> = recipient_picks
+    // Decisions in policy order (then action order, though one scan gives a policy one action).
+    let mut used: Vec<(usize, Action)> = recipient_picks
         .iter()
         .chain(&audience_picks)
         .flatten()
         .copied()
         .collect();
-    used.sort_unstable();
+    used.sort_unstable_by_key(|&(i, a)| (i, severity(a)));
     used.dedup();
-    let index_of = |p: usize| used.binary_search(&p).ok();
+    let index_of = |p: (usize, Action)| used.iter().position(|&u| u == p);
 
     let mut decisions = Vec::with_capacity(used.len());
-    for &pi in &used {
+    for &(pi, action) in &used {
         let policy = &set.policies[pi];
+        let pick = Some((pi, action));
         let mut jurisdictions: Vec<String> = Vec::new();
         let mut recipients: Vec<String> = Vec::new();
         for (r, p) in ctx.recipients.iter().zip(&recipient_picks) {
-            if *p == Some(pi) {
+            if *p == pick {
                 jurisdictions.push(r.jurisdiction.clone());
                 if !recipients.contains(&r.account) {
                     recipients.push(r.account.clone());
@@ -193,7 +220,7 @@ pub fn evaluate(
             }
         }
         for (j, p) in audience_js.iter().zip(&audience_picks) {
-            if *p == Some(pi) {
+            if *p == pick {
                 jurisdictions.push(j.to_string());
             }
         }
@@ -208,9 +235,9 @@ pub fn evaluate(
                 b.signal,
             ))
         });
-        let statement = build_statement(policy, ctx, &ms, &jurisdictions, today);
+        let statement = build_statement(policy, action, ctx, &ms, &jurisdictions, today);
         decisions.push(Decision {
-            action: policy.action,
+            action,
             policy_id: policy.id.clone(),
             policy_name: policy.name.clone(),
             jurisdictions,
@@ -220,7 +247,7 @@ pub fn evaluate(
         });
     }
 
-    let action_of = |p: Option<usize>| p.map_or(Action::Deliver, |i| set.policies[i].action);
+    let action_of = |p: Option<(usize, Action)>| p.map_or(Action::Deliver, |(_, a)| a);
     let recipients = ctx
         .recipients
         .iter()

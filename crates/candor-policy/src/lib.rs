@@ -4,6 +4,21 @@
 //!
 //! Entry points: [`PolicySet::from_toml_str`] / [`PolicySet::from_json_str`] (parse + validate),
 //! [`evaluate`], [`notice_text`], [`Policy::canonical_json`].
+//!
+//! # The scope rule (one rule, whatever the action)
+//!
+//! A policy's `jurisdictions` (empty = everywhere) are the people it protects. For content that a
+//! policy applies to (its banks or categories, its surfaces, its `max_distance`, enabled):
+//! - `block` removes the content at source — every recipient and the whole audience are
+//!   answered `block` — when the sender is in the policy's jurisdictions. When the sender is
+//!   outside them, the content is still withheld from every recipient and audience jurisdiction
+//!   in them: the answer there is `withhold`, decided by that block policy, and its statement
+//!   says the content is withheld there, not removed.
+//! - `withhold` and `hold_for_review` act on each recipient and audience jurisdiction in scope.
+//!
+//! Per recipient and per audience jurisdiction the most severe answer wins (block > withhold >
+//! hold_for_review > deliver; a block policy acting as a withhold competes at withhold
+//! severity); ties go to the earlier policy. [`effective_action`] is the rule for one policy.
 
 pub mod date;
 pub mod dsa;
@@ -16,7 +31,9 @@ pub use dsa::{
     AutomatedDecision, AutomatedDetection, Category, ContentType, DecisionGround,
     DecisionVisibility, SourceType,
 };
-pub use eval::{applies, evaluate, AudienceOutcome, Decision, Outcome, RecipientOutcome};
+pub use eval::{
+    applies, effective_action, evaluate, AudienceOutcome, Decision, Outcome, RecipientOutcome,
+};
 pub use model::{
     severity, Action, Audience, Match, Party, ScanContext, SignalType, Surface, MAX_ACCOUNT_LEN,
     MAX_RECIPIENTS,

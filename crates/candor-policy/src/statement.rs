@@ -24,7 +24,9 @@ pub const HELD_PENDING_REVIEW: &str = "held pending human review";
 /// A statement of reasons: the API's fields (in the API documentation's order) then ours.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Statement {
-    /// block → `CONTENT_REMOVED`, withhold → `CONTENT_DISABLED`, hold_for_review → `OTHER`.
+    /// By the decision's action: block (removed at source) → `CONTENT_REMOVED`, withhold
+    /// (including a block policy acting on a sender outside its jurisdictions) →
+    /// `CONTENT_DISABLED`, hold_for_review → `OTHER`.
     pub decision_visibility: Vec<DecisionVisibility>,
     /// Only with `DECISION_VISIBILITY_OTHER`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,8 +52,9 @@ pub struct Statement {
     /// Only with `CONTENT_TYPE_OTHER`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type_other: Option<String>,
-    /// The decision's jurisdictions that the API accepts (EU/EEA), sorted. May be empty when the
-    /// decision covers no EU/EEA jurisdiction: see `in_dsa_scope`.
+    /// The decision's jurisdictions that the API accepts (EU/EEA), sorted; for a removal at source
+    /// (`block`) also the sender's, since the content is removed where it was shared from too.
+    /// May be empty when none is EU/EEA: see `in_dsa_scope`.
     pub territorial_scope: Vec<String>,
     /// Always `"Yes"`: hash matching is automated detection.
     pub automated_detection: AutomatedDetection,
@@ -135,6 +138,14 @@ fn describe_match(m: &Match) -> String {
     s
 }
 
+fn scope_words(policy: &Policy) -> String {
+    if policy.jurisdictions.is_empty() {
+        "any jurisdiction".to_string()
+    } else {
+        policy.jurisdictions.join(", ")
+    }
+}
+
 fn action_words(a: Action) -> &'static str {
     match a {
         Action::Block => "removing matching content at source, so that it is delivered to nobody,",
@@ -144,15 +155,18 @@ fn action_words(a: Action) -> &'static str {
     }
 }
 
+/// `action` is the decision's (effective) action: a `block` policy acting on a sender outside its
+/// jurisdictions gives `withhold` (see [`crate::effective_action`]).
 pub(crate) fn build_statement(
     policy: &Policy,
+    action: Action,
     ctx: &ScanContext,
     ms: &[Match],
     jurisdictions: &[String],
     today: &str,
 ) -> Statement {
     let best = &ms[0];
-    let (visibility, other) = match policy.action {
+    let (visibility, other) = match action {
         Action::Block => (DecisionVisibility::ContentRemoved, None),
         Action::Withhold => (DecisionVisibility::ContentDisabled, None),
         _ => (
@@ -161,11 +175,18 @@ pub(crate) fn build_statement(
         ),
     };
     let illegal = policy.decision_ground == DecisionGround::IllegalContent;
-    let territorial_scope: Vec<String> = jurisdictions
+    // Where the restriction applies: the decision's jurisdictions, and for a removal at source
+    // also where it was shared from (the content is gone there too).
+    let mut territorial_scope: Vec<String> = jurisdictions
         .iter()
         .filter(|j| dsa::in_dsa_scope(j))
         .cloned()
         .collect();
+    if action == Action::Block && dsa::in_dsa_scope(&ctx.sender.jurisdiction) {
+        territorial_scope.push(ctx.sender.jurisdiction.clone());
+        territorial_scope.sort_unstable();
+        territorial_scope.dedup();
+    }
 
     let mut facts = format!(
         "The {} was checked automatically when it was shared ({} surface). It matched entry {:?} of the hash bank {:?} ({}) by {}.",
@@ -182,21 +203,32 @@ pub(crate) fn build_statement(
             ms.len() - 1
         ));
     }
-    facts.push_str(&format!(
-        " Policy {:?} ({}) requires {}",
-        policy.id,
-        policy.name,
-        action_words(policy.action)
-    ));
-    if policy.action == Action::Block {
-        facts.push_str(&format!(
-            " when it is shared from {}.",
-            ctx.sender.jurisdiction
-        ));
-    } else {
-        facts.push_str(&format!(" in {}.", jurisdictions.join(", ")));
+    match (policy.action, action) {
+        (Action::Block, Action::Block) => facts.push_str(&format!(
+            " Policy {:?} ({}) requires {} when it is shared from {}. It was shared from {}.",
+            policy.id,
+            policy.name,
+            action_words(Action::Block),
+            scope_words(policy),
+            ctx.sender.jurisdiction,
+        )),
+        (Action::Block, _) => facts.push_str(&format!(
+            " Policy {:?} ({}) requires removing matching content at source when it is shared from {}. It was shared from {}, outside that scope, so it is not removed but withheld in {}, where the policy applies.",
+            policy.id,
+            policy.name,
+            scope_words(policy),
+            ctx.sender.jurisdiction,
+            jurisdictions.join(", "),
+        )),
+        _ => facts.push_str(&format!(
+            " Policy {:?} ({}) requires {} in {}.",
+            policy.id,
+            policy.name,
+            action_words(action),
+            jurisdictions.join(", "),
+        )),
     }
-    if policy.action == Action::HoldForReview {
+    if action == Action::HoldForReview {
         facts.push_str(" This is not a final decision: a person will review the content.");
     }
 

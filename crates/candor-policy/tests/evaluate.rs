@@ -11,7 +11,7 @@ fn eval(s: &PolicySet, c: &ScanContext, m: &[Match]) -> Outcome {
 }
 
 #[test]
-fn block_follows_sender_jurisdiction() {
+fn block_removes_at_source_when_the_sender_is_in_scope() {
     let s = set(vec![in_js(
         with_banks(policy("csam", Action::Block), &["ncmec"]),
         &["DE"],
@@ -33,16 +33,135 @@ fn block_follows_sender_jurisdiction() {
     assert_eq!(d.action, Action::Block);
     assert_eq!(d.jurisdictions, ["BR", "FR", "US"]);
     assert_eq!(d.recipients, ["bob", "carol"]);
-    assert_eq!(d.statement.territorial_scope, ["FR"]);
+    // Removed at source: the restriction also applies where it was shared from (DE).
+    assert_eq!(d.statement.territorial_scope, ["DE", "FR"]);
     assert_eq!(
         d.statement.decision_visibility,
         [DecisionVisibility::ContentRemoved]
     );
-    // Sender in US, recipient in DE: the block policy does not cover the sender: delivered.
-    let c = ctx(Surface::Direct, "US", &[("bob", "DE")]);
+    let facts = &d.statement.decision_facts;
+    assert!(
+        facts.contains("at source") && facts.contains("It was shared from DE."),
+        "{facts}"
+    );
+    // A sender outside the EU sending to the US only: not for the Transparency Database.
+    let o = eval(&s, &ctx(Surface::Direct, "DE", &[("bob", "US")]), &m);
+    assert_eq!(o.decisions[0].statement.territorial_scope, ["DE"]);
+}
+
+#[test]
+fn block_withholds_in_scope_when_the_sender_is_outside() {
+    // Issue 17: declared illegal in DE, sent from the US: DE recipients must not get it.
+    let s = set(vec![in_js(
+        with_banks(policy("csam", Action::Block), &["ncmec"]),
+        &["DE", "AT"],
+    )]);
+    let m = [pdq("ncmec", MINORS, 3)];
+    let mut c = ctx(
+        Surface::Group,
+        "US",
+        &[("bob", "DE"), ("carol", "US"), ("dan", "AT")],
+    );
+    c.audience = Some(Audience {
+        jurisdictions: vec!["FR".into(), "DE".into()],
+    });
     let o = eval(&s, &c, &m);
+    let acts: Vec<(Action, Option<usize>)> = o
+        .recipients
+        .iter()
+        .map(|r| (r.action, r.decision))
+        .collect();
+    assert_eq!(
+        acts,
+        [
+            (Action::Withhold, Some(0)),
+            (Action::Deliver, None),
+            (Action::Withhold, Some(0))
+        ]
+    );
+    assert_eq!(o.audience[0].action, Action::Deliver);
+    assert_eq!(o.audience[1].action, Action::Withhold);
+    assert_eq!(o.decisions.len(), 1);
+    let d = &o.decisions[0];
+    assert_eq!(d.action, Action::Withhold);
+    assert_eq!(d.policy_id, "csam");
+    assert_eq!(d.jurisdictions, ["AT", "DE"]);
+    assert_eq!(d.recipients, ["bob", "dan"]);
+    assert_eq!(d.statement.territorial_scope, ["AT", "DE"]);
+    assert_eq!(
+        d.statement.decision_visibility,
+        [DecisionVisibility::ContentDisabled]
+    );
+    let facts = &d.statement.decision_facts;
+    assert!(
+        facts.contains("It was shared from US, outside that scope, so it is not removed but withheld in AT, DE"),
+        "{facts}"
+    );
+    let n = notice_text(d, NoticeRole::Sender);
+    assert!(
+        n.starts_with("Your image was withheld from recipients in AT, DE"),
+        "{n}"
+    );
+    // Nobody in scope: delivered, no decision.
+    let o = eval(&s, &ctx(Surface::Direct, "US", &[("carol", "US")]), &m);
     assert_eq!(o.recipients[0].action, Action::Deliver);
     assert!(o.decisions.is_empty());
+}
+
+#[test]
+fn block_as_withhold_competes_at_withhold_severity() {
+    let s = set(vec![
+        in_js(
+            with_banks(policy("hold", Action::HoldForReview), &["b"]),
+            &["DE"],
+        ),
+        in_js(with_banks(policy("w", Action::Withhold), &["b"]), &["FR"]),
+        in_js(
+            with_banks(policy("blk", Action::Block), &["b"]),
+            &["DE", "FR"],
+        ),
+        in_js(
+            with_banks(policy("blk-us", Action::Block), &["US"]),
+            &["US"],
+        ),
+    ]);
+    let m = [pdq("b", TERROR, 0)];
+    let c = ctx(
+        Surface::Direct,
+        "JP",
+        &[("x", "DE"), ("y", "FR"), ("z", "JP")],
+    );
+    let o = eval(&s, &c, &m);
+    let got: Vec<(Action, Option<&str>)> = o
+        .recipients
+        .iter()
+        .map(|r| {
+            (
+                r.action,
+                r.decision.map(|i| o.decisions[i].policy_id.as_str()),
+            )
+        })
+        .collect();
+    // DE: the block policy acting as a withhold beats the hold; FR: the earlier withhold wins
+    // the tie against the block policy acting as a withhold.
+    assert_eq!(
+        got,
+        [
+            (Action::Withhold, Some("blk")),
+            (Action::Withhold, Some("w")),
+            (Action::Deliver, None)
+        ]
+    );
+    // The same sender in DE: removed at source by blk, for everyone.
+    let c = ctx(
+        Surface::Direct,
+        "DE",
+        &[("x", "DE"), ("y", "FR"), ("z", "JP")],
+    );
+    let o = eval(&s, &c, &m);
+    assert!(o.recipients.iter().all(|r| r.action == Action::Block));
+    assert_eq!(o.decisions.len(), 1);
+    assert_eq!(o.decisions[0].policy_id, "blk");
 }
 
 #[test]

@@ -96,37 +96,53 @@ fn arb_set() -> impl Strategy<Value = PolicySet> {
     })
 }
 
-/// Independent oracle: the action for one jurisdiction, straight from the rules.
+fn in_scope(p: &Policy, j: &str) -> bool {
+    p.jurisdictions.is_empty() || p.jurisdictions.iter().any(|x| x == j)
+}
+
+fn oracle_applies(p: &Policy, m: &Match, ctx: &ScanContext) -> bool {
+    p.enabled
+        && (p.banks.contains(&m.bank) || p.categories.contains(&m.bank_category))
+        && (p.surfaces.is_empty() || p.surfaces.contains(&ctx.surface))
+        && (m.signal != SignalType::Pdq || p.max_distance.is_none_or(|d| m.distance <= d))
+}
+
+/// Independent oracle: the action for one target jurisdiction, straight from the written rule.
+/// Every policy that applies proposes (action, position); sort by severity then position.
 fn oracle(set: &PolicySet, ctx: &ScanContext, ms: &[Match], j: &str) -> (Action, Option<String>) {
-    let applies = |p: &Policy, m: &Match| {
-        p.enabled
-            && (p.banks.contains(&m.bank) || p.categories.contains(&m.bank_category))
-            && (p.surfaces.is_empty() || p.surfaces.contains(&ctx.surface))
-            && (m.signal != SignalType::Pdq || p.max_distance.is_none_or(|d| m.distance <= d))
+    let rank = |a: Action| match a {
+        Action::Block => 0,
+        Action::Withhold => 1,
+        Action::HoldForReview => 2,
+        Action::Deliver => 3,
     };
-    let covers =
-        |p: &Policy, j: &str| p.jurisdictions.is_empty() || p.jurisdictions.iter().any(|x| x == j);
-    let live: Vec<&Policy> = set
-        .policies
-        .iter()
-        .filter(|p| ms.iter().any(|m| applies(p, m)))
-        .collect();
-    if let Some(b) = live
-        .iter()
-        .find(|p| p.action == Action::Block && covers(p, &ctx.sender.jurisdiction))
-    {
-        return (Action::Block, Some(b.id.clone()));
-    }
-    let mut best = (Action::Deliver, None);
-    for p in live
-        .iter()
-        .filter(|p| p.action != Action::Block && covers(p, j))
-    {
-        if severity(p.action) > severity(best.0) {
-            best = (p.action, Some(p.id.clone()));
+    let mut proposals: Vec<(u8, usize, Action)> = Vec::new();
+    for (pos, p) in set.policies.iter().enumerate() {
+        if !ms.iter().any(|m| oracle_applies(p, m, ctx)) {
+            continue;
+        }
+        let proposed = if p.action == Action::Block {
+            if in_scope(p, &ctx.sender.jurisdiction) {
+                Some(Action::Block)
+            } else if in_scope(p, j) {
+                Some(Action::Withhold)
+            } else {
+                None
+            }
+        } else if in_scope(p, j) {
+            Some(p.action)
+        } else {
+            None
+        };
+        if let Some(a) = proposed {
+            proposals.push((rank(a), pos, a));
         }
     }
-    best
+    proposals.sort_by_key(|&(rank, pos, _)| (rank, pos));
+    match proposals.first() {
+        Some(&(_, pos, a)) => (a, Some(set.policies[pos].id.clone())),
+        None => (Action::Deliver, None),
+    }
 }
 
 proptest! {
@@ -171,7 +187,21 @@ proptest! {
             prop_assert!(d.jurisdictions.windows(2).all(|w| w[0] < w[1]));
             prop_assert_eq!(d.statement.match_distance, d.matches[0].distance);
             for t in &d.statement.territorial_scope {
-                prop_assert!(d.jurisdictions.contains(t) && dsa::in_dsa_scope(t));
+                let at_source = d.action == Action::Block && *t == ctx.sender.jurisdiction;
+                prop_assert!((d.jurisdictions.contains(t) || at_source) && dsa::in_dsa_scope(t));
+            }
+            let p = set.policies.iter().find(|p| p.id == d.policy_id).unwrap();
+            let want_vis = match d.action {
+                Action::Block => DecisionVisibility::ContentRemoved,
+                Action::Withhold => DecisionVisibility::ContentDisabled,
+                _ => DecisionVisibility::Other,
+            };
+            prop_assert_eq!(&d.statement.decision_visibility, &vec![want_vis]);
+            // A block policy acts as a withhold exactly when the sender is outside its scope.
+            if p.action == Action::Block {
+                prop_assert_eq!(d.action == Action::Block, in_scope(p, &ctx.sender.jurisdiction));
+            } else {
+                prop_assert_eq!(d.action, p.action);
             }
             for role in [NoticeRole::Sender, NoticeRole::Recipient] {
                 prop_assert!(!notice_text(d, role).contains("acct-"));
@@ -182,6 +212,43 @@ proptest! {
         ids.dedup();
         prop_assert_eq!(ids.len(), o.decisions.len());
         prop_assert_eq!(o.sampled_for_review, ms.is_empty() && draw < set.sampling.rate);
+    }
+
+    /// Issue 17's invariant, stated without the oracle: nobody in the jurisdictions of a `block` or
+    /// `withhold` policy that applies is delivered the content; every restriction has a decision
+    /// with a statement; no target gets an action weaker than any applicable policy's.
+    #[test]
+    fn nobody_in_scope_is_delivered(set in arb_set(), ctx in arb_ctx(), ms in proptest::collection::vec(arb_match(), 0..5)) {
+        let o = evaluate(&set, &ctx, &ms, NOW, 0.5).unwrap();
+        let targets: Vec<(&str, Action, Option<usize>)> = o.recipients.iter().map(|r| (r.jurisdiction.as_str(), r.action, r.decision))
+            .chain(o.audience.iter().map(|a| (a.jurisdiction.as_str(), a.action, a.decision)))
+            .collect();
+        for p in &set.policies {
+            if !ms.iter().any(|m| applies(p, m, &ctx)) {
+                continue;
+            }
+            for &(j, action, _) in &targets {
+                let protected = in_scope(p, j) || (p.action == Action::Block && in_scope(p, &ctx.sender.jurisdiction));
+                if protected {
+                    prop_assert!(action != Action::Deliver, "{} in scope of {} delivered", j, p.id);
+                    let floor = if p.action == Action::Block && !in_scope(p, &ctx.sender.jurisdiction) {
+                        Action::Withhold
+                    } else {
+                        p.action
+                    };
+                    prop_assert!(severity(action) >= severity(floor));
+                }
+            }
+        }
+        for &(_, action, decision) in &targets {
+            if action != Action::Deliver {
+                let d = &o.decisions[decision.unwrap()];
+                prop_assert_eq!(d.action, action);
+                prop_assert_eq!(&d.statement.policy_id, &d.policy_id);
+                prop_assert!(!d.statement.decision_facts.is_empty());
+                prop_assert!(!d.statement.illegal_content_legal_ground.as_deref().or(d.statement.incompatible_content_ground.as_deref()).unwrap_or("").is_empty());
+            }
+        }
     }
 
     #[test]
