@@ -61,7 +61,8 @@ pub struct Outcome {
     pub audience: Vec<AudienceOutcome>,
     /// Ordered by policy order in the set.
     pub decisions: Vec<Decision>,
-    /// Unknown content picked for human review (never when anything matched).
+    /// Unknown content picked for human review (never when anything matched; on a private
+    /// surface only when the set publishes `[sampling] private_surfaces = true`).
     pub sampled_for_review: bool,
 }
 
@@ -269,10 +270,8 @@ pub fn evaluate(
         })
         .collect();
 
-    let s = &set.sampling;
-    let sampled_for_review = matches.is_empty()
-        && (s.surfaces.is_empty() || s.surfaces.contains(&ctx.surface))
-        && sample_draw < s.rate;
+    let sampled_for_review =
+        matches.is_empty() && set.sampling.samples(ctx.surface) && sample_draw < set.sampling.rate;
 
     Ok(Outcome {
         recipients,

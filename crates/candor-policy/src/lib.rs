@@ -67,6 +67,9 @@ pub enum Error {
     /// Sampling rate outside `0..=1`.
     #[error("sampling rate {0} is outside 0..=1")]
     RateOutOfRange(f64),
+    /// Sampling with a rate above 0 reaches private surfaces without `private_surfaces = true`.
+    #[error("sampling reaches private surfaces ({0}): set [sampling] private_surfaces = true to publish that, or list only \"public\" in surfaces")]
+    PrivateSampling(String),
     /// A policy whose action is `deliver`.
     #[error("policy {0:?} has action deliver: a policy must restrict")]
     DeliverAction(String),

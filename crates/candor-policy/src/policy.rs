@@ -137,6 +137,12 @@ pub fn is_slug(s: &str) -> bool {
 }
 
 /// Review sampling of content that matched nothing.
+///
+/// Sampling puts a person in front of content nobody flagged. On private surfaces (`direct`,
+/// `group`) that is reading private messages, so it must be published explicitly:
+/// [`PolicySet::validate`] refuses a rate above 0 on `direct` or `group` (or on all surfaces,
+/// `surfaces = []`) unless `private_surfaces = true`, and [`Sampling::samples`] never samples a
+/// private surface without it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sampling {
@@ -146,6 +152,29 @@ pub struct Sampling {
     /// Surfaces sampled (empty = all).
     #[serde(default)]
     pub surfaces: Vec<Surface>,
+    /// The published consent to sample private surfaces (`direct`, `group`); default false.
+    /// Always serialized, so it shows wherever the set is published.
+    #[serde(default)]
+    pub private_surfaces: bool,
+}
+
+impl Sampling {
+    /// Whether unknown content on `surface` may be sampled at all: the surface is listed (or
+    /// `surfaces` is empty), the rate is above 0, and a private surface needs
+    /// `private_surfaces`.
+    pub fn samples(&self, surface: Surface) -> bool {
+        self.rate > 0.0
+            && (self.surfaces.is_empty() || self.surfaces.contains(&surface))
+            && (surface == Surface::Public || self.private_surfaces)
+    }
+
+    /// The private surfaces this sampling would reach if allowed (in surface order).
+    pub fn private_surfaces_reached(&self) -> Vec<Surface> {
+        [Surface::Direct, Surface::Group]
+            .into_iter()
+            .filter(|s| self.surfaces.is_empty() || self.surfaces.contains(s))
+            .collect()
+    }
 }
 
 /// All policies, in priority order (first wins a tie), and sampling.
@@ -203,7 +232,8 @@ impl PolicySet {
         serde_json::to_string(self).expect("a policy set always serializes")
     }
 
-    /// Checks every policy, unique ids and the sampling rate.
+    /// Checks every policy, unique ids, the sampling rate, and that sampling reaches a private
+    /// surface only with `private_surfaces = true`.
     pub fn validate(&self) -> Result<(), Error> {
         let mut ids = HashSet::new();
         for p in &self.policies {
@@ -215,6 +245,16 @@ impl PolicySet {
         let r = self.sampling.rate;
         if !(0.0..=1.0).contains(&r) {
             return Err(Error::RateOutOfRange(r));
+        }
+        let private = self.sampling.private_surfaces_reached();
+        if r > 0.0 && !private.is_empty() && !self.sampling.private_surfaces {
+            return Err(Error::PrivateSampling(
+                private
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
         }
         Ok(())
     }

@@ -412,6 +412,7 @@ fn sampling_only_without_matches() {
     s.sampling = Sampling {
         rate: 0.25,
         surfaces: vec![Surface::Public],
+        private_surfaces: false,
     };
     let mut c = ctx(Surface::Public, "DE", &[]);
     c.audience = Some(Audience {
@@ -434,23 +435,83 @@ fn sampling_only_without_matches() {
         sampling: Sampling {
             rate: 0.0,
             surfaces: vec![],
+            private_surfaces: true,
         },
         ..s.clone()
     };
     assert!(!evaluate(&z, &d, &[], NOW, 0.0).unwrap().sampled_for_review);
-    // Empty surfaces = all.
-    let all = PolicySet {
+    // Empty surfaces = all, private ones only with the published flag.
+    let mut all = PolicySet {
         sampling: Sampling {
             rate: 1.0,
             surfaces: vec![],
+            private_surfaces: true,
         },
         ..s.clone()
     };
+    all.validate().unwrap();
     assert!(
         evaluate(&all, &d, &[], NOW, 0.999)
             .unwrap()
             .sampled_for_review
     );
+    // Without it the set is refused, and even unvalidated it never samples a private surface.
+    all.sampling.private_surfaces = false;
+    assert!(matches!(all.validate(), Err(Error::PrivateSampling(_))));
+    assert!(
+        !evaluate(&all, &d, &[], NOW, 0.0)
+            .unwrap()
+            .sampled_for_review
+    );
+    assert!(
+        evaluate(&all, &c, &[], NOW, 0.0)
+            .unwrap()
+            .sampled_for_review
+    );
+}
+
+#[test]
+fn private_surface_sampling_must_be_published() {
+    let v = |rate: f64, surfaces: Vec<Surface>, private_surfaces: bool| {
+        PolicySet {
+            policies: vec![],
+            sampling: Sampling {
+                rate,
+                surfaces,
+                private_surfaces,
+            },
+        }
+        .validate()
+    };
+    use Surface::*;
+    assert!(v(0.5, vec![Public], false).is_ok());
+    // Rate 0 samples nothing: no flag needed (the default set is valid).
+    assert!(v(0.0, vec![], false).is_ok());
+    assert!(PolicySet::default().validate().is_ok());
+    for surfaces in [vec![Direct], vec![Group, Public], vec![]] {
+        let e = v(0.01, surfaces.clone(), false).unwrap_err();
+        assert!(matches!(e, Error::PrivateSampling(_)), "{e:?}");
+        assert!(e.to_string().contains("private_surfaces = true"), "{e}");
+        assert!(v(0.01, surfaces, true).is_ok());
+    }
+    let e = v(0.01, vec![], false).unwrap_err();
+    assert!(e.to_string().contains("direct, group"), "{e}");
+    // In TOML, and shown in the published JSON.
+    let toml = "[sampling]\nrate = 0.1\nsurfaces = [\"group\"]\n";
+    assert!(matches!(
+        PolicySet::from_toml_str(toml),
+        Err(Error::PrivateSampling(_))
+    ));
+    let ok = PolicySet::from_toml_str(&format!("{toml}private_surfaces = true\n")).unwrap();
+    assert!(ok.sampling.private_surfaces);
+    let json: serde_json::Value = serde_json::from_str(&ok.to_json_string()).unwrap();
+    assert_eq!(json["sampling"]["private_surfaces"], true);
+    let json: serde_json::Value = serde_json::from_str(&example().to_json_string()).unwrap();
+    assert_eq!(json["sampling"]["private_surfaces"], false);
+    assert!(example()
+        .to_toml_string()
+        .unwrap()
+        .contains("private_surfaces = false"));
 }
 
 // ---------- validation ----------
@@ -546,6 +607,7 @@ fn policy_set_validation_errors() {
             sampling: Sampling {
                 rate,
                 surfaces: vec![],
+                private_surfaces: true,
             },
         };
         assert_err(s.validate(), |e| matches!(e, Error::RateOutOfRange(_)));
@@ -760,6 +822,7 @@ fn toml_and_json_round_trips() {
         sampling: Sampling {
             rate: 0.5,
             surfaces: vec![Surface::Direct],
+            private_surfaces: true,
         },
     };
     assert_eq!(

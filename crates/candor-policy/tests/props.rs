@@ -81,19 +81,30 @@ prop_compose! {
 
 fn arb_set() -> impl Strategy<Value = PolicySet> {
     // Rates in basis points: serde_json (without `float_roundtrip`) parses short decimals exactly.
-    (proptest::collection::vec(arb_policy(), 0..6), 0u32..=10_000).prop_map(|(mut ps, bp)| {
-        let rate = f64::from(bp) / 10_000.0;
-        for (i, p) in ps.iter_mut().enumerate() {
-            p.id = format!("p{i}");
-        }
-        PolicySet {
-            policies: ps,
-            sampling: Sampling {
-                rate,
-                surfaces: vec![],
-            },
-        }
-    })
+    (
+        proptest::collection::vec(arb_policy(), 0..6),
+        0u32..=10_000,
+        subset(&SURFACES),
+        any::<bool>(),
+    )
+        .prop_map(|(mut ps, bp, mut surfaces, private_surfaces)| {
+            let rate = f64::from(bp) / 10_000.0;
+            let private = surfaces.is_empty() || surfaces.iter().any(|s| *s != Surface::Public);
+            if rate > 0.0 && private && !private_surfaces {
+                surfaces = vec![Surface::Public];
+            }
+            for (i, p) in ps.iter_mut().enumerate() {
+                p.id = format!("p{i}");
+            }
+            PolicySet {
+                policies: ps,
+                sampling: Sampling {
+                    rate,
+                    surfaces,
+                    private_surfaces,
+                },
+            }
+        })
 }
 
 fn in_scope(p: &Policy, j: &str) -> bool {
@@ -211,7 +222,10 @@ proptest! {
         let mut ids: Vec<&str> = o.decisions.iter().map(|d| d.policy_id.as_str()).collect();
         ids.dedup();
         prop_assert_eq!(ids.len(), o.decisions.len());
-        prop_assert_eq!(o.sampled_for_review, ms.is_empty() && draw < set.sampling.rate);
+        let sp = &set.sampling;
+        let surface_sampled = (sp.surfaces.is_empty() || sp.surfaces.contains(&ctx.surface))
+            && (ctx.surface == Surface::Public || sp.private_surfaces);
+        prop_assert_eq!(o.sampled_for_review, ms.is_empty() && surface_sampled && draw < sp.rate);
     }
 
     /// Issue 17's invariant, stated without the oracle: nobody in the jurisdictions of a `block` or
