@@ -1,9 +1,11 @@
 //! `evaluate`: matches plus scan context to per-recipient actions and decisions.
 
 use crate::date;
-use crate::model::{severity, Action, Match, ScanContext, SignalType};
+use crate::model::{
+    check_unhashable, severity, Action, Match, ScanContext, ScanFacts, SignalType, Trigger,
+};
 use crate::policy::{Policy, PolicySet};
-use crate::statement::{build_statement, Statement};
+use crate::statement::{build_statement, Basis, Statement};
 use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -46,7 +48,8 @@ pub struct Decision {
     pub jurisdictions: Vec<String>,
     /// Affected recipient accounts (scan order, unique).
     pub recipients: Vec<String>,
-    /// The matches that triggered it, best distance first.
+    /// The matches that triggered it, best distance first; empty for a `trigger = "unhashable"`
+    /// policy (the statement's `unhashable` says why the content could not be checked).
     pub matches: Vec<Match>,
     /// The statement of reasons.
     pub statement: Statement,
@@ -66,12 +69,22 @@ pub struct Outcome {
     pub sampled_for_review: bool,
 }
 
-/// Whether `policy` applies to match `m` on `ctx`'s surface (jurisdiction aside).
+/// Whether `policy` applies to match `m` on `ctx`'s surface (jurisdiction aside). Only
+/// `trigger = "match"` policies apply to matches.
 pub fn applies(policy: &Policy, m: &Match, ctx: &ScanContext) -> bool {
     policy.enabled
+        && policy.trigger == Trigger::Match
         && (policy.banks.contains(&m.bank) || policy.categories.contains(&m.bank_category))
         && (policy.surfaces.is_empty() || policy.surfaces.contains(&ctx.surface))
         && !(m.signal == SignalType::Pdq && policy.max_distance.is_some_and(|d| m.distance > d))
+}
+
+/// Whether `policy` applies to content that could not be hashed, on `ctx`'s surface
+/// (jurisdiction aside): an enabled `trigger = "unhashable"` policy for that surface.
+pub fn applies_unhashable(policy: &Policy, ctx: &ScanContext) -> bool {
+    policy.enabled
+        && policy.trigger == Trigger::Unhashable
+        && (policy.surfaces.is_empty() || policy.surfaces.contains(&ctx.surface))
 }
 
 fn covers(policy: &Policy, jurisdiction: &str) -> bool {
@@ -117,10 +130,49 @@ pub fn effective_action(policy: &Policy, sender: &str, target: &str) -> Option<A
 /// - `withhold` and `hold_for_review` apply per recipient and audience jurisdiction.
 ///
 /// There is one [`Decision`] per (action, policy) pair that answers someone, in policy order.
+///
+/// `evaluate(set, ctx, matches, now, draw)` is [`evaluate_with`] with no `unhashable` reason.
 pub fn evaluate(
     set: &PolicySet,
     ctx: &ScanContext,
     matches: &[Match],
+    now: &str,
+    sample_draw: f64,
+) -> Result<Outcome, Error> {
+    evaluate_inner(set, ctx, matches, None, now, sample_draw)
+}
+
+/// [`evaluate`] with everything Candor found about the content, including whether it could be
+/// hashed at all.
+///
+/// When `facts.unhashable` is set (the reason, in words), the `trigger = "unhashable"` policies
+/// that apply on the surface take part like any other policy (same scope rule, same severity
+/// order, ties to the earlier policy), next to any match policies the `matches` trigger. Their
+/// decisions have no matches, and their statements say the content could not be checked and
+/// why. Content that any policy restricts is never also sampled (no double review); unhashable
+/// content that no policy restricts is unknown content like any other.
+pub fn evaluate_with(
+    set: &PolicySet,
+    ctx: &ScanContext,
+    facts: &ScanFacts,
+    now: &str,
+    sample_draw: f64,
+) -> Result<Outcome, Error> {
+    evaluate_inner(
+        set,
+        ctx,
+        &facts.matches,
+        facts.unhashable.as_deref(),
+        now,
+        sample_draw,
+    )
+}
+
+fn evaluate_inner(
+    set: &PolicySet,
+    ctx: &ScanContext,
+    matches: &[Match],
+    unhashable: Option<&str>,
     now: &str,
     sample_draw: f64,
 ) -> Result<Outcome, Error> {
@@ -139,6 +191,7 @@ pub fn evaluate(
     for m in matches {
         m.validate()?;
     }
+    check_unhashable(unhashable)?;
 
     // Matches each policy applies to (indices), for policies with at least one.
     let hits: Vec<Vec<usize>> = set
@@ -150,7 +203,12 @@ pub fn evaluate(
                 .collect()
         })
         .collect();
-    let live = |i: usize| !hits[i].is_empty();
+    let unhashable_live: Vec<bool> = set
+        .policies
+        .iter()
+        .map(|p| unhashable.is_some() && applies_unhashable(p, ctx))
+        .collect();
+    let live = |i: usize| !hits[i].is_empty() || unhashable_live[i];
     let sender = ctx.sender.jurisdiction.as_str();
 
     let mut audience_js: Vec<&str> = Vec::new();
@@ -236,7 +294,11 @@ pub fn evaluate(
                 b.signal,
             ))
         });
-        let statement = build_statement(policy, action, ctx, &ms, &jurisdictions, today);
+        let basis = match (unhashable, policy.trigger) {
+            (Some(reason), Trigger::Unhashable) => Basis::Unhashable(reason),
+            _ => Basis::Matched(&ms),
+        };
+        let statement = build_statement(policy, action, ctx, basis, &jurisdictions, today);
         decisions.push(Decision {
             action,
             policy_id: policy.id.clone(),
@@ -270,8 +332,10 @@ pub fn evaluate(
         })
         .collect();
 
-    let sampled_for_review =
-        matches.is_empty() && set.sampling.samples(ctx.surface) && sample_draw < set.sampling.rate;
+    let sampled_for_review = matches.is_empty()
+        && decisions.is_empty()
+        && set.sampling.samples(ctx.surface)
+        && sample_draw < set.sampling.rate;
 
     Ok(Outcome {
         recipients,

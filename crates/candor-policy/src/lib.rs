@@ -32,11 +32,12 @@ pub use dsa::{
     DecisionVisibility, SourceType,
 };
 pub use eval::{
-    applies, effective_action, evaluate, AudienceOutcome, Decision, Outcome, RecipientOutcome,
+    applies, applies_unhashable, effective_action, evaluate, evaluate_with, AudienceOutcome,
+    Decision, Outcome, RecipientOutcome,
 };
 pub use model::{
-    severity, Action, Audience, Match, Party, ScanContext, SignalType, Surface, MAX_ACCOUNT_LEN,
-    MAX_RECIPIENTS,
+    severity, Action, Audience, Match, Party, ScanContext, ScanFacts, SignalType, Surface, Trigger,
+    MAX_ACCOUNT_LEN, MAX_RECIPIENTS, MAX_UNHASHABLE_REASON,
 };
 pub use policy::{is_slug, Policy, PolicySet, Sampling};
 pub use statement::{notice_text, NoticeRole, Statement, HELD_PENDING_REVIEW, OUR_FIELDS};

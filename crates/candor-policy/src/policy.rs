@@ -1,7 +1,7 @@
 //! Policies as data: parsing (TOML, JSON), validation, canonical JSON.
 
 use crate::dsa::{limits, AutomatedDecision, Category, DecisionGround};
-use crate::model::{check_jurisdiction, Action, Surface};
+use crate::model::{check_jurisdiction, Action, Surface, Trigger};
 use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -12,7 +12,10 @@ fn yes() -> bool {
 
 /// One rule: which matches, where, what to do, and the statement's legal basis.
 ///
-/// Field order is the canonical JSON order ([`Policy::canonical_json`]); do not reorder.
+/// Field order is the canonical JSON order ([`Policy::canonical_json`]); do not reorder. Fields
+/// added later (`trigger`, `category`) come last and are left out at their default, so the
+/// canonical JSON — and the transparency log's digest — of a policy that does not use them is
+/// what it was before they existed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
@@ -23,10 +26,10 @@ pub struct Policy {
     /// What the policy is for.
     #[serde(default)]
     pub description: String,
-    /// Banks whose matches trigger the policy.
+    /// Banks whose matches trigger the policy (`trigger = "match"`).
     #[serde(default)]
     pub banks: Vec<String>,
-    /// Bank categories whose matches trigger the policy.
+    /// Bank categories whose matches trigger the policy (`trigger = "match"`).
     #[serde(default)]
     pub categories: Vec<Category>,
     /// Surfaces it applies on (empty = all).
@@ -52,6 +55,14 @@ pub struct Policy {
     /// Disabled policies never apply.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// `match` (default: a match in `banks` or `categories`) or `unhashable` (content Candor
+    /// could not hash; no banks, categories or `max_distance`, and `category` is required).
+    #[serde(default, skip_serializing_if = "Trigger::is_match")]
+    pub trigger: Trigger,
+    /// The statement's DSA category for `trigger = "unhashable"` (a match's category is its
+    /// bank's, so a `match` policy has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
 }
 
 impl Policy {
@@ -97,8 +108,45 @@ impl Policy {
         }
         text("legal_ground", &self.legal_ground, limits::GROUND)?;
         text("explanation", &self.explanation, limits::EXPLANATION)?;
-        if self.banks.is_empty() && self.categories.is_empty() {
-            return Err(Error::EmptyMatchSet(id.clone()));
+        let bad = |field: &'static str, why: &str| {
+            Err(Error::BadField {
+                policy: id.clone(),
+                field,
+                why: why.to_string(),
+            })
+        };
+        match self.trigger {
+            Trigger::Match => {
+                if self.banks.is_empty() && self.categories.is_empty() {
+                    return Err(Error::EmptyMatchSet(id.clone()));
+                }
+                if self.category.is_some() {
+                    return bad(
+                        "category",
+                        "left out unless trigger = \"unhashable\" (a match's category is its bank's)",
+                    );
+                }
+            }
+            Trigger::Unhashable => {
+                if self.category.is_none() {
+                    return bad(
+                        "category",
+                        "set for trigger = \"unhashable\": it is the statement's DSA category",
+                    );
+                }
+                if !self.banks.is_empty() || !self.categories.is_empty() {
+                    return bad(
+                        "banks",
+                        "empty, like categories, for trigger = \"unhashable\": content that could not be hashed matches no bank",
+                    );
+                }
+                if self.max_distance.is_some() {
+                    return bad(
+                        "max_distance",
+                        "left out for trigger = \"unhashable\": there is no distance",
+                    );
+                }
+            }
         }
         if self.banks.iter().any(|b| b.is_empty() || b.len() > 256) {
             return Err(Error::BadField {

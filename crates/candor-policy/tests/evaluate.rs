@@ -343,7 +343,7 @@ fn max_distance_is_inclusive_and_pdq_only() {
     );
     let ds: Vec<u32> = o.decisions[0].matches.iter().map(|m| m.distance).collect();
     assert_eq!(ds, [2, 9]);
-    assert_eq!(o.decisions[0].statement.match_distance, 2);
+    assert_eq!(o.decisions[0].statement.match_distance, Some(2));
 }
 
 #[test]
@@ -752,10 +752,11 @@ fn example() -> PolicySet {
 #[test]
 fn example_file_parses_validates_and_behaves() {
     let s = example();
-    assert_eq!(s.policies.len(), 3);
+    assert_eq!(s.policies.len(), 4);
     assert_eq!(s.sampling.rate, 0.01);
     assert_eq!(s.sampling.surfaces, [Surface::Public]);
     assert!(s.policies.iter().all(|p| p.enabled));
+    assert_eq!(s.policies[3].trigger, Trigger::Unhashable);
     // NCMEC-style list: blocked everywhere.
     let c = ctx(Surface::Direct, "US", &[("bob", "BR")]);
     let o = eval(&s, &c, &[exact("ncmec-hashes", MINORS)]);

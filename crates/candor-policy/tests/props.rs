@@ -29,6 +29,7 @@ prop_compose! {
         action in proptest::sample::select(ACTIONS.to_vec()),
         max_distance in proptest::option::of(0u32..40),
         enabled in proptest::bool::weighted(0.85),
+        unhashable in proptest::bool::weighted(0.2),
     ) -> Policy {
         let mut p = policy("x", action);
         p.banks = banks.iter().map(|s| s.to_string()).collect();
@@ -40,6 +41,13 @@ prop_compose! {
         p.jurisdictions = jurisdictions.iter().map(|s| s.to_string()).collect();
         p.max_distance = max_distance;
         p.enabled = enabled;
+        if unhashable {
+            p.trigger = Trigger::Unhashable;
+            p.category = Some(Category::OtherViolationTc);
+            p.banks.clear();
+            p.categories.clear();
+            p.max_distance = None;
+        }
         p
     }
 }
@@ -113,6 +121,7 @@ fn in_scope(p: &Policy, j: &str) -> bool {
 
 fn oracle_applies(p: &Policy, m: &Match, ctx: &ScanContext) -> bool {
     p.enabled
+        && p.trigger == Trigger::Match
         && (p.banks.contains(&m.bank) || p.categories.contains(&m.bank_category))
         && (p.surfaces.is_empty() || p.surfaces.contains(&ctx.surface))
         && (m.signal != SignalType::Pdq || p.max_distance.is_none_or(|d| m.distance <= d))
@@ -120,7 +129,13 @@ fn oracle_applies(p: &Policy, m: &Match, ctx: &ScanContext) -> bool {
 
 /// Independent oracle: the action for one target jurisdiction, straight from the written rule.
 /// Every policy that applies proposes (action, position); sort by severity then position.
-fn oracle(set: &PolicySet, ctx: &ScanContext, ms: &[Match], j: &str) -> (Action, Option<String>) {
+fn oracle(
+    set: &PolicySet,
+    ctx: &ScanContext,
+    facts: &ScanFacts,
+    j: &str,
+) -> (Action, Option<String>) {
+    let ms = &facts.matches;
     let rank = |a: Action| match a {
         Action::Block => 0,
         Action::Withhold => 1,
@@ -129,7 +144,11 @@ fn oracle(set: &PolicySet, ctx: &ScanContext, ms: &[Match], j: &str) -> (Action,
     };
     let mut proposals: Vec<(u8, usize, Action)> = Vec::new();
     for (pos, p) in set.policies.iter().enumerate() {
-        if !ms.iter().any(|m| oracle_applies(p, m, ctx)) {
+        let by_unhashable = facts.unhashable.is_some()
+            && p.enabled
+            && p.trigger == Trigger::Unhashable
+            && (p.surfaces.is_empty() || p.surfaces.contains(&ctx.surface));
+        if !by_unhashable && !ms.iter().any(|m| oracle_applies(p, m, ctx)) {
             continue;
         }
         let proposed = if p.action == Action::Block {
@@ -160,11 +179,15 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
-    fn outcome_invariants(set in arb_set(), ctx in arb_ctx(), ms in proptest::collection::vec(arb_match(), 0..5), draw in 0.0f64..1.0) {
+    fn outcome_invariants(set in arb_set(), ctx in arb_ctx(), ms in proptest::collection::vec(arb_match(), 0..5), draw in 0.0f64..1.0, unhashable in proptest::bool::weighted(0.3)) {
         set.validate().unwrap();
-        let o = evaluate(&set, &ctx, &ms, NOW, draw).unwrap();
-        // Deterministic.
-        prop_assert_eq!(&o, &evaluate(&set, &ctx, &ms, NOW, draw).unwrap());
+        let facts = ScanFacts { matches: ms.clone(), unhashable: unhashable.then(|| "too large".to_string()) };
+        let o = evaluate_with(&set, &ctx, &facts, NOW, draw).unwrap();
+        // Deterministic, and `evaluate` is `evaluate_with` without a reason.
+        prop_assert_eq!(&o, &evaluate_with(&set, &ctx, &facts, NOW, draw).unwrap());
+        if !unhashable {
+            prop_assert_eq!(&o, &evaluate(&set, &ctx, &ms, NOW, draw).unwrap());
+        }
         // Every recipient exactly once, in order.
         prop_assert_eq!(o.recipients.len(), ctx.recipients.len());
         for (r, p) in o.recipients.iter().zip(&ctx.recipients) {
@@ -175,7 +198,7 @@ proptest! {
             .chain(o.audience.iter().map(|a| (&a.jurisdiction, a.action, a.decision)));
         let mut referenced = vec![false; o.decisions.len()];
         for (j, action, decision) in targets {
-            let (want, pid) = oracle(&set, &ctx, &ms, j);
+            let (want, pid) = oracle(&set, &ctx, &facts, j);
             prop_assert_eq!(action, want);
             match decision {
                 None => prop_assert_eq!(action, Action::Deliver),
@@ -193,15 +216,24 @@ proptest! {
             prop_assert!(referenced[i]);
             prop_assert!(d.action != Action::Deliver);
             prop_assert!(!d.jurisdictions.is_empty());
-            prop_assert!(!d.matches.is_empty());
-            prop_assert!(d.matches.windows(2).all(|w| w[0].distance <= w[1].distance));
+            let p = set.policies.iter().find(|p| p.id == d.policy_id).unwrap();
+            if p.trigger == Trigger::Match {
+                prop_assert!(!d.matches.is_empty());
+                prop_assert!(d.matches.windows(2).all(|w| w[0].distance <= w[1].distance));
+                prop_assert_eq!(d.statement.match_distance, Some(d.matches[0].distance));
+                prop_assert!(d.statement.unhashable.is_none());
+            } else {
+                prop_assert!(d.matches.is_empty());
+                prop_assert_eq!(d.statement.unhashable.as_deref(), Some("too large"));
+                prop_assert!(d.statement.decision_facts.contains("could not be checked"));
+                prop_assert_eq!(Some(d.statement.category), p.category);
+                prop_assert!(d.statement.bank.is_none() && d.statement.match_distance.is_none());
+            }
             prop_assert!(d.jurisdictions.windows(2).all(|w| w[0] < w[1]));
-            prop_assert_eq!(d.statement.match_distance, d.matches[0].distance);
             for t in &d.statement.territorial_scope {
                 let at_source = d.action == Action::Block && *t == ctx.sender.jurisdiction;
                 prop_assert!((d.jurisdictions.contains(t) || at_source) && dsa::in_dsa_scope(t));
             }
-            let p = set.policies.iter().find(|p| p.id == d.policy_id).unwrap();
             let want_vis = match d.action {
                 Action::Block => DecisionVisibility::ContentRemoved,
                 Action::Withhold => DecisionVisibility::ContentDisabled,
@@ -225,7 +257,10 @@ proptest! {
         let sp = &set.sampling;
         let surface_sampled = (sp.surfaces.is_empty() || sp.surfaces.contains(&ctx.surface))
             && (ctx.surface == Surface::Public || sp.private_surfaces);
-        prop_assert_eq!(o.sampled_for_review, ms.is_empty() && surface_sampled && draw < sp.rate);
+        prop_assert_eq!(o.sampled_for_review, ms.is_empty() && o.decisions.is_empty() && surface_sampled && draw < sp.rate);
+        if unhashable && o.decisions.iter().any(|d| d.matches.is_empty()) {
+            prop_assert!(!o.sampled_for_review);
+        }
     }
 
     /// Issue 17's invariant, stated without the oracle: nobody in the jurisdictions of a `block` or
