@@ -25,6 +25,7 @@ pub mod dsa;
 mod eval;
 mod model;
 mod policy;
+mod sim;
 mod statement;
 
 pub use dsa::{
@@ -40,6 +41,10 @@ pub use model::{
     MAX_ACCOUNT_LEN, MAX_RECIPIENTS, MAX_UNHASHABLE_REASON,
 };
 pub use policy::{is_slug, Policy, PolicySet, Sampling};
+pub use sim::{
+    diff, diff_text, simulate, BankInfo, Cell, CellChange, CellValue, SimBlock, SimDecision,
+    SimOptions, Simulation, Subject, SIM_NOW, SIM_UNHASHABLE_REASON,
+};
 pub use statement::{notice_text, NoticeRole, Statement, HELD_PENDING_REVIEW, OUR_FIELDS};
 
 /// Everything that can be wrong with a policy set or a scan.
@@ -84,6 +89,9 @@ pub enum Error {
         /// What it must be.
         why: String,
     },
+    /// A simulation that cannot be run (unknown bank, distance above 256).
+    #[error("simulation: {0}")]
+    BadSimulation(String),
     /// An invalid scan context.
     #[error("invalid scan: {0}")]
     BadContext(String),
