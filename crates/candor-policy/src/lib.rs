@@ -23,6 +23,7 @@
 pub mod date;
 pub mod dsa;
 mod eval;
+mod lint;
 mod model;
 mod policy;
 mod sim;
@@ -36,6 +37,7 @@ pub use eval::{
     applies, applies_unhashable, effective_action, evaluate, evaluate_with, AudienceOutcome,
     Decision, Outcome, RecipientOutcome,
 };
+pub use lint::{lint, shadows, Lint, LintLevel};
 pub use model::{
     severity, Action, Audience, Match, Party, ScanContext, ScanFacts, SignalType, Surface, Trigger,
     MAX_ACCOUNT_LEN, MAX_RECIPIENTS, MAX_UNHASHABLE_REASON,
