@@ -614,23 +614,55 @@ pub fn diff(current: &Simulation, proposed: &Simulation) -> Vec<CellChange> {
     out
 }
 
-/// The plain-text rendering of a [`diff`], one change a line.
+/// Groups `items` by key, keeping the order of first appearance.
+fn group<K: PartialEq, V>(items: impl IntoIterator<Item = (K, V)>) -> Vec<(K, Vec<V>)> {
+    let mut out: Vec<(K, Vec<V>)> = Vec::new();
+    for (k, v) in items {
+        match out.iter_mut().find(|(x, _)| *x == k) {
+            Some((_, vs)) => vs.push(v),
+            None => out.push((k, vec![v])),
+        }
+    }
+    out
+}
+
+/// The plain-text rendering of a [`diff`]: the number of changed cells, then one line per
+/// change of answer, with the surfaces, senders and targets it concerns, e.g.
+/// `ncmec-hashes direct, group, public from AT, other to DE: block (csam-block) -> withhold (csam-block)`.
 pub fn diff_text(changes: &[CellChange]) -> String {
     if changes.is_empty() {
         return "no cell changes\n".into();
     }
     let mut out = format!("{} cell changes:\n", changes.len());
-    for c in changes {
-        let _ = writeln!(
-            out,
-            "  {} {} from {} to {}: {} -> {}",
-            c.subject,
-            c.surface.as_str(),
-            c.sender,
-            c.target,
-            c.from.text(),
-            c.to.text()
+    let by_answer = group(
+        changes
+            .iter()
+            .map(|c| ((c.subject.as_str(), &c.from, &c.to), c)),
+    );
+    for ((subject, from, to), cs) in by_answer {
+        // (surface, sender) -> targets; then the same targets together; then surfaces with the
+        // same senders together.
+        let per_sender = group(
+            cs.iter()
+                .map(|c| ((c.surface, c.sender.as_str()), c.target.as_str())),
         );
+        let by_targets = group(per_sender.into_iter().map(|(k, ts)| (ts, k)));
+        for (targets, keys) in by_targets {
+            let per_surface = group(keys);
+            let by_senders = group(per_surface.into_iter().map(|(surface, ss)| (ss, surface)));
+            for (senders, surfaces) in by_senders {
+                let surfaces: Vec<&str> = surfaces.iter().map(|s| s.as_str()).collect();
+                let _ = writeln!(
+                    out,
+                    "  {subject} {} from {} to {}: {} -> {}",
+                    surfaces.join(", "),
+                    senders.join(", "),
+                    targets.join(", "),
+                    from.text(),
+                    to.text()
+                );
+            }
+        }
     }
     out
 }

@@ -208,12 +208,20 @@ fn diff_lists_exactly_the_changed_cells() {
     assert!(changes.iter().all(|c| c.from != c.to));
     let text = diff_text(&changes);
     assert!(text.starts_with(&format!("{} cell changes:\n", changes.len())));
+    // Grouped: one line per change of answer and set of senders/targets.
     assert!(
         text.contains(
-            "  ncmec-hashes public from DE to CH: block (csam-block) -> withhold (csam-block)\n"
+            "  ncmec-hashes direct, group, public from AT, BE, DE, ES, FR, IE, IT, NL, PL, SE, other to CH: block (csam-block) -> withhold (csam-block)\n"
         ),
         "{text}"
     );
+    assert!(
+        text.contains(
+            "  ncmec-hashes direct, group, public from AT, BE, DE, ES, FR, IE, IT, NL, PL, SE, other to AT, BE, DE, ES, FR, IE, IT, NL, PL, SE, other: block (csam-block) -> deliver\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 3, "{text}");
 }
 
 fn arb_set() -> impl Strategy<Value = PolicySet> {
