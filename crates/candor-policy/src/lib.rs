@@ -3,7 +3,10 @@
 //! and a sampling draw. The place to read to know what Candor will do.
 //!
 //! Entry points: [`PolicySet::from_toml_str`] / [`PolicySet::from_json_str`] (parse + validate),
-//! [`evaluate`], [`notice_text`], [`Policy::canonical_json`].
+//! [`evaluate`] and [`evaluate_with`] (which also says whether the content could be hashed),
+//! [`notice_text`], [`Policy::canonical_json`], [`simulate`] / [`diff`] (what a set does for every
+//! sender × recipient jurisdiction × surface, and what a change would change), and [`lint`].
+//! The crate's `README.md` says all of this with examples.
 //!
 //! # The scope rule (one rule, whatever the action)
 //!
@@ -19,6 +22,37 @@
 //! Per recipient and per audience jurisdiction the most severe answer wins (block > withhold >
 //! hold_for_review > deliver; a block policy acting as a withhold competes at withhold
 //! severity); ties go to the earlier policy. [`effective_action`] is the rule for one policy.
+//!
+//! ```
+//! use candor_policy::*;
+//! let set = PolicySet::from_toml_str(r#"
+//! [[policy]]
+//! id = "csam-de"
+//! name = "Known CSAM (DE)"
+//! banks = ["ncmec"]
+//! jurisdictions = ["DE"]
+//! action = "block"
+//! decision_ground = "DECISION_GROUND_ILLEGAL_CONTENT"
+//! legal_ground = "StGB § 184b"
+//! explanation = "Known child sexual abuse material."
+//! "#).unwrap();
+//! let m = Match {
+//!     bank: "ncmec".into(), bank_category: Category::ProtectionOfMinors,
+//!     content_id: "e1".into(), signal: SignalType::Md5, distance: 0,
+//!     orientation: None, trimmed: false,
+//! };
+//! let party = |a: &str, j: &str| Party { account: a.into(), jurisdiction: j.into() };
+//! let ctx = ScanContext {
+//!     surface: Surface::Direct, content_id: "c1".into(), content_type: ContentType::Image,
+//!     content_type_other: None, content_date: None, sender: party("us-sender", "US"),
+//!     recipients: vec![party("de-friend", "DE"), party("us-friend", "US")], audience: None,
+//! };
+//! let o = evaluate(&set, &ctx, &[m], "2026-11-23T14:10:18Z", 0.5).unwrap();
+//! // Sent from the US, outside the policy's scope: withheld in DE, delivered in the US.
+//! assert_eq!(o.recipients[0].action, Action::Withhold);
+//! assert_eq!(o.recipients[1].action, Action::Deliver);
+//! assert_eq!(o.decisions[0].policy_id, "csam-de");
+//! ```
 
 pub mod date;
 pub mod dsa;
