@@ -35,7 +35,9 @@ pub struct Policy {
     /// Surfaces it applies on (empty = all).
     #[serde(default)]
     pub surfaces: Vec<Surface>,
-    /// ISO 3166-1 alpha-2 jurisdictions it applies in (empty = everywhere).
+    /// ISO 3166-1 alpha-2 jurisdictions whose people it protects (empty = everywhere): recipients
+    /// and audiences there are restricted; a `block` also removes at source content shared from
+    /// there, and withholds content shared from elsewhere (see [`crate::effective_action`]).
     #[serde(default)]
     pub jurisdictions: Vec<String>,
     /// `block`, `withhold` or `hold_for_review` (never `deliver`).

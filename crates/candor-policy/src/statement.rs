@@ -240,6 +240,8 @@ pub(crate) fn build_statement(
                 ctx.surface.as_str(),
             ),
             "content that cannot be checked".to_string(),
+            // `validate` requires the category of an unhashable policy; the fallback only
+            // serves an unvalidated set.
             policy.category.unwrap_or(Category::OtherViolationTc),
             None,
             None,

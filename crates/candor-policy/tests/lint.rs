@@ -292,9 +292,40 @@ prop_compose! {
 }
 
 fn arb_set() -> impl Strategy<Value = PolicySet> {
-    proptest::collection::vec(arb_policy(), 1..6).prop_map(|mut ps| {
-        for (i, p) in ps.iter_mut().enumerate() {
+    // Later policies are often tweaked copies of earlier ones, so that shadowing (and its near
+    // misses) is common.
+    let item = (arb_policy(), proptest::option::of((0usize..8, 0u8..8)));
+    proptest::collection::vec(item, 1..6).prop_map(|items| {
+        let mut ps: Vec<Policy> = Vec::new();
+        for (i, (p, derive)) in items.into_iter().enumerate() {
+            let mut p = match derive {
+                Some((j, how)) if i > 0 => {
+                    let mut c = ps[j % i].clone();
+                    c.enabled = true;
+                    match how {
+                        0 => c.max_distance = None,
+                        1 => c.max_distance = Some(10),
+                        2 => c.jurisdictions = vec!["DE".into()],
+                        3 => c.jurisdictions.clear(),
+                        4 => c.action = Action::HoldForReview,
+                        5 => c.surfaces = vec![Surface::Group],
+                        // Near misses: wider than the original.
+                        6 if !c.jurisdictions.is_empty()
+                            && !c.jurisdictions.contains(&"US".to_string()) =>
+                        {
+                            c.jurisdictions.push("US".into())
+                        }
+                        _ => c.action = Action::Block,
+                    }
+                    if c.trigger == Trigger::Unhashable {
+                        c.max_distance = None;
+                    }
+                    c
+                }
+                _ => p,
+            };
             p.id = format!("p{i}");
+            ps.push(p);
         }
         set(ps)
     })
@@ -323,6 +354,22 @@ proptest! {
             c.audience = Some(Audience { jurisdictions: targets.iter().map(|s| s.to_string()).collect() });
         } else {
             c.recipients = targets.iter().enumerate().map(|(i, j)| party(&format!("r{i}"), j)).collect();
+        }
+        // Pairwise: whatever q would do, a policy shadowing it does at least as severely.
+        for (qi, q) in s.policies.iter().enumerate() {
+            for p in s.policies[..qi].iter().filter(|p| shadows(p, q, surface, &bs)) {
+                for m in &matches {
+                    if applies(q, m, &ctx(surface, sender, &[("x", "DE")])) {
+                        prop_assert!(applies(p, m, &ctx(surface, sender, &[("x", "DE")])), "{} does not cover {:?}", p.id, m);
+                    }
+                }
+                for t in &targets {
+                    if let Some(a) = effective_action(q, sender, t) {
+                        let b = effective_action(p, sender, t);
+                        prop_assert!(b.is_some_and(|b| severity(b) >= severity(a)), "{} vs {} at {}->{}", p.id, q.id, sender, t);
+                    }
+                }
+            }
         }
         let facts = ScanFacts { matches, unhashable: unhashable.then(|| "r".into()) };
         let o = evaluate_with(&s, &c, &facts, NOW, 0.5).unwrap();
