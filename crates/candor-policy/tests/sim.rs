@@ -320,3 +320,29 @@ proptest! {
         prop_assert!(!sim.to_text().is_empty());
     }
 }
+
+#[test]
+fn readme_shows_the_current_text_of_the_example() {
+    let sim = simulate(&example(), &banks(), &SimOptions::default()).unwrap();
+    let readme = include_str!("../README.md");
+    assert!(
+        readme.contains(&sim.to_text()),
+        "README.md is out of date; the text is now:\n{}",
+        sim.to_text()
+    );
+    let mut proposed = example();
+    proposed.policies[0].jurisdictions = vec!["DE".into()];
+    let opts = SimOptions {
+        bank: Some("ncmec-hashes".into()),
+        ..SimOptions::default()
+    };
+    let changes = diff(
+        &simulate(&example(), &banks(), &opts).unwrap(),
+        &simulate(&proposed, &banks(), &opts).unwrap(),
+    );
+    assert!(
+        readme.contains(&diff_text(&changes)),
+        "{}",
+        diff_text(&changes)
+    );
+}
