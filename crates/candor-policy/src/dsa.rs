@@ -212,6 +212,11 @@ RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ \
 TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ \
 VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
 
+/// Every assigned ISO 3166-1 alpha-2 code, in alphabetical order.
+pub fn iso_countries() -> impl Iterator<Item = &'static str> {
+    ISO_3166_ALPHA2.split(' ')
+}
+
 /// Whether `code` is an assigned ISO 3166-1 alpha-2 code, in upper case.
 pub fn is_iso_country(code: &str) -> bool {
     code.len() == 2

@@ -1,9 +1,11 @@
 //! `evaluate`: matches plus scan context to per-recipient actions and decisions.
 
 use crate::date;
-use crate::model::{severity, Action, Match, ScanContext, SignalType};
+use crate::model::{
+    check_unhashable, severity, Action, Match, ScanContext, ScanFacts, SignalType, Trigger,
+};
 use crate::policy::{Policy, PolicySet};
-use crate::statement::{build_statement, Statement};
+use crate::statement::{build_statement, Basis, Statement};
 use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -35,7 +37,8 @@ pub struct AudienceOutcome {
 /// One (action, policy) pair that is not `deliver`, with everything it affects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
-    /// Never `deliver`.
+    /// Never `deliver`. The effective action: `withhold` when a `block` policy acts on content
+    /// shared from outside its jurisdictions (see [`effective_action`]).
     pub action: Action,
     /// The policy that decided.
     pub policy_id: String,
@@ -45,7 +48,8 @@ pub struct Decision {
     pub jurisdictions: Vec<String>,
     /// Affected recipient accounts (scan order, unique).
     pub recipients: Vec<String>,
-    /// The matches that triggered it, best distance first.
+    /// The matches that triggered it, best distance first; empty for a `trigger = "unhashable"`
+    /// policy (the statement's `unhashable` says why the content could not be checked).
     pub matches: Vec<Match>,
     /// The statement of reasons.
     pub statement: Statement,
@@ -60,20 +64,52 @@ pub struct Outcome {
     pub audience: Vec<AudienceOutcome>,
     /// Ordered by policy order in the set.
     pub decisions: Vec<Decision>,
-    /// Unknown content picked for human review (never when anything matched).
+    /// Unknown content picked for human review (never when anything matched; on a private
+    /// surface only when the set publishes `[sampling] private_surfaces = true`).
     pub sampled_for_review: bool,
 }
 
-/// Whether `policy` applies to match `m` on `ctx`'s surface (jurisdiction aside).
+/// Whether `policy` applies to match `m` on `ctx`'s surface (jurisdiction aside). Only
+/// `trigger = "match"` policies apply to matches.
 pub fn applies(policy: &Policy, m: &Match, ctx: &ScanContext) -> bool {
     policy.enabled
+        && policy.trigger == Trigger::Match
         && (policy.banks.contains(&m.bank) || policy.categories.contains(&m.bank_category))
         && (policy.surfaces.is_empty() || policy.surfaces.contains(&ctx.surface))
         && !(m.signal == SignalType::Pdq && policy.max_distance.is_some_and(|d| m.distance > d))
 }
 
+/// Whether `policy` applies to content that could not be hashed, on `ctx`'s surface
+/// (jurisdiction aside): an enabled `trigger = "unhashable"` policy for that surface.
+pub fn applies_unhashable(policy: &Policy, ctx: &ScanContext) -> bool {
+    policy.enabled
+        && policy.trigger == Trigger::Unhashable
+        && (policy.surfaces.is_empty() || policy.surfaces.contains(&ctx.surface))
+}
+
 fn covers(policy: &Policy, jurisdiction: &str) -> bool {
     policy.jurisdictions.is_empty() || policy.jurisdictions.iter().any(|j| j == jurisdiction)
+}
+
+/// What `policy` does, if it applies, to a recipient or audience in `target` for content shared
+/// from `sender` (both ISO 3166-1 alpha-2): the scope rule, in one place.
+///
+/// A policy's `jurisdictions` (empty = everywhere) are the people it protects:
+/// - `block`: if the sender is in scope, the content is removed at source: `Some(Block)` for every
+///   target wherever it is. If the sender is outside the scope, the content is still kept from
+///   everyone in scope: `Some(Withhold)` for a target in scope, `None` elsewhere.
+/// - `withhold` and `hold_for_review`: `Some(action)` for a target in scope, `None` elsewhere
+///   (the sender's jurisdiction does not matter).
+///
+/// Never returns `Some(Deliver)`. Whether the policy applies to the content (banks, categories,
+/// surface, distance, `enabled`) is [`applies`]'s question.
+pub fn effective_action(policy: &Policy, sender: &str, target: &str) -> Option<Action> {
+    match policy.action {
+        Action::Deliver => None,
+        Action::Block if covers(policy, sender) => Some(Action::Block),
+        Action::Block => covers(policy, target).then_some(Action::Withhold),
+        a => covers(policy, target).then_some(a),
+    }
 }
 
 /// Evaluates `set` (assumed valid: [`PolicySet::validate`] runs when it is loaded) for one scan.
@@ -82,14 +118,61 @@ fn covers(policy: &Policy, jurisdiction: &str) -> bool {
 /// `sample_draw` is a uniform draw in `[0, 1)` from the caller. Errors only on invalid input
 /// (context, matches or `now`); the function is otherwise total and deterministic.
 ///
-/// - `block` is judged against the sender's jurisdiction: the first applicable block policy that
-///   covers it blocks every recipient and the whole audience.
-/// - Otherwise each recipient and audience jurisdiction gets the most severe applicable
-///   `withhold`/`hold_for_review` policy covering it; ties go to the earlier policy.
+/// Each recipient and each distinct audience jurisdiction gets, among the policies that apply
+/// to a match on the scan's surface, the most severe [`effective_action`] (block > withhold >
+/// hold_for_review > deliver; a `block` policy acting as a withhold competes at withhold
+/// severity); ties go to the earlier policy. So:
+/// - a `block` policy whose jurisdictions include the sender's removes the content at source:
+///   every recipient and the whole audience are answered `block`;
+/// - a `block` policy whose jurisdictions do not include the sender's still withholds the
+///   content from every recipient and audience jurisdiction in them (answer `withhold`, decided
+///   by that block policy, with a statement saying it is withheld there, not removed);
+/// - `withhold` and `hold_for_review` apply per recipient and audience jurisdiction.
+///
+/// There is one [`Decision`] per (action, policy) pair that answers someone, in policy order.
+///
+/// `evaluate(set, ctx, matches, now, draw)` is [`evaluate_with`] with no `unhashable` reason.
 pub fn evaluate(
     set: &PolicySet,
     ctx: &ScanContext,
     matches: &[Match],
+    now: &str,
+    sample_draw: f64,
+) -> Result<Outcome, Error> {
+    evaluate_inner(set, ctx, matches, None, now, sample_draw)
+}
+
+/// [`evaluate`] with everything Candor found about the content, including whether it could be
+/// hashed at all.
+///
+/// When `facts.unhashable` is set (the reason, in words), the `trigger = "unhashable"` policies
+/// that apply on the surface take part like any other policy (same scope rule, same severity
+/// order, ties to the earlier policy), next to any match policies the `matches` trigger. Their
+/// decisions have no matches, and their statements say the content could not be checked and
+/// why. Content that any policy restricts is never also sampled (no double review); unhashable
+/// content that no policy restricts is unknown content like any other.
+pub fn evaluate_with(
+    set: &PolicySet,
+    ctx: &ScanContext,
+    facts: &ScanFacts,
+    now: &str,
+    sample_draw: f64,
+) -> Result<Outcome, Error> {
+    evaluate_inner(
+        set,
+        ctx,
+        &facts.matches,
+        facts.unhashable.as_deref(),
+        now,
+        sample_draw,
+    )
+}
+
+fn evaluate_inner(
+    set: &PolicySet,
+    ctx: &ScanContext,
+    matches: &[Match],
+    unhashable: Option<&str>,
     now: &str,
     sample_draw: f64,
 ) -> Result<Outcome, Error> {
@@ -108,6 +191,7 @@ pub fn evaluate(
     for m in matches {
         m.validate()?;
     }
+    check_unhashable(unhashable)?;
 
     // Matches each policy applies to (indices), for policies with at least one.
     let hits: Vec<Vec<usize>> = set
@@ -119,13 +203,13 @@ pub fn evaluate(
                 .collect()
         })
         .collect();
-    let live = |i: usize| !hits[i].is_empty();
-
-    let blocker = (0..set.policies.len()).find(|&i| {
-        live(i)
-            && set.policies[i].action == Action::Block
-            && covers(&set.policies[i], &ctx.sender.jurisdiction)
-    });
+    let unhashable_live: Vec<bool> = set
+        .policies
+        .iter()
+        .map(|p| unhashable.is_some() && applies_unhashable(p, ctx))
+        .collect();
+    let live = |i: usize| !hits[i].is_empty() || unhashable_live[i];
+    let sender = ctx.sender.jurisdiction.as_str();
 
     let mut audience_js: Vec<&str> = Vec::new();
     if let Some(a) = &ctx.audience {
@@ -136,23 +220,23 @@ pub fn evaluate(
         }
     }
 
-    // Per distinct jurisdiction: the deciding policy index, if any.
-    let decide = |j: &str| -> Option<usize> {
-        if blocker.is_some() {
-            return blocker;
-        }
-        let mut best: Option<usize> = None;
+    // Per distinct jurisdiction: the deciding (policy index, effective action), if any.
+    let decide = |j: &str| -> Option<(usize, Action)> {
+        let mut best: Option<(usize, Action)> = None;
         for (i, p) in set.policies.iter().enumerate() {
-            if !live(i) || p.action == Action::Block || !covers(p, j) {
+            if !live(i) {
                 continue;
             }
-            if best.is_none_or(|b| severity(p.action) > severity(set.policies[b].action)) {
-                best = Some(i);
+            let Some(a) = effective_action(p, sender, j) else {
+                continue;
+            };
+            if best.is_none_or(|(_, b)| severity(a) > severity(b)) {
+                best = Some((i, a));
             }
         }
         best
     };
-    let mut memo: HashMap<&str, Option<usize>> = HashMap::new();
+    let mut memo: HashMap<&str, Option<(usize, Action)>> = HashMap::new();
     for j in ctx
         .recipients
         .iter()
@@ -161,31 +245,33 @@ pub fn evaluate(
     {
         memo.entry(j).or_insert_with(|| decide(j));
     }
-    let recipient_picks: Vec<Option<usize>> = ctx
+    let recipient_picks: Vec<Option<(usize, Action)>> = ctx
         .recipients
         .iter()
         .map(|r| memo[r.jurisdiction.as_str()])
         .collect();
-    let audience_picks: Vec<Option<usize>> = audience_js.iter().map(|j| memo[j]).collect();
+    let audience_picks: Vec<Option<(usize, Action)>> =
+        audience_js.iter().map(|j| memo[j]).collect();
 
-    // Decisions in policy order.
-    let mut used: Vec<usize> = recipient_picks
+    // Decisions in policy order (then action order, though one scan gives a policy one action).
+    let mut used: Vec<(usize, Action)> = recipient_picks
         .iter()
         .chain(&audience_picks)
         .flatten()
         .copied()
         .collect();
-    used.sort_unstable();
+    used.sort_unstable_by_key(|&(i, a)| (i, severity(a)));
     used.dedup();
-    let index_of = |p: usize| used.binary_search(&p).ok();
+    let index_of = |p: (usize, Action)| used.iter().position(|&u| u == p);
 
     let mut decisions = Vec::with_capacity(used.len());
-    for &pi in &used {
+    for &(pi, action) in &used {
         let policy = &set.policies[pi];
+        let pick = Some((pi, action));
         let mut jurisdictions: Vec<String> = Vec::new();
         let mut recipients: Vec<String> = Vec::new();
         for (r, p) in ctx.recipients.iter().zip(&recipient_picks) {
-            if *p == Some(pi) {
+            if *p == pick {
                 jurisdictions.push(r.jurisdiction.clone());
                 if !recipients.contains(&r.account) {
                     recipients.push(r.account.clone());
@@ -193,7 +279,7 @@ pub fn evaluate(
             }
         }
         for (j, p) in audience_js.iter().zip(&audience_picks) {
-            if *p == Some(pi) {
+            if *p == pick {
                 jurisdictions.push(j.to_string());
             }
         }
@@ -208,9 +294,13 @@ pub fn evaluate(
                 b.signal,
             ))
         });
-        let statement = build_statement(policy, ctx, &ms, &jurisdictions, today);
+        let basis = match (unhashable, policy.trigger) {
+            (Some(reason), Trigger::Unhashable) => Basis::Unhashable(reason),
+            _ => Basis::Matched(&ms),
+        };
+        let statement = build_statement(policy, action, ctx, basis, &jurisdictions, today);
         decisions.push(Decision {
-            action: policy.action,
+            action,
             policy_id: policy.id.clone(),
             policy_name: policy.name.clone(),
             jurisdictions,
@@ -220,7 +310,7 @@ pub fn evaluate(
         });
     }
 
-    let action_of = |p: Option<usize>| p.map_or(Action::Deliver, |i| set.policies[i].action);
+    let action_of = |p: Option<(usize, Action)>| p.map_or(Action::Deliver, |(_, a)| a);
     let recipients = ctx
         .recipients
         .iter()
@@ -242,10 +332,10 @@ pub fn evaluate(
         })
         .collect();
 
-    let s = &set.sampling;
     let sampled_for_review = matches.is_empty()
-        && (s.surfaces.is_empty() || s.surfaces.contains(&ctx.surface))
-        && sample_draw < s.rate;
+        && decisions.is_empty()
+        && set.sampling.samples(ctx.surface)
+        && sample_draw < set.sampling.rate;
 
     Ok(Outcome {
         recipients,

@@ -72,6 +72,61 @@ impl Action {
     }
 }
 
+/// What makes a policy act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// A match in one of its banks or categories (the default).
+    #[default]
+    Match,
+    /// Content Candor could not hash (refused by a hard bound, undecodable): it cannot be checked
+    /// against any bank, so a published rule decides it instead of silent delivery.
+    Unhashable,
+}
+
+impl Trigger {
+    /// Whether this is the default, [`Trigger::Match`].
+    pub fn is_match(&self) -> bool {
+        *self == Trigger::Match
+    }
+
+    /// The TOML/JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Match => "match",
+            Trigger::Unhashable => "unhashable",
+        }
+    }
+}
+
+/// What Candor found about the content of one scan: the input of [`crate::evaluate_with`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanFacts {
+    /// Signals found in banks (may be empty).
+    #[serde(default)]
+    pub matches: Vec<Match>,
+    /// Set when the content could not be hashed: why, in words (1..=500 characters), e.g.
+    /// "the image is 30000 × 30000 pixels, above the 10000-pixel bound". Exact digests of the
+    /// bytes may still have matched (`matches`).
+    #[serde(default)]
+    pub unhashable: Option<String>,
+}
+
+/// The longest `unhashable` reason.
+pub const MAX_UNHASHABLE_REASON: usize = 500;
+
+pub(crate) fn check_unhashable(reason: Option<&str>) -> Result<(), Error> {
+    match reason {
+        Some(r) if r.trim().is_empty() || r.chars().count() > MAX_UNHASHABLE_REASON => {
+            Err(Error::BadContext(format!(
+                "the unhashable reason must be 1..={MAX_UNHASHABLE_REASON} characters"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The kind of signal that matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,7 +1,7 @@
 //! Policies as data: parsing (TOML, JSON), validation, canonical JSON.
 
 use crate::dsa::{limits, AutomatedDecision, Category, DecisionGround};
-use crate::model::{check_jurisdiction, Action, Surface};
+use crate::model::{check_jurisdiction, Action, Surface, Trigger};
 use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -12,7 +12,10 @@ fn yes() -> bool {
 
 /// One rule: which matches, where, what to do, and the statement's legal basis.
 ///
-/// Field order is the canonical JSON order ([`Policy::canonical_json`]); do not reorder.
+/// Field order is the canonical JSON order ([`Policy::canonical_json`]); do not reorder. Fields
+/// added later (`trigger`, `category`) come last and are left out at their default, so the
+/// canonical JSON — and the transparency log's digest — of a policy that does not use them is
+/// what it was before they existed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
@@ -23,16 +26,18 @@ pub struct Policy {
     /// What the policy is for.
     #[serde(default)]
     pub description: String,
-    /// Banks whose matches trigger the policy.
+    /// Banks whose matches trigger the policy (`trigger = "match"`).
     #[serde(default)]
     pub banks: Vec<String>,
-    /// Bank categories whose matches trigger the policy.
+    /// Bank categories whose matches trigger the policy (`trigger = "match"`).
     #[serde(default)]
     pub categories: Vec<Category>,
     /// Surfaces it applies on (empty = all).
     #[serde(default)]
     pub surfaces: Vec<Surface>,
-    /// ISO 3166-1 alpha-2 jurisdictions it applies in (empty = everywhere).
+    /// ISO 3166-1 alpha-2 jurisdictions whose people it protects (empty = everywhere): recipients
+    /// and audiences there are restricted; a `block` also removes at source content shared from
+    /// there, and withholds content shared from elsewhere (see [`crate::effective_action`]).
     #[serde(default)]
     pub jurisdictions: Vec<String>,
     /// `block`, `withhold` or `hold_for_review` (never `deliver`).
@@ -52,6 +57,14 @@ pub struct Policy {
     /// Disabled policies never apply.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// `match` (default: a match in `banks` or `categories`) or `unhashable` (content Candor
+    /// could not hash; no banks, categories or `max_distance`, and `category` is required).
+    #[serde(default, skip_serializing_if = "Trigger::is_match")]
+    pub trigger: Trigger,
+    /// The statement's DSA category for `trigger = "unhashable"` (a match's category is its
+    /// bank's, so a `match` policy has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
 }
 
 impl Policy {
@@ -97,8 +110,45 @@ impl Policy {
         }
         text("legal_ground", &self.legal_ground, limits::GROUND)?;
         text("explanation", &self.explanation, limits::EXPLANATION)?;
-        if self.banks.is_empty() && self.categories.is_empty() {
-            return Err(Error::EmptyMatchSet(id.clone()));
+        let bad = |field: &'static str, why: &str| {
+            Err(Error::BadField {
+                policy: id.clone(),
+                field,
+                why: why.to_string(),
+            })
+        };
+        match self.trigger {
+            Trigger::Match => {
+                if self.banks.is_empty() && self.categories.is_empty() {
+                    return Err(Error::EmptyMatchSet(id.clone()));
+                }
+                if self.category.is_some() {
+                    return bad(
+                        "category",
+                        "left out unless trigger = \"unhashable\" (a match's category is its bank's)",
+                    );
+                }
+            }
+            Trigger::Unhashable => {
+                if self.category.is_none() {
+                    return bad(
+                        "category",
+                        "set for trigger = \"unhashable\": it is the statement's DSA category",
+                    );
+                }
+                if !self.banks.is_empty() || !self.categories.is_empty() {
+                    return bad(
+                        "banks",
+                        "empty, like categories, for trigger = \"unhashable\": content that could not be hashed matches no bank",
+                    );
+                }
+                if self.max_distance.is_some() {
+                    return bad(
+                        "max_distance",
+                        "left out for trigger = \"unhashable\": there is no distance",
+                    );
+                }
+            }
         }
         if self.banks.iter().any(|b| b.is_empty() || b.len() > 256) {
             return Err(Error::BadField {
@@ -137,6 +187,12 @@ pub fn is_slug(s: &str) -> bool {
 }
 
 /// Review sampling of content that matched nothing.
+///
+/// Sampling puts a person in front of content nobody flagged. On private surfaces (`direct`,
+/// `group`) that is reading private messages, so it must be published explicitly:
+/// [`PolicySet::validate`] refuses a rate above 0 on `direct` or `group` (or on all surfaces,
+/// `surfaces = []`) unless `private_surfaces = true`, and [`Sampling::samples`] never samples a
+/// private surface without it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sampling {
@@ -146,6 +202,29 @@ pub struct Sampling {
     /// Surfaces sampled (empty = all).
     #[serde(default)]
     pub surfaces: Vec<Surface>,
+    /// The published consent to sample private surfaces (`direct`, `group`); default false.
+    /// Always serialized, so it shows wherever the set is published.
+    #[serde(default)]
+    pub private_surfaces: bool,
+}
+
+impl Sampling {
+    /// Whether unknown content on `surface` may be sampled at all: the surface is listed (or
+    /// `surfaces` is empty), the rate is above 0, and a private surface needs
+    /// `private_surfaces`.
+    pub fn samples(&self, surface: Surface) -> bool {
+        self.rate > 0.0
+            && (self.surfaces.is_empty() || self.surfaces.contains(&surface))
+            && (surface == Surface::Public || self.private_surfaces)
+    }
+
+    /// The private surfaces this sampling would reach if allowed (in surface order).
+    pub fn private_surfaces_reached(&self) -> Vec<Surface> {
+        [Surface::Direct, Surface::Group]
+            .into_iter()
+            .filter(|s| self.surfaces.is_empty() || self.surfaces.contains(s))
+            .collect()
+    }
 }
 
 /// All policies, in priority order (first wins a tie), and sampling.
@@ -203,7 +282,8 @@ impl PolicySet {
         serde_json::to_string(self).expect("a policy set always serializes")
     }
 
-    /// Checks every policy, unique ids and the sampling rate.
+    /// Checks every policy, unique ids, the sampling rate, and that sampling reaches a private
+    /// surface only with `private_surfaces = true`.
     pub fn validate(&self) -> Result<(), Error> {
         let mut ids = HashSet::new();
         for p in &self.policies {
@@ -215,6 +295,16 @@ impl PolicySet {
         let r = self.sampling.rate;
         if !(0.0..=1.0).contains(&r) {
             return Err(Error::RateOutOfRange(r));
+        }
+        let private = self.sampling.private_surfaces_reached();
+        if r > 0.0 && !private.is_empty() && !self.sampling.private_surfaces {
+            return Err(Error::PrivateSampling(
+                private
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
         }
         Ok(())
     }

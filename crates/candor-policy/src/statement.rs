@@ -24,7 +24,9 @@ pub const HELD_PENDING_REVIEW: &str = "held pending human review";
 /// A statement of reasons: the API's fields (in the API documentation's order) then ours.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Statement {
-    /// block → `CONTENT_REMOVED`, withhold → `CONTENT_DISABLED`, hold_for_review → `OTHER`.
+    /// By the decision's action: block (removed at source) → `CONTENT_REMOVED`, withhold
+    /// (including a block policy acting on a sender outside its jurisdictions) →
+    /// `CONTENT_DISABLED`, hold_for_review → `OTHER`.
     pub decision_visibility: Vec<DecisionVisibility>,
     /// Only with `DECISION_VISIBILITY_OTHER`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,17 +45,20 @@ pub struct Statement {
     /// Incompatible content only: why the content is incompatible on that ground.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incompatible_content_explanation: Option<String>,
-    /// The best match's bank category.
+    /// The best match's bank category; for unhashable content, the policy's `category`.
     pub category: Category,
     /// The scanned content's type.
     pub content_type: Vec<ContentType>,
     /// Only with `CONTENT_TYPE_OTHER`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type_other: Option<String>,
-    /// The decision's jurisdictions that the API accepts (EU/EEA), sorted. May be empty when the
-    /// decision covers no EU/EEA jurisdiction: see `in_dsa_scope`.
+    /// The decision's jurisdictions that the API accepts (EU/EEA), sorted; for a removal at source
+    /// (`block`) also the sender's, since the content is removed where it was shared from too.
+    /// May be empty when none is EU/EEA: see `in_dsa_scope`.
     pub territorial_scope: Vec<String>,
-    /// Always `"Yes"`: hash matching is automated detection.
+    /// Always `"Yes"`: the content was flagged by Candor's automated check — a hash match, or
+    /// (unhashable content) an automated check that could not be completed, which
+    /// `decision_facts` says in words. No person flagged it.
     pub automated_detection: AutomatedDetection,
     /// The policy's, default `AUTOMATED_DECISION_FULLY`.
     pub automated_decision: AutomatedDecision,
@@ -70,10 +75,15 @@ pub struct Statement {
     // ---- ours (not sent to the Transparency Database) ----
     /// The deciding policy.
     pub policy_id: String,
-    /// The best match's bank.
-    pub bank: String,
-    /// The best match's distance.
-    pub match_distance: u32,
+    /// The best match's bank (absent for unhashable content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank: Option<String>,
+    /// The best match's distance (absent for unhashable content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_distance: Option<u32>,
+    /// Why the content could not be hashed, for a `trigger = "unhashable"` decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhashable: Option<String>,
     /// All jurisdictions the decision covers (including non-EU/EEA ones), sorted.
     pub jurisdictions: Vec<String>,
     /// Where the content was shared.
@@ -84,10 +94,11 @@ pub struct Statement {
 }
 
 /// Our fields, which [`Statement::dsa_api_json`] drops.
-pub const OUR_FIELDS: [&str; 6] = [
+pub const OUR_FIELDS: [&str; 7] = [
     "policy_id",
     "bank",
     "match_distance",
+    "unhashable",
     "jurisdictions",
     "surface",
     "in_dsa_scope",
@@ -135,24 +146,45 @@ fn describe_match(m: &Match) -> String {
     s
 }
 
-fn action_words(a: Action) -> &'static str {
-    match a {
-        Action::Block => "removing matching content at source, so that it is delivered to nobody,",
-        Action::Withhold => "withholding matching content",
-        Action::HoldForReview => "holding matching content until a person has reviewed it",
-        Action::Deliver => "delivery",
+fn scope_words(policy: &Policy) -> String {
+    if policy.jurisdictions.is_empty() {
+        "any jurisdiction".to_string()
+    } else {
+        policy.jurisdictions.join(", ")
     }
 }
 
+fn action_words(a: Action, what: &str) -> String {
+    match a {
+        Action::Block => {
+            format!("removing {what} at source, so that it is delivered to nobody,")
+        }
+        Action::Withhold => format!("withholding {what}"),
+        Action::HoldForReview => format!("holding {what} until a person has reviewed it"),
+        Action::Deliver => "delivery".to_string(),
+    }
+}
+
+/// What a decision rests on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Basis<'a> {
+    /// The matches that triggered the policy (non-empty), best first.
+    Matched(&'a [Match]),
+    /// The content could not be hashed, for this reason.
+    Unhashable(&'a str),
+}
+
+/// `action` is the decision's (effective) action: a `block` policy acting on a sender outside its
+/// jurisdictions gives `withhold` (see [`crate::effective_action`]).
 pub(crate) fn build_statement(
     policy: &Policy,
+    action: Action,
     ctx: &ScanContext,
-    ms: &[Match],
+    basis: Basis<'_>,
     jurisdictions: &[String],
     today: &str,
 ) -> Statement {
-    let best = &ms[0];
-    let (visibility, other) = match policy.action {
+    let (visibility, other) = match action {
         Action::Block => (DecisionVisibility::ContentRemoved, None),
         Action::Withhold => (DecisionVisibility::ContentDisabled, None),
         _ => (
@@ -161,42 +193,88 @@ pub(crate) fn build_statement(
         ),
     };
     let illegal = policy.decision_ground == DecisionGround::IllegalContent;
-    let territorial_scope: Vec<String> = jurisdictions
+    // Where the restriction applies: the decision's jurisdictions, and for a removal at source
+    // also where it was shared from (the content is gone there too).
+    let mut territorial_scope: Vec<String> = jurisdictions
         .iter()
         .filter(|j| dsa::in_dsa_scope(j))
         .cloned()
         .collect();
+    if action == Action::Block && dsa::in_dsa_scope(&ctx.sender.jurisdiction) {
+        territorial_scope.push(ctx.sender.jurisdiction.clone());
+        territorial_scope.sort_unstable();
+        territorial_scope.dedup();
+    }
 
-    let mut facts = format!(
-        "The {} was checked automatically when it was shared ({} surface). It matched entry {:?} of the hash bank {:?} ({}) by {}.",
-        ctx.content_type.noun(),
-        ctx.surface.as_str(),
-        best.content_id,
-        best.bank,
-        best.bank_category.label(),
-        describe_match(best),
-    );
-    if ms.len() > 1 {
-        facts.push_str(&format!(
-            " It matched {} further bank entries.",
-            ms.len() - 1
-        ));
+    let noun = ctx.content_type.noun();
+    let (mut facts, what, category, bank, distance, reason) = match basis {
+        Basis::Matched(ms) => {
+            let best = &ms[0];
+            let mut facts = format!(
+                "The {} was checked automatically when it was shared ({} surface). It matched entry {:?} of the hash bank {:?} ({}) by {}.",
+                noun,
+                ctx.surface.as_str(),
+                best.content_id,
+                best.bank,
+                best.bank_category.label(),
+                describe_match(best),
+            );
+            if ms.len() > 1 {
+                facts.push_str(&format!(
+                    " It matched {} further bank entries.",
+                    ms.len() - 1
+                ));
+            }
+            (
+                facts,
+                "matching content".to_string(),
+                best.bank_category,
+                Some(best.bank.clone()),
+                Some(best.distance),
+                None,
+            )
+        }
+        Basis::Unhashable(reason) => (
+            format!(
+                "The {noun} could not be checked automatically against the hash banks of known content when it was shared ({} surface): it could not be hashed ({reason}). It was therefore not found to match anything, and nothing is known about what it shows.",
+                ctx.surface.as_str(),
+            ),
+            "content that cannot be checked".to_string(),
+            // `validate` requires the category of an unhashable policy; the fallback only
+            // serves an unvalidated set.
+            policy.category.unwrap_or(Category::OtherViolationTc),
+            None,
+            None,
+            Some(reason.to_string()),
+        ),
+    };
+    match (policy.action, action) {
+        (Action::Block, Action::Block) => facts.push_str(&format!(
+            " Policy {:?} ({}) requires {} when it is shared from {}. It was shared from {}.",
+            policy.id,
+            policy.name,
+            action_words(Action::Block, &what),
+            scope_words(policy),
+            ctx.sender.jurisdiction,
+        )),
+        (Action::Block, _) => facts.push_str(&format!(
+            " Policy {:?} ({}) requires removing {} at source when it is shared from {}. It was shared from {}, outside that scope, so it is not removed but withheld in {}, where the policy applies.",
+            policy.id,
+            policy.name,
+            what,
+            scope_words(policy),
+            ctx.sender.jurisdiction,
+            jurisdictions.join(", "),
+        )),
+        _ => facts.push_str(&format!(
+            " Policy {:?} ({}) requires {} in {}.",
+            policy.id,
+            policy.name,
+            action_words(action, &what),
+            jurisdictions.join(", "),
+        )),
     }
-    facts.push_str(&format!(
-        " Policy {:?} ({}) requires {}",
-        policy.id,
-        policy.name,
-        action_words(policy.action)
-    ));
-    if policy.action == Action::Block {
-        facts.push_str(&format!(
-            " when it is shared from {}.",
-            ctx.sender.jurisdiction
-        ));
-    } else {
-        facts.push_str(&format!(" in {}.", jurisdictions.join(", ")));
-    }
-    if policy.action == Action::HoldForReview {
+    if action == Action::HoldForReview {
         facts.push_str(" This is not a final decision: a person will review the content.");
     }
 
@@ -208,7 +286,7 @@ pub(crate) fn build_statement(
         illegal_content_explanation: illegal.then(|| policy.explanation.clone()),
         incompatible_content_ground: (!illegal).then(|| policy.legal_ground.clone()),
         incompatible_content_explanation: (!illegal).then(|| policy.explanation.clone()),
-        category: best.bank_category,
+        category,
         content_type: vec![ctx.content_type],
         content_type_other: ctx.content_type_other.clone(),
         in_dsa_scope: !territorial_scope.is_empty(),
@@ -224,8 +302,9 @@ pub(crate) fn build_statement(
             .unwrap_or_else(|| today.to_string()),
         puid: ctx.content_id.clone(),
         policy_id: policy.id.clone(),
-        bank: best.bank.clone(),
-        match_distance: best.distance,
+        bank,
+        match_distance: distance,
+        unhashable: reason,
         jurisdictions: jurisdictions.to_vec(),
         surface: ctx.surface,
     }
@@ -275,13 +354,19 @@ pub fn notice_text(decision: &Decision, role: NoticeRole) -> String {
             article(noun)
         ),
     };
-    out.push_str(&format!(
-        " under policy {} ({}) because it matched the hash list {:?} of known content ({}).",
-        decision.policy_id,
-        decision.policy_name,
-        st.bank,
-        st.category.label()
-    ));
+    match (&st.unhashable, &st.bank) {
+        (Some(reason), _) => out.push_str(&format!(
+            " under policy {} ({}) because it could not be checked automatically against our lists of known content: it could not be processed ({reason}).",
+            decision.policy_id, decision.policy_name,
+        )),
+        (None, bank) => out.push_str(&format!(
+            " under policy {} ({}) because it matched the hash list {:?} of known content ({}).",
+            decision.policy_id,
+            decision.policy_name,
+            bank.as_deref().unwrap_or(""),
+            st.category.label()
+        )),
+    }
     match (
         st.decision_ground,
         &st.illegal_content_legal_ground,

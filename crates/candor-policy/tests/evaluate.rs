@@ -11,7 +11,7 @@ fn eval(s: &PolicySet, c: &ScanContext, m: &[Match]) -> Outcome {
 }
 
 #[test]
-fn block_follows_sender_jurisdiction() {
+fn block_removes_at_source_when_the_sender_is_in_scope() {
     let s = set(vec![in_js(
         with_banks(policy("csam", Action::Block), &["ncmec"]),
         &["DE"],
@@ -33,16 +33,135 @@ fn block_follows_sender_jurisdiction() {
     assert_eq!(d.action, Action::Block);
     assert_eq!(d.jurisdictions, ["BR", "FR", "US"]);
     assert_eq!(d.recipients, ["bob", "carol"]);
-    assert_eq!(d.statement.territorial_scope, ["FR"]);
+    // Removed at source: the restriction also applies where it was shared from (DE).
+    assert_eq!(d.statement.territorial_scope, ["DE", "FR"]);
     assert_eq!(
         d.statement.decision_visibility,
         [DecisionVisibility::ContentRemoved]
     );
-    // Sender in US, recipient in DE: the block policy does not cover the sender: delivered.
-    let c = ctx(Surface::Direct, "US", &[("bob", "DE")]);
+    let facts = &d.statement.decision_facts;
+    assert!(
+        facts.contains("at source") && facts.contains("It was shared from DE."),
+        "{facts}"
+    );
+    // A sender outside the EU sending to the US only: not for the Transparency Database.
+    let o = eval(&s, &ctx(Surface::Direct, "DE", &[("bob", "US")]), &m);
+    assert_eq!(o.decisions[0].statement.territorial_scope, ["DE"]);
+}
+
+#[test]
+fn block_withholds_in_scope_when_the_sender_is_outside() {
+    // Issue 17: declared illegal in DE, sent from the US: DE recipients must not get it.
+    let s = set(vec![in_js(
+        with_banks(policy("csam", Action::Block), &["ncmec"]),
+        &["DE", "AT"],
+    )]);
+    let m = [pdq("ncmec", MINORS, 3)];
+    let mut c = ctx(
+        Surface::Group,
+        "US",
+        &[("bob", "DE"), ("carol", "US"), ("dan", "AT")],
+    );
+    c.audience = Some(Audience {
+        jurisdictions: vec!["FR".into(), "DE".into()],
+    });
     let o = eval(&s, &c, &m);
+    let acts: Vec<(Action, Option<usize>)> = o
+        .recipients
+        .iter()
+        .map(|r| (r.action, r.decision))
+        .collect();
+    assert_eq!(
+        acts,
+        [
+            (Action::Withhold, Some(0)),
+            (Action::Deliver, None),
+            (Action::Withhold, Some(0))
+        ]
+    );
+    assert_eq!(o.audience[0].action, Action::Deliver);
+    assert_eq!(o.audience[1].action, Action::Withhold);
+    assert_eq!(o.decisions.len(), 1);
+    let d = &o.decisions[0];
+    assert_eq!(d.action, Action::Withhold);
+    assert_eq!(d.policy_id, "csam");
+    assert_eq!(d.jurisdictions, ["AT", "DE"]);
+    assert_eq!(d.recipients, ["bob", "dan"]);
+    assert_eq!(d.statement.territorial_scope, ["AT", "DE"]);
+    assert_eq!(
+        d.statement.decision_visibility,
+        [DecisionVisibility::ContentDisabled]
+    );
+    let facts = &d.statement.decision_facts;
+    assert!(
+        facts.contains("It was shared from US, outside that scope, so it is not removed but withheld in AT, DE"),
+        "{facts}"
+    );
+    let n = notice_text(d, NoticeRole::Sender);
+    assert!(
+        n.starts_with("Your image was withheld from recipients in AT, DE"),
+        "{n}"
+    );
+    // Nobody in scope: delivered, no decision.
+    let o = eval(&s, &ctx(Surface::Direct, "US", &[("carol", "US")]), &m);
     assert_eq!(o.recipients[0].action, Action::Deliver);
     assert!(o.decisions.is_empty());
+}
+
+#[test]
+fn block_as_withhold_competes_at_withhold_severity() {
+    let s = set(vec![
+        in_js(
+            with_banks(policy("hold", Action::HoldForReview), &["b"]),
+            &["DE"],
+        ),
+        in_js(with_banks(policy("w", Action::Withhold), &["b"]), &["FR"]),
+        in_js(
+            with_banks(policy("blk", Action::Block), &["b"]),
+            &["DE", "FR"],
+        ),
+        in_js(
+            with_banks(policy("blk-us", Action::Block), &["US"]),
+            &["US"],
+        ),
+    ]);
+    let m = [pdq("b", TERROR, 0)];
+    let c = ctx(
+        Surface::Direct,
+        "JP",
+        &[("x", "DE"), ("y", "FR"), ("z", "JP")],
+    );
+    let o = eval(&s, &c, &m);
+    let got: Vec<(Action, Option<&str>)> = o
+        .recipients
+        .iter()
+        .map(|r| {
+            (
+                r.action,
+                r.decision.map(|i| o.decisions[i].policy_id.as_str()),
+            )
+        })
+        .collect();
+    // DE: the block policy acting as a withhold beats the hold; FR: the earlier withhold wins
+    // the tie against the block policy acting as a withhold.
+    assert_eq!(
+        got,
+        [
+            (Action::Withhold, Some("blk")),
+            (Action::Withhold, Some("w")),
+            (Action::Deliver, None)
+        ]
+    );
+    // The same sender in DE: removed at source by blk, for everyone.
+    let c = ctx(
+        Surface::Direct,
+        "DE",
+        &[("x", "DE"), ("y", "FR"), ("z", "JP")],
+    );
+    let o = eval(&s, &c, &m);
+    assert!(o.recipients.iter().all(|r| r.action == Action::Block));
+    assert_eq!(o.decisions.len(), 1);
+    assert_eq!(o.decisions[0].policy_id, "blk");
 }
 
 #[test]
@@ -224,7 +343,7 @@ fn max_distance_is_inclusive_and_pdq_only() {
     );
     let ds: Vec<u32> = o.decisions[0].matches.iter().map(|m| m.distance).collect();
     assert_eq!(ds, [2, 9]);
-    assert_eq!(o.decisions[0].statement.match_distance, 2);
+    assert_eq!(o.decisions[0].statement.match_distance, Some(2));
 }
 
 #[test]
@@ -293,6 +412,7 @@ fn sampling_only_without_matches() {
     s.sampling = Sampling {
         rate: 0.25,
         surfaces: vec![Surface::Public],
+        private_surfaces: false,
     };
     let mut c = ctx(Surface::Public, "DE", &[]);
     c.audience = Some(Audience {
@@ -315,23 +435,83 @@ fn sampling_only_without_matches() {
         sampling: Sampling {
             rate: 0.0,
             surfaces: vec![],
+            private_surfaces: true,
         },
         ..s.clone()
     };
     assert!(!evaluate(&z, &d, &[], NOW, 0.0).unwrap().sampled_for_review);
-    // Empty surfaces = all.
-    let all = PolicySet {
+    // Empty surfaces = all, private ones only with the published flag.
+    let mut all = PolicySet {
         sampling: Sampling {
             rate: 1.0,
             surfaces: vec![],
+            private_surfaces: true,
         },
         ..s.clone()
     };
+    all.validate().unwrap();
     assert!(
         evaluate(&all, &d, &[], NOW, 0.999)
             .unwrap()
             .sampled_for_review
     );
+    // Without it the set is refused, and even unvalidated it never samples a private surface.
+    all.sampling.private_surfaces = false;
+    assert!(matches!(all.validate(), Err(Error::PrivateSampling(_))));
+    assert!(
+        !evaluate(&all, &d, &[], NOW, 0.0)
+            .unwrap()
+            .sampled_for_review
+    );
+    assert!(
+        evaluate(&all, &c, &[], NOW, 0.0)
+            .unwrap()
+            .sampled_for_review
+    );
+}
+
+#[test]
+fn private_surface_sampling_must_be_published() {
+    let v = |rate: f64, surfaces: Vec<Surface>, private_surfaces: bool| {
+        PolicySet {
+            policies: vec![],
+            sampling: Sampling {
+                rate,
+                surfaces,
+                private_surfaces,
+            },
+        }
+        .validate()
+    };
+    use Surface::*;
+    assert!(v(0.5, vec![Public], false).is_ok());
+    // Rate 0 samples nothing: no flag needed (the default set is valid).
+    assert!(v(0.0, vec![], false).is_ok());
+    assert!(PolicySet::default().validate().is_ok());
+    for surfaces in [vec![Direct], vec![Group, Public], vec![]] {
+        let e = v(0.01, surfaces.clone(), false).unwrap_err();
+        assert!(matches!(e, Error::PrivateSampling(_)), "{e:?}");
+        assert!(e.to_string().contains("private_surfaces = true"), "{e}");
+        assert!(v(0.01, surfaces, true).is_ok());
+    }
+    let e = v(0.01, vec![], false).unwrap_err();
+    assert!(e.to_string().contains("direct, group"), "{e}");
+    // In TOML, and shown in the published JSON.
+    let toml = "[sampling]\nrate = 0.1\nsurfaces = [\"group\"]\n";
+    assert!(matches!(
+        PolicySet::from_toml_str(toml),
+        Err(Error::PrivateSampling(_))
+    ));
+    let ok = PolicySet::from_toml_str(&format!("{toml}private_surfaces = true\n")).unwrap();
+    assert!(ok.sampling.private_surfaces);
+    let json: serde_json::Value = serde_json::from_str(&ok.to_json_string()).unwrap();
+    assert_eq!(json["sampling"]["private_surfaces"], true);
+    let json: serde_json::Value = serde_json::from_str(&example().to_json_string()).unwrap();
+    assert_eq!(json["sampling"]["private_surfaces"], false);
+    assert!(example()
+        .to_toml_string()
+        .unwrap()
+        .contains("private_surfaces = false"));
 }
 
 // ---------- validation ----------
@@ -427,6 +607,7 @@ fn policy_set_validation_errors() {
             sampling: Sampling {
                 rate,
                 surfaces: vec![],
+                private_surfaces: true,
             },
         };
         assert_err(s.validate(), |e| matches!(e, Error::RateOutOfRange(_)));
@@ -571,10 +752,11 @@ fn example() -> PolicySet {
 #[test]
 fn example_file_parses_validates_and_behaves() {
     let s = example();
-    assert_eq!(s.policies.len(), 3);
+    assert_eq!(s.policies.len(), 4);
     assert_eq!(s.sampling.rate, 0.01);
     assert_eq!(s.sampling.surfaces, [Surface::Public]);
     assert!(s.policies.iter().all(|p| p.enabled));
+    assert_eq!(s.policies[3].trigger, Trigger::Unhashable);
     // NCMEC-style list: blocked everywhere.
     let c = ctx(Surface::Direct, "US", &[("bob", "BR")]);
     let o = eval(&s, &c, &[exact("ncmec-hashes", MINORS)]);
@@ -641,6 +823,7 @@ fn toml_and_json_round_trips() {
         sampling: Sampling {
             rate: 0.5,
             surfaces: vec![Surface::Direct],
+            private_surfaces: true,
         },
     };
     assert_eq!(

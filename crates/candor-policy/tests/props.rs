@@ -29,6 +29,7 @@ prop_compose! {
         action in proptest::sample::select(ACTIONS.to_vec()),
         max_distance in proptest::option::of(0u32..40),
         enabled in proptest::bool::weighted(0.85),
+        unhashable in proptest::bool::weighted(0.2),
     ) -> Policy {
         let mut p = policy("x", action);
         p.banks = banks.iter().map(|s| s.to_string()).collect();
@@ -40,6 +41,13 @@ prop_compose! {
         p.jurisdictions = jurisdictions.iter().map(|s| s.to_string()).collect();
         p.max_distance = max_distance;
         p.enabled = enabled;
+        if unhashable {
+            p.trigger = Trigger::Unhashable;
+            p.category = Some(Category::OtherViolationTc);
+            p.banks.clear();
+            p.categories.clear();
+            p.max_distance = None;
+        }
         p
     }
 }
@@ -81,63 +89,105 @@ prop_compose! {
 
 fn arb_set() -> impl Strategy<Value = PolicySet> {
     // Rates in basis points: serde_json (without `float_roundtrip`) parses short decimals exactly.
-    (proptest::collection::vec(arb_policy(), 0..6), 0u32..=10_000).prop_map(|(mut ps, bp)| {
-        let rate = f64::from(bp) / 10_000.0;
-        for (i, p) in ps.iter_mut().enumerate() {
-            p.id = format!("p{i}");
-        }
-        PolicySet {
-            policies: ps,
-            sampling: Sampling {
-                rate,
-                surfaces: vec![],
-            },
-        }
-    })
+    (
+        proptest::collection::vec(arb_policy(), 0..6),
+        0u32..=10_000,
+        subset(&SURFACES),
+        any::<bool>(),
+    )
+        .prop_map(|(mut ps, bp, mut surfaces, private_surfaces)| {
+            let rate = f64::from(bp) / 10_000.0;
+            let private = surfaces.is_empty() || surfaces.iter().any(|s| *s != Surface::Public);
+            if rate > 0.0 && private && !private_surfaces {
+                surfaces = vec![Surface::Public];
+            }
+            for (i, p) in ps.iter_mut().enumerate() {
+                p.id = format!("p{i}");
+            }
+            PolicySet {
+                policies: ps,
+                sampling: Sampling {
+                    rate,
+                    surfaces,
+                    private_surfaces,
+                },
+            }
+        })
 }
 
-/// Independent oracle: the action for one jurisdiction, straight from the rules.
-fn oracle(set: &PolicySet, ctx: &ScanContext, ms: &[Match], j: &str) -> (Action, Option<String>) {
-    let applies = |p: &Policy, m: &Match| {
-        p.enabled
-            && (p.banks.contains(&m.bank) || p.categories.contains(&m.bank_category))
-            && (p.surfaces.is_empty() || p.surfaces.contains(&ctx.surface))
-            && (m.signal != SignalType::Pdq || p.max_distance.is_none_or(|d| m.distance <= d))
+fn in_scope(p: &Policy, j: &str) -> bool {
+    p.jurisdictions.is_empty() || p.jurisdictions.iter().any(|x| x == j)
+}
+
+fn oracle_applies(p: &Policy, m: &Match, ctx: &ScanContext) -> bool {
+    p.enabled
+        && p.trigger == Trigger::Match
+        && (p.banks.contains(&m.bank) || p.categories.contains(&m.bank_category))
+        && (p.surfaces.is_empty() || p.surfaces.contains(&ctx.surface))
+        && (m.signal != SignalType::Pdq || p.max_distance.is_none_or(|d| m.distance <= d))
+}
+
+/// Independent oracle: the action for one target jurisdiction, straight from the written rule.
+/// Every policy that applies proposes (action, position); sort by severity then position.
+fn oracle(
+    set: &PolicySet,
+    ctx: &ScanContext,
+    facts: &ScanFacts,
+    j: &str,
+) -> (Action, Option<String>) {
+    let ms = &facts.matches;
+    let rank = |a: Action| match a {
+        Action::Block => 0,
+        Action::Withhold => 1,
+        Action::HoldForReview => 2,
+        Action::Deliver => 3,
     };
-    let covers =
-        |p: &Policy, j: &str| p.jurisdictions.is_empty() || p.jurisdictions.iter().any(|x| x == j);
-    let live: Vec<&Policy> = set
-        .policies
-        .iter()
-        .filter(|p| ms.iter().any(|m| applies(p, m)))
-        .collect();
-    if let Some(b) = live
-        .iter()
-        .find(|p| p.action == Action::Block && covers(p, &ctx.sender.jurisdiction))
-    {
-        return (Action::Block, Some(b.id.clone()));
-    }
-    let mut best = (Action::Deliver, None);
-    for p in live
-        .iter()
-        .filter(|p| p.action != Action::Block && covers(p, j))
-    {
-        if severity(p.action) > severity(best.0) {
-            best = (p.action, Some(p.id.clone()));
+    let mut proposals: Vec<(u8, usize, Action)> = Vec::new();
+    for (pos, p) in set.policies.iter().enumerate() {
+        let by_unhashable = facts.unhashable.is_some()
+            && p.enabled
+            && p.trigger == Trigger::Unhashable
+            && (p.surfaces.is_empty() || p.surfaces.contains(&ctx.surface));
+        if !by_unhashable && !ms.iter().any(|m| oracle_applies(p, m, ctx)) {
+            continue;
+        }
+        let proposed = if p.action == Action::Block {
+            if in_scope(p, &ctx.sender.jurisdiction) {
+                Some(Action::Block)
+            } else if in_scope(p, j) {
+                Some(Action::Withhold)
+            } else {
+                None
+            }
+        } else if in_scope(p, j) {
+            Some(p.action)
+        } else {
+            None
+        };
+        if let Some(a) = proposed {
+            proposals.push((rank(a), pos, a));
         }
     }
-    best
+    proposals.sort_by_key(|&(rank, pos, _)| (rank, pos));
+    match proposals.first() {
+        Some(&(_, pos, a)) => (a, Some(set.policies[pos].id.clone())),
+        None => (Action::Deliver, None),
+    }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
-    fn outcome_invariants(set in arb_set(), ctx in arb_ctx(), ms in proptest::collection::vec(arb_match(), 0..5), draw in 0.0f64..1.0) {
+    fn outcome_invariants(set in arb_set(), ctx in arb_ctx(), ms in proptest::collection::vec(arb_match(), 0..5), draw in 0.0f64..1.0, unhashable in proptest::bool::weighted(0.3)) {
         set.validate().unwrap();
-        let o = evaluate(&set, &ctx, &ms, NOW, draw).unwrap();
-        // Deterministic.
-        prop_assert_eq!(&o, &evaluate(&set, &ctx, &ms, NOW, draw).unwrap());
+        let facts = ScanFacts { matches: ms.clone(), unhashable: unhashable.then(|| "too large".to_string()) };
+        let o = evaluate_with(&set, &ctx, &facts, NOW, draw).unwrap();
+        // Deterministic, and `evaluate` is `evaluate_with` without a reason.
+        prop_assert_eq!(&o, &evaluate_with(&set, &ctx, &facts, NOW, draw).unwrap());
+        if !unhashable {
+            prop_assert_eq!(&o, &evaluate(&set, &ctx, &ms, NOW, draw).unwrap());
+        }
         // Every recipient exactly once, in order.
         prop_assert_eq!(o.recipients.len(), ctx.recipients.len());
         for (r, p) in o.recipients.iter().zip(&ctx.recipients) {
@@ -148,7 +198,7 @@ proptest! {
             .chain(o.audience.iter().map(|a| (&a.jurisdiction, a.action, a.decision)));
         let mut referenced = vec![false; o.decisions.len()];
         for (j, action, decision) in targets {
-            let (want, pid) = oracle(&set, &ctx, &ms, j);
+            let (want, pid) = oracle(&set, &ctx, &facts, j);
             prop_assert_eq!(action, want);
             match decision {
                 None => prop_assert_eq!(action, Action::Deliver),
@@ -166,12 +216,35 @@ proptest! {
             prop_assert!(referenced[i]);
             prop_assert!(d.action != Action::Deliver);
             prop_assert!(!d.jurisdictions.is_empty());
-            prop_assert!(!d.matches.is_empty());
-            prop_assert!(d.matches.windows(2).all(|w| w[0].distance <= w[1].distance));
+            let p = set.policies.iter().find(|p| p.id == d.policy_id).unwrap();
+            if p.trigger == Trigger::Match {
+                prop_assert!(!d.matches.is_empty());
+                prop_assert!(d.matches.windows(2).all(|w| w[0].distance <= w[1].distance));
+                prop_assert_eq!(d.statement.match_distance, Some(d.matches[0].distance));
+                prop_assert!(d.statement.unhashable.is_none());
+            } else {
+                prop_assert!(d.matches.is_empty());
+                prop_assert_eq!(d.statement.unhashable.as_deref(), Some("too large"));
+                prop_assert!(d.statement.decision_facts.contains("could not be checked"));
+                prop_assert_eq!(Some(d.statement.category), p.category);
+                prop_assert!(d.statement.bank.is_none() && d.statement.match_distance.is_none());
+            }
             prop_assert!(d.jurisdictions.windows(2).all(|w| w[0] < w[1]));
-            prop_assert_eq!(d.statement.match_distance, d.matches[0].distance);
             for t in &d.statement.territorial_scope {
-                prop_assert!(d.jurisdictions.contains(t) && dsa::in_dsa_scope(t));
+                let at_source = d.action == Action::Block && *t == ctx.sender.jurisdiction;
+                prop_assert!((d.jurisdictions.contains(t) || at_source) && dsa::in_dsa_scope(t));
+            }
+            let want_vis = match d.action {
+                Action::Block => DecisionVisibility::ContentRemoved,
+                Action::Withhold => DecisionVisibility::ContentDisabled,
+                _ => DecisionVisibility::Other,
+            };
+            prop_assert_eq!(&d.statement.decision_visibility, &vec![want_vis]);
+            // A block policy acts as a withhold exactly when the sender is outside its scope.
+            if p.action == Action::Block {
+                prop_assert_eq!(d.action == Action::Block, in_scope(p, &ctx.sender.jurisdiction));
+            } else {
+                prop_assert_eq!(d.action, p.action);
             }
             for role in [NoticeRole::Sender, NoticeRole::Recipient] {
                 prop_assert!(!notice_text(d, role).contains("acct-"));
@@ -181,7 +254,50 @@ proptest! {
         let mut ids: Vec<&str> = o.decisions.iter().map(|d| d.policy_id.as_str()).collect();
         ids.dedup();
         prop_assert_eq!(ids.len(), o.decisions.len());
-        prop_assert_eq!(o.sampled_for_review, ms.is_empty() && draw < set.sampling.rate);
+        let sp = &set.sampling;
+        let surface_sampled = (sp.surfaces.is_empty() || sp.surfaces.contains(&ctx.surface))
+            && (ctx.surface == Surface::Public || sp.private_surfaces);
+        prop_assert_eq!(o.sampled_for_review, ms.is_empty() && o.decisions.is_empty() && surface_sampled && draw < sp.rate);
+        if unhashable && o.decisions.iter().any(|d| d.matches.is_empty()) {
+            prop_assert!(!o.sampled_for_review);
+        }
+    }
+
+    /// Issue 17's invariant, stated without the oracle: nobody in the jurisdictions of a `block` or
+    /// `withhold` policy that applies is delivered the content; every restriction has a decision
+    /// with a statement; no target gets an action weaker than any applicable policy's.
+    #[test]
+    fn nobody_in_scope_is_delivered(set in arb_set(), ctx in arb_ctx(), ms in proptest::collection::vec(arb_match(), 0..5)) {
+        let o = evaluate(&set, &ctx, &ms, NOW, 0.5).unwrap();
+        let targets: Vec<(&str, Action, Option<usize>)> = o.recipients.iter().map(|r| (r.jurisdiction.as_str(), r.action, r.decision))
+            .chain(o.audience.iter().map(|a| (a.jurisdiction.as_str(), a.action, a.decision)))
+            .collect();
+        for p in &set.policies {
+            if !ms.iter().any(|m| applies(p, m, &ctx)) {
+                continue;
+            }
+            for &(j, action, _) in &targets {
+                let protected = in_scope(p, j) || (p.action == Action::Block && in_scope(p, &ctx.sender.jurisdiction));
+                if protected {
+                    prop_assert!(action != Action::Deliver, "{} in scope of {} delivered", j, p.id);
+                    let floor = if p.action == Action::Block && !in_scope(p, &ctx.sender.jurisdiction) {
+                        Action::Withhold
+                    } else {
+                        p.action
+                    };
+                    prop_assert!(severity(action) >= severity(floor));
+                }
+            }
+        }
+        for &(_, action, decision) in &targets {
+            if action != Action::Deliver {
+                let d = &o.decisions[decision.unwrap()];
+                prop_assert_eq!(d.action, action);
+                prop_assert_eq!(&d.statement.policy_id, &d.policy_id);
+                prop_assert!(!d.statement.decision_facts.is_empty());
+                prop_assert!(!d.statement.illegal_content_legal_ground.as_deref().or(d.statement.incompatible_content_ground.as_deref()).unwrap_or("").is_empty());
+            }
+        }
     }
 
     #[test]

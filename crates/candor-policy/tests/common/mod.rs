@@ -20,6 +20,16 @@ pub fn policy(id: &str, action: Action) -> Policy {
         explanation: "Because.".into(),
         automated_decision: None,
         enabled: true,
+        trigger: Trigger::Match,
+        category: None,
+    }
+}
+
+pub fn unhashable_policy(id: &str, action: Action, category: Category) -> Policy {
+    Policy {
+        trigger: Trigger::Unhashable,
+        category: Some(category),
+        ..policy(id, action)
     }
 }
 
@@ -31,6 +41,13 @@ pub fn with_banks(mut p: Policy, banks: &[&str]) -> Policy {
 pub fn in_js(mut p: Policy, js: &[&str]) -> Policy {
     p.jurisdictions = js.iter().map(|s| s.to_string()).collect();
     p
+}
+
+pub fn set_unchecked(policies: Vec<Policy>) -> PolicySet {
+    PolicySet {
+        policies,
+        sampling: Sampling::default(),
+    }
 }
 
 pub fn set(policies: Vec<Policy>) -> PolicySet {
