@@ -44,7 +44,7 @@
 //! |---|---|
 //! | `bank` | `bank` (name), `op` (`create`/`update`/`delete`), `category`, `enabled` (bool), `pdq_threshold` (u32) |
 //! | `bank_content` | `bank`, `content` (entry id), `op` (`add`/`retract`/`enable`/`disable`), `signal` (`pdq`/`md5`/`sha256`), `commitment` (hash: a salted [`crate::commit::signal_commitment`], never the signal in the clear), `category`, `provenance` (`own_review` or `imported:<list name>`), `reason`? (only with `retract`), `content_commitment`? (**v2**, hash; only with `add` and `own_review`: the content commitment of the person's content a review added, opened with their notice) |
-//! | `decision` | `decision` (id), `action` (`withhold`/`block`/`hold_for_review`), `policy` (id), `surface` (token), `territorial_scope` (array of ISO 3166-1 alpha-2 codes, two `A-Z` each, sorted, no duplicates, at most 300; may be empty), `category`, `decision_ground` (`DECISION_GROUND_…`), `automated_detection` (bool), `automated_decision` (`AUTOMATED_DECISION_FULLY`/`_PARTIALLY`/`_NOT_AUTOMATED`), `content_type` (DSA enum), `source_type` (DSA enum), `bank`?, `distance`? (u32, PDQ distance), `recipients` (u64, a count: never account ids), `content_commitment` (hash: [`crate::commit::content_commitment`] of the platform's content id, opened by the affected user with the nonce in the notice) |
+//! | `decision` | `decision` (id), `action` (`withhold`/`block`/`hold_for_review`), `policy` (id), `surface` (token), `territorial_scope` (array of ISO 3166-1 alpha-2 codes, two `A-Z` each, sorted, no duplicates, at most 300; may be empty), `category`, `decision_ground` (`DECISION_GROUND_…`), `automated_detection` (bool), `automated_decision` (`AUTOMATED_DECISION_FULLY`/`_PARTIALLY`/`_NOT_AUTOMATED`), `content_type` (DSA enum), `source_type` (DSA enum), `bank`?, `distance`? (u32, PDQ distance), `recipients` (u64, a count: never account ids), `content_commitment` (hash: [`crate::commit::content_commitment`] of the platform's content id, opened by the affected user with the nonce in the notice), `unhashable`? (**v2**, `true` only, never with `bank`/`distance`: the content could not be hashed and a published `unhashable` rule decided) |
 //! | `review` | `decision`? (id), `review_item` (id), `outcome` (`confirmed`/`rejected`), `bank`? (when the item was added to a bank), `content_commitment`? (**v2**, hash: the reviewed content, opened with the sender's notice) |
 //! | `appeal` | `appeal` (id), `decision`? (id), `review_item`? (**v2**, id: an appeal against a bank addition made by that review); exactly one of the two |
 //! | `appeal_outcome` | `appeal`, `decision`?, `review_item`? (**v2**), exactly one of the two; `outcome` (`upheld`/`reversed`) |
@@ -302,6 +302,10 @@ pub struct DecisionEntry {
     /// Commitment to the platform content id ([`crate::commit::content_commitment`]).
     #[serde(with = "hex_hash")]
     pub content_commitment: Hash,
+    /// (v2) The content could not be hashed and a published `unhashable` rule decided
+    /// (never with `bank` or `distance`). Omitted when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unhashable: bool,
 }
 
 /// `review`: a reviewer's outcome on a held item.
@@ -522,7 +526,8 @@ impl EntryBody {
     /// The lowest encoding version that can express this entry (see the module doc).
     pub fn version(&self) -> u64 {
         let v2 = match self {
-            EntryBody::Bank(_) | EntryBody::Decision(_) => false,
+            EntryBody::Bank(_) => false,
+            EntryBody::Decision(e) => e.unhashable,
             EntryBody::BankContent(e) => e.content_commitment.is_some(),
             EntryBody::Review(e) => e.content_commitment.is_some(),
             EntryBody::Appeal(e) => e.review_item.is_some(),
@@ -597,6 +602,9 @@ impl EntryBody {
                 check_charset("source_type", &e.source_type, 128, upper)?;
                 if let Some(b) = &e.bank {
                     check_id("bank", b)?;
+                }
+                if e.unhashable && (e.bank.is_some() || e.distance.is_some()) {
+                    return Err(bad("an unhashable decision names no bank and no distance"));
                 }
             }
             EntryBody::Review(e) => {
@@ -823,6 +831,7 @@ pub fn examples() -> Vec<Entry> {
                 distance: Some(12),
                 recipients: 3,
                 content_commitment: h(2),
+                unhashable: false,
             }),
         ),
         Entry::new(
@@ -885,6 +894,27 @@ pub fn examples_v2() -> Vec<Entry> {
     let t = "2026-11-23T14:10:49Z";
     let h = |b: u8| [b; 32];
     vec![
+        Entry::new(
+            t,
+            EntryBody::Decision(DecisionEntry {
+                decision: "01JD8XAN6P".into(),
+                action: Action::HoldForReview,
+                policy: "unhashable-public-review".into(),
+                surface: "public".into(),
+                territorial_scope: vec![],
+                category: "STATEMENT_CATEGORY_OTHER_VIOLATION_TC".into(),
+                decision_ground: "DECISION_GROUND_INCOMPATIBLE_CONTENT".into(),
+                automated_detection: true,
+                automated_decision: AUTOMATED_DECISION_FULLY.into(),
+                content_type: "CONTENT_TYPE_IMAGE".into(),
+                source_type: "SOURCE_VOLUNTARY".into(),
+                bank: None,
+                distance: None,
+                recipients: 0,
+                content_commitment: h(7),
+                unhashable: true,
+            }),
+        ),
         Entry::new(
             t,
             EntryBody::BankContent(BankContentEntry {

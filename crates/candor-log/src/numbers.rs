@@ -6,7 +6,8 @@
 //! ```text
 //! {"tree_size":N,
 //!  "decisions":{"total":..,"by_action":{..},"by_policy":{..},"by_category":{..},
-//!               "by_jurisdiction":{..},"by_surface":{..},"automated":..,"human":..},
+//!               "by_jurisdiction":{..},"by_surface":{..},"automated":..,"human":..,
+//!               "unhashable":..},
 //!  "reviews":{"confirmed":..,"rejected":..},
 //!  "samples":{"total":..,"by_surface":{..}},
 //!  "appeals":{"total":..,"upheld":..,"reversed":..},
@@ -18,7 +19,8 @@
 //! - `tree_size`: the number of entries applied (the log size the numbers describe).
 //! - `decisions.by_jurisdiction`: each country of a decision's `territorial_scope` counts once.
 //! - `decisions.automated`: decisions with `automated_decision` = `AUTOMATED_DECISION_FULLY`;
-//!   `human`: all other decisions (partly or not automated).
+//!   `human`: all other decisions (partly or not automated); `unhashable`: decisions on content
+//!   that could not be hashed, taken by a published `unhashable` rule.
 //! - `appeals.total` counts `appeal` entries, `upheld`/`reversed` count `appeal_outcome`s.
 //! - `banks` counts `bank` entries (banks created, updated, deleted).
 //! - `samples.total` counts `sampled` entries (unknown content picked for human review);
@@ -59,6 +61,7 @@ pub struct DecisionNumbers {
     pub by_surface: BTreeMap<String, u64>,
     pub automated: u64,
     pub human: u64,
+    pub unhashable: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +143,9 @@ impl Numbers {
                     d.automated += 1;
                 } else {
                     d.human += 1;
+                }
+                if e.unhashable {
+                    d.unhashable += 1;
                 }
             }
             EntryBody::Review(e) => match e.outcome {

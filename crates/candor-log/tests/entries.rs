@@ -330,7 +330,7 @@ fn numbers_from_a_known_sequence() {
          \"by_category\":{\"STATEMENT_CATEGORY_PROTECTION_OF_MINORS\":2,\"STATEMENT_CATEGORY_SCAMS_AND_FRAUD\":1},\
          \"by_jurisdiction\":{\"AT\":1,\"DE\":2,\"FR\":1},\
          \"by_surface\":{\"direct\":2,\"public\":1},\
-         \"automated\":1,\"human\":2},\
+         \"automated\":1,\"human\":2,\"unhashable\":0},\
          \"reviews\":{\"confirmed\":1,\"rejected\":1},\
          \"samples\":{\"total\":1,\"by_surface\":{\"direct\":1}},\
          \"appeals\":{\"total\":2,\"upheld\":1,\"reversed\":1},\
@@ -348,7 +348,7 @@ fn numbers_from_a_known_sequence() {
     assert_eq!(m, n);
     assert_eq!(
         String::from_utf8(Numbers::default().to_json()).unwrap(),
-        "{\"tree_size\":0,\"decisions\":{\"total\":0,\"by_action\":{},\"by_policy\":{},\"by_category\":{},\"by_jurisdiction\":{},\"by_surface\":{},\"automated\":0,\"human\":0},\"reviews\":{\"confirmed\":0,\"rejected\":0},\"samples\":{\"total\":0,\"by_surface\":{}},\"appeals\":{\"total\":0,\"upheld\":0,\"reversed\":0},\"bank_changes\":{\"add\":0,\"retract\":0,\"enable\":0,\"disable\":0},\"banks\":{\"create\":0,\"update\":0,\"delete\":0},\"policy_changes\":0,\"notices_deferred\":0}"
+        "{\"tree_size\":0,\"decisions\":{\"total\":0,\"by_action\":{},\"by_policy\":{},\"by_category\":{},\"by_jurisdiction\":{},\"by_surface\":{},\"automated\":0,\"human\":0,\"unhashable\":0},\"reviews\":{\"confirmed\":0,\"rejected\":0},\"samples\":{\"total\":0,\"by_surface\":{}},\"appeals\":{\"total\":0,\"upheld\":0,\"reversed\":0},\"bank_changes\":{\"add\":0,\"retract\":0,\"enable\":0,\"disable\":0},\"banks\":{\"create\":0,\"update\":0,\"delete\":0},\"policy_changes\":0,\"notices_deferred\":0}"
     );
 }
 
@@ -441,12 +441,12 @@ fn version_two_rules() {
     assert!(pc(SAMPLING_POLICY, None).is_err());
     assert!(pc("csam", Some(true)).is_err());
     // A content commitment on a bank change only for an own-review addition.
-    let mut e = examples_v2()[0].clone();
+    let mut e = examples_v2()[1].clone();
     if let EntryBody::BankContent(c) = &mut e.body {
         c.provenance = "imported:ncmec".into();
     }
     assert!(e.encode_checked().is_err());
-    let mut e = examples_v2()[0].clone();
+    let mut e = examples_v2()[1].clone();
     if let EntryBody::BankContent(c) = &mut e.body {
         c.op = ContentOp::Disable;
     }

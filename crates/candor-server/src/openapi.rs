@@ -34,7 +34,7 @@ impl Modify for Bearer {
         review::list, review::get_item, review::confirm, review::reject,
         appeals::create, appeals::list, appeals::get_appeal, appeals::decide,
         access::export,
-        policies::get_set, policies::put_set,
+        policies::get_set, policies::put_set, policies::simulate,
         tokens::create, tokens::list, tokens::revoke,
         log::checkpoint, log::key, log::numbers, log::tile,
         hma::raw_lookup, hma::lookup_get, hma::lookup_post, hma::hash, hma::index_status,

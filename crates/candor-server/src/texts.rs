@@ -16,6 +16,16 @@ pub fn sampled(puid: &str, surface: &str, rate: f64, log_index: u64) -> String {
     )
 }
 
+/// `text` as a sentence: trimmed, with a full stop unless it ends in punctuation.
+fn sentence(text: &str) -> String {
+    let t = text.trim();
+    if t.ends_with(['.', '!', '?']) {
+        t.to_string()
+    } else {
+        format!("{t}.")
+    }
+}
+
 fn percent(rate: f64) -> String {
     let p = rate * 100.0;
     if p >= 1.0 || p == 0.0 {
@@ -48,7 +58,7 @@ pub fn review_outcome(
     let why = if reason.trim().is_empty() {
         String::new()
     } else {
-        format!(" Reasons: {reason}")
+        format!(" Reasons: {}", sentence(reason))
     };
     format!("{what}{why} This review is entry {log_index} of the public transparency log.")
 }
@@ -77,7 +87,7 @@ pub fn bank_addition(
     let why = if reason.trim().is_empty() {
         String::new()
     } else {
-        format!(" The reviewer's reasons: {reason}")
+        format!(" The reviewer's reasons: {}", sentence(reason))
     };
     format!(
         "After a person's review, the hashes of content you shared were added to the list {bank:?} (category {category}). \

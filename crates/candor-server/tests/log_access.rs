@@ -99,7 +99,26 @@ fn log_numbers_policies_and_restart() {
     assert_eq!(recomputed.decisions.by_surface["direct"], 4);
     assert_eq!(recomputed.decisions.automated, 4);
     assert_eq!(recomputed.decisions.human, 0);
-    assert_eq!(recomputed.policy_changes, 3 + 2);
+    // 3 policies and the sampling settings at first start, then 2 changes.
+    assert_eq!(recomputed.policy_changes, 3 + 1 + 2);
+    let sampling: Vec<_> = entries
+        .iter()
+        .filter_map(|e| match &e.body {
+            candor_log::entry::EntryBody::PolicyChange(p)
+                if p.policy == candor_log::entry::SAMPLING_POLICY =>
+            {
+                Some(p.private_surfaces)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sampling,
+        vec![Some(false)],
+        "the sampling settings are logged once"
+    );
+    assert_eq!(put["sampling"]["private_surfaces"], false);
+    assert!(put["lints"].is_array(), "{put}");
     let rep = s.verify_log(Some(&first_note));
     assert_eq!(rep.size, size);
 

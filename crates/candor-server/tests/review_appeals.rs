@@ -305,8 +305,22 @@ fn review_confirm_reject_and_appeals() {
     assert_eq!(ds, want);
     let sue_notices = ex["notices"].as_array().unwrap();
     // Decision notice for each of the 3 decisions; outcomes: d1 (review + appeal), d2
-    // (review) and d3 (appeal: every party of the decision is told).
-    assert_eq!(sue_notices.len(), 3 + 2 + 1 + 1, "{ex}");
+    // (review) and d3 (appeal: every party of the decision is told); the bank addition that
+    // d1's review made from her content.
+    assert_eq!(sue_notices.len(), 3 + 2 + 1 + 1 + 1, "{ex}");
+    assert_eq!(
+        sue_notices
+            .iter()
+            .filter(|n| n["kind"] == "bank_addition")
+            .count(),
+        1
+    );
+    // Both held items are in her export, with the addition retracted by the reversal.
+    let items = ex["review_items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{ex}");
+    assert!(items
+        .iter()
+        .any(|i| i["bank"] == "reviewed" && i["bank_content_retracted"] == true));
     assert!(sue_notices.iter().all(|n| n["account"] == "sue"));
     let ap_ids: Vec<&str> = ex["appeals"]
         .as_array()

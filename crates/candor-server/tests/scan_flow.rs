@@ -302,16 +302,43 @@ fn block_by_sender_jurisdiction_and_sampling() {
     assert_eq!(ds[0]["statement"]["category"], CAT_CSAM);
     assert_eq!(ds[0]["notices"].as_array().unwrap().len(), 3);
 
-    // Sender in the US: the block policy does not apply; nothing else covers csam.
+    // Sender in the US (outside the block policy's scope): the content the operator declared
+    // illegal in FR still never reaches the FR recipient — withheld there by that policy, with
+    // a decision, a statement, notices and a log entry; the US recipient gets it.
+    let size_before = s.log_size();
     let r = s
         .scan(&json!({
-            "context": context("m-2", "direct", ("ulla", "US"), &[("fred", "FR")]),
+            "context": context("m-2", "direct", ("ulla", "US"), &[("fred", "FR"), ("ursula", "US")]),
             "signals": {"md5": md5},
         }))
         .expect(200)
         .json();
-    assert_eq!(action_of(&r, "fred"), "deliver");
-    assert!(r["decisions"].as_array().unwrap().is_empty());
+    assert_eq!(action_of(&r, "fred"), "withhold", "{r}");
+    assert_eq!(action_of(&r, "ursula"), "deliver", "{r}");
+    let ds = r["decisions"].as_array().unwrap();
+    assert_eq!(ds.len(), 1, "{r}");
+    assert_eq!(ds[0]["action"], "withhold");
+    assert_eq!(ds[0]["policy"], "csam-block");
+    assert_eq!(ds[0]["jurisdictions"], json!(["FR"]));
+    assert_eq!(ds[0]["recipients"], json!(["fred"]));
+    assert_eq!(
+        ds[0]["statement"]["decision_visibility"],
+        json!(["DECISION_VISIBILITY_CONTENT_DISABLED"])
+    );
+    let notified: Vec<&str> = ds[0]["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(notified, vec!["ulla", "fred"]);
+    let entry = &s.log_entries()[ds[0]["log_index"].as_u64().unwrap() as usize];
+    let candor_log::entry::EntryBody::Decision(de) = &entry.body else {
+        panic!("{entry:?}")
+    };
+    assert_eq!(de.policy, "csam-block");
+    assert_eq!(de.territorial_scope, vec!["FR".to_string()]);
+    assert!(s.log_size() > size_before);
     assert_eq!(r["matches"].as_array().unwrap().len(), 1);
 
     // Sampling 1.0 on public: unknown content goes to the review queue (not on direct).

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 mod hash_cmd;
 mod index_cmd;
 mod log_cmd;
+mod policy_cmd;
 mod serve_cmd;
 
 #[derive(Parser)]
@@ -34,6 +35,9 @@ enum Command {
     /// Verify the transparency log and notice proofs.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
+    /// Explain what a policy file does before it is published (simulator and lints).
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
 }
 
 #[derive(Subcommand)]
@@ -51,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Log(cmd) => log_cmd::run(cmd),
         Command::Serve(args) => serve_cmd::run_serve(args),
         Command::Token(cmd) => serve_cmd::run_token(cmd),
+        Command::Policy(cmd) => policy_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -69,6 +69,7 @@ pub fn router() -> Router<AppState> {
             "/v1/policies",
             get(policies::get_set).put(policies::put_set),
         )
+        .route("/v1/policies/simulate", post(policies::simulate))
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{token}", axum::routing::delete(tokens::revoke))
         .route("/m/raw_lookup", get(hma::raw_lookup))

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 use candor_log::entry::{ChangeOp, EntryBody, PolicyChangeEntry, SAMPLING_POLICY};
-use candor_policy::{Policy, PolicySet, Sampling};
+use candor_policy::{BankInfo, Lint, LintLevel, Policy, PolicySet, Sampling, SimOptions};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::auth::{Caller, Role};
@@ -16,10 +17,21 @@ use crate::entries::append;
 use crate::error::{ApiError, ApiResult};
 use crate::{now_rfc3339, App, AppState};
 
-/// The policies in force (public: what Candor will do is no secret).
+/// The policies in force (public: what Candor will do is no secret), with their lints
+/// (warnings where a rule can never act as written).
 #[utoipa::path(get, path = "/v1/policies", tag = "policies", responses((status = 200, content_type = "application/json", body = Object)))]
-pub async fn get_set(State(app): State<AppState>) -> Json<serde_json::Value> {
-    Json(serde_json::from_str(&app.policies().to_json_string()).unwrap_or_default())
+pub async fn get_set(State(app): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(in_force(&app).await?))
+}
+
+/// The set in force as JSON, with `lints` against the banks that exist now.
+async fn in_force(app: &App) -> ApiResult<serde_json::Value> {
+    let set = app.policies();
+    let mut answer: serde_json::Value =
+        serde_json::from_str(&set.to_json_string()).unwrap_or_default();
+    answer["lints"] = serde_json::to_value(candor_policy::lint(&set, &bank_infos(app).await?))
+        .unwrap_or_default();
+    Ok(answer)
 }
 
 /// Replace the policy set: JSON `{"policies": [...], "sampling": {...}}`, or the TOML policy
@@ -41,13 +53,146 @@ pub async fn put_set(
     let set = if toml {
         PolicySet::from_toml_str(text)
     } else {
-        PolicySet::from_json_str(text)
+        // What GET answers can be edited and put back: its `lints` are output only.
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(mut m)) if m.contains_key("lints") => {
+                m.remove("lints");
+                PolicySet::from_json_str(&serde_json::Value::Object(m).to_string())
+            }
+            _ => PolicySet::from_json_str(text),
+        }
     }
     .map_err(|e| ApiError::bad_request("invalid_policy", e.to_string()))?;
+    let lints = candor_policy::lint(&set, &bank_infos(&app).await?);
+    refuse_errors(&lints)?;
     replace(&app, set).await?;
-    Ok(Json(
-        serde_json::from_str(&app.policies().to_json_string()).unwrap_or_default(),
-    ))
+    Ok(Json(in_force(&app).await?))
+}
+
+/// A set with an error-level lint cannot act as written: refused, every finding named.
+fn refuse_errors(lints: &[Lint]) -> ApiResult<()> {
+    let errors: Vec<String> = lints
+        .iter()
+        .filter(|l| l.level == LintLevel::Error)
+        .map(|l| format!("{}: {}", l.code, l.message))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request("invalid_policy", errors.join("; ")))
+    }
+}
+
+/// Every bank as the simulator and the lints see it (name, category, PDQ threshold).
+pub async fn bank_infos(app: &App) -> ApiResult<Vec<BankInfo>> {
+    Ok(stored_banks(&app.store).await?)
+}
+
+/// The banks in the store as [`BankInfo`]s (also used by `candor policy explain`).
+pub async fn stored_banks(store: &candor_store::Store) -> Result<Vec<BankInfo>, sqlx::Error> {
+    let rows: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT name, category, pdq_threshold FROM banks ORDER BY name")
+            .fetch_all(store.reader())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, category, t)| {
+            Some(BankInfo {
+                name,
+                category: serde_json::from_value(serde_json::Value::String(category)).ok()?,
+                pdq_threshold: u32::try_from(t).ok()?,
+            })
+        })
+        .collect())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulateRequest {
+    /// A proposed policy set (JSON form); default the set in force.
+    #[schema(value_type = Option<Object>)]
+    pub proposed: Option<serde_json::Value>,
+    /// The proposed set in the TOML policy file format (instead of `proposed`).
+    pub proposed_toml: Option<String>,
+    /// Only this bank.
+    pub bank: Option<String>,
+    /// The PDQ distance of the hypothetical match (default 0).
+    pub distance: Option<u32>,
+}
+
+/// What a policy set does, before it is saved: for every bank, sender jurisdiction ×
+/// recipient/audience jurisdiction × surface, the action, the deciding policy and the statement
+/// it would carry; for a proposed set also the cells that change from the set in force, and its
+/// lints.
+#[utoipa::path(post, path = "/v1/policies/simulate", tag = "policies", request_body = SimulateRequest, responses((status = 200, body = Object), (status = 400)), security(("bearer" = [])))]
+pub async fn simulate(
+    State(app): State<AppState>,
+    caller: Caller,
+    body: Result<Json<SimulateRequest>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(&[Role::Curator, Role::Auditor])?;
+    let Json(r) = body?;
+    let current = app.policies();
+    let proposed = match (r.proposed, r.proposed_toml) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_simulation",
+                "give `proposed` or `proposed_toml`, not both",
+            ))
+        }
+        (Some(v), None) => Some(PolicySet::from_json_str(&v.to_string())),
+        (None, Some(t)) => Some(PolicySet::from_toml_str(&t)),
+        (None, None) => None,
+    }
+    .transpose()
+    .map_err(|e| ApiError::bad_request("invalid_policy", e.to_string()))?;
+    let banks = bank_infos(&app).await?;
+    let opts = SimOptions {
+        bank: r.bank,
+        distance: r.distance,
+        now: Some(now_rfc3339()),
+    };
+    let sim = |set: &PolicySet| {
+        candor_policy::simulate(set, &banks, &opts)
+            .map_err(|e| ApiError::bad_request("invalid_simulation", e.to_string()))
+    };
+    let in_force = sim(&current)?;
+    let mut answer = serde_json::Map::new();
+    match &proposed {
+        Some(p) => {
+            let s = sim(p)?;
+            let changes = candor_policy::diff(&in_force, &s);
+            answer.insert("text".into(), s.to_text().into());
+            answer.insert(
+                "diff_text".into(),
+                candor_policy::diff_text(&changes).into(),
+            );
+            answer.insert(
+                "diff".into(),
+                serde_json::to_value(&changes).unwrap_or_default(),
+            );
+            answer.insert(
+                "lints".into(),
+                serde_json::to_value(candor_policy::lint(p, &banks)).unwrap_or_default(),
+            );
+            answer.insert(
+                "simulation".into(),
+                serde_json::to_value(&s).unwrap_or_default(),
+            );
+        }
+        None => {
+            answer.insert("text".into(), in_force.to_text().into());
+            answer.insert(
+                "lints".into(),
+                serde_json::to_value(candor_policy::lint(&current, &banks)).unwrap_or_default(),
+            );
+            answer.insert(
+                "simulation".into(),
+                serde_json::to_value(&in_force).unwrap_or_default(),
+            );
+        }
+    }
+    Ok(Json(serde_json::Value::Object(answer)))
 }
 
 fn digest(p: &Policy) -> [u8; 32] {
@@ -108,7 +253,7 @@ pub async fn replace(app: &Arc<App>, set: PolicySet) -> ApiResult<()> {
                         policy: SAMPLING_POLICY.to_string(),
                         op,
                         digest: Some(Sha256::digest(sampling.as_bytes()).into()),
-                        private_surfaces: Some(set2.sampling.surfaces.is_empty() || set2.sampling.surfaces.iter().any(|s| *s != candor_policy::Surface::Public)), // TODO(merge): the set's flag
+                        private_surfaces: Some(set2.sampling.private_surfaces),
                     }))?;
                 }
                 sqlx::query("INSERT INTO settings (key, value) VALUES ('sampling', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
@@ -125,27 +270,42 @@ pub async fn replace(app: &Arc<App>, set: PolicySet) -> ApiResult<()> {
     Ok(())
 }
 
-/// At start: the stored policies, or (first start) the configured policies file.
-pub async fn load_at_start(app: &Arc<App>) -> anyhow::Result<()> {
+/// The policy set stored in the database, if one was ever published (also used by
+/// `candor policy explain --against-store`).
+pub async fn stored_set(store: &candor_store::Store) -> anyhow::Result<Option<PolicySet>> {
     let rows: Vec<(String,)> = sqlx::query_as("SELECT body FROM policies ORDER BY position")
-        .fetch_all(app.store.reader())
+        .fetch_all(store.reader())
         .await?;
     let sampling: Option<String> =
         sqlx::query_scalar("SELECT value FROM settings WHERE key = 'sampling'")
-            .fetch_optional(app.store.reader())
+            .fetch_optional(store.reader())
             .await?;
-    if !rows.is_empty() || sampling.is_some() {
-        let mut policies = Vec::new();
-        for (body,) in rows {
-            policies.push(serde_json::from_str::<Policy>(&body)?);
-        }
-        let sampling: Sampling = match sampling {
-            Some(s) => serde_json::from_str(&s)?,
-            None => Sampling::default(),
-        };
-        let set = PolicySet { policies, sampling };
-        set.validate()
-            .map_err(|e| anyhow::anyhow!("stored policies: {e}"))?;
+    if rows.is_empty() && sampling.is_none() {
+        return Ok(None);
+    }
+    let mut policies = Vec::new();
+    for (body,) in rows {
+        policies.push(serde_json::from_str::<Policy>(&body)?);
+    }
+    let sampling: Sampling = match sampling {
+        Some(s) => serde_json::from_str(&s)?,
+        None => Sampling::default(),
+    };
+    let mut set = PolicySet { policies, sampling };
+    if let Err(candor_policy::Error::PrivateSampling(why)) = set.validate() {
+        // Stored before sampling private surfaces needed the published flag: never sample
+        // them silently. Public sampling stays; a curator re-publishes the set to change it.
+        tracing::warn!(%why, "stored sampling reaches direct or group surfaces without private_surfaces = true: sampling only public content until the policy set is published again");
+        set.sampling.surfaces = vec![candor_policy::Surface::Public];
+    }
+    set.validate()
+        .map_err(|e| anyhow::anyhow!("stored policies: {e}"))?;
+    Ok(Some(set))
+}
+
+/// At start: the stored policies, or (first start) the configured policies file.
+pub async fn load_at_start(app: &Arc<App>) -> anyhow::Result<()> {
+    if let Some(set) = stored_set(&app.store).await? {
         *app.policies.write().expect("policy lock") = Arc::new(set);
         return Ok(());
     }

@@ -336,8 +336,11 @@ impl Person {
     }
 }
 
+/// `(sender_account, notify_recipients, nonce)` of a review item row.
+type PersonRow = (Option<String>, Option<String>, Option<Vec<u8>>);
+
 pub async fn load_person(app: &App, item: &str) -> ApiResult<Person> {
-    let row: Option<(Option<String>, Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
+    let row: Option<PersonRow> = sqlx::query_as(
         "SELECT sender_account, notify_recipients, nonce FROM review_items WHERE id = ?",
     )
     .bind(item)

@@ -215,7 +215,17 @@ pub async fn scan(
         check_text("legal_basis", &d.legal_basis, 200)?;
     }
     let found = app.matcher.read().expect("matcher lock").find(&query);
-    let response = decide(&app, ctx, defer, found, &query, tell_recipients).await?;
+    // An image Candor could not hash goes to the published `unhashable` rules, never silently
+    // through (its exact digests were still matched).
+    let unhashable = upload
+        .as_ref()
+        .and_then(|u| u.image_error.as_ref())
+        .map(|e| {
+            e.chars()
+                .take(candor_policy::MAX_UNHASHABLE_REASON)
+                .collect()
+        });
+    let response = decide(&app, ctx, defer, found, &query, tell_recipients, unhashable).await?;
     metrics::counter!("candor_scans_total").increment(1);
     Ok(Json(ScanResponse {
         signals: upload,
@@ -257,12 +267,16 @@ async fn decide(
     found: Vec<Found>,
     query: &Query,
     tell_recipients: bool,
+    unhashable: Option<String>,
 ) -> ApiResult<ScanResponse> {
-    let matches: Vec<candor_policy::Match> = found.iter().filter_map(to_policy_match).collect();
+    let facts = candor_policy::ScanFacts {
+        matches: found.iter().filter_map(to_policy_match).collect(),
+        unhashable,
+    };
     let now = now_rfc3339();
     let draw: f64 = rand::rng().random();
     let policies = app.policies();
-    let outcome = candor_policy::evaluate(&policies, &ctx, &matches, &now, draw)
+    let outcome = candor_policy::evaluate_with(&policies, &ctx, &facts, &now, draw)
         .map_err(|e| ApiError::bad_request("invalid_context", e.to_string()))?;
     let ids: Vec<String> = outcome.decisions.iter().map(|_| new_id()).collect();
     let recipients = outcome
@@ -340,6 +354,7 @@ async fn decide(
                         distance: best.map(|m| m.distance),
                         recipients: d.recipients.len() as u64,
                         content_commitment: commitment,
+                        unhashable: d.statement.unhashable.is_some(),
                     }))?;
                     let review_item = (d.action == Action::HoldForReview).then(new_id);
                     sqlx::query(
