@@ -879,7 +879,7 @@ const IMPORT_BATCH: usize = 5000;
 
 /// Parse one import line: `<pdq hex>`, or `<signal> <hex>` with signal pdq, md5 or sha256.
 /// Blank lines and `#` comments are skipped.
-fn import_line(line: &str, n: usize) -> Result<Option<NewSignal>, ApiError> {
+pub fn import_line(line: &str, n: usize) -> Result<Option<NewSignal>, ApiError> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
