@@ -33,6 +33,21 @@ pub struct Config {
     pub max_batch: usize,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// A client must send a whole request header within this many seconds of connecting (or
+    /// of its first header byte on a kept-alive connection), or it is disconnected.
+    pub header_read_timeout_secs: u64,
+    /// A request — reading its body and answering it — must finish within this many seconds
+    /// (408 otherwise): a body trickled a byte at a time cannot hold a worker.
+    pub request_timeout_secs: u64,
+    /// A kept-alive connection with no request for this many seconds is closed.
+    pub idle_timeout_secs: u64,
+    /// Most open connections. At the cap a new connection displaces the longest-idle one
+    /// (one that is between requests or has not finished its header); when every connection
+    /// is busy it gets 503.
+    pub max_connections: usize,
+    /// Most uploads hashed at once (decoding is the expensive part); beyond it, 503 with
+    /// `Retry-After` at once instead of a queue without bound. 0 = twice the cores.
+    pub max_inflight_uploads: usize,
 }
 
 impl Default for Config {
@@ -51,11 +66,25 @@ impl Default for Config {
             log_origin: "localhost/candor".into(),
             max_batch: 1024,
             log_format: "text".into(),
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 60,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
+            max_inflight_uploads: 0,
         }
     }
 }
 
 impl Config {
+    /// Uploads hashed at once: `max_inflight_uploads`, or twice the cores when 0.
+    pub fn upload_slots(&self) -> usize {
+        if self.max_inflight_uploads > 0 {
+            self.max_inflight_uploads
+        } else {
+            2 * std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+
     /// Defaults, then `file` (if any), then the environment (`CANDOR_DATA`, `CANDOR_LISTEN`, …:
     /// every field, upper-cased, prefixed with `CANDOR_`).
     pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
@@ -99,6 +128,11 @@ impl Config {
         env!("CANDOR_LOG_ORIGIN", log_origin);
         env!("CANDOR_MAX_BATCH", max_batch);
         env!("CANDOR_LOG_FORMAT", log_format);
+        env!("CANDOR_HEADER_READ_TIMEOUT_SECS", header_read_timeout_secs);
+        env!("CANDOR_REQUEST_TIMEOUT_SECS", request_timeout_secs);
+        env!("CANDOR_IDLE_TIMEOUT_SECS", idle_timeout_secs);
+        env!("CANDOR_MAX_CONNECTIONS", max_connections);
+        env!("CANDOR_MAX_INFLIGHT_UPLOADS", max_inflight_uploads);
         if let Some(v) = get("CANDOR_POLICIES") {
             self.policies = Some(PathBuf::from(v));
         }
@@ -112,6 +146,16 @@ impl Config {
             "max_body_bytes must be at least 1024"
         );
         anyhow::ensure!(self.max_batch >= 1, "max_batch must be at least 1");
+        anyhow::ensure!(
+            self.header_read_timeout_secs >= 1
+                && self.request_timeout_secs >= 1
+                && self.idle_timeout_secs >= 1,
+            "header_read_timeout_secs, request_timeout_secs and idle_timeout_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            self.max_connections >= 1,
+            "max_connections must be at least 1"
+        );
         anyhow::ensure!(
             candor_log::note::is_valid_name(&self.log_origin),
             "log_origin {:?} is not a valid key name (no spaces or '+')",

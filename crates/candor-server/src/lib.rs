@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod conn;
 pub mod entries;
 pub mod error;
 pub mod matcher;
@@ -43,6 +44,8 @@ pub struct App {
     pub policies: RwLock<Arc<PolicySet>>,
     pub numbers: std::sync::Mutex<candor_log::numbers::Numbers>,
     pub metrics: PrometheusHandle,
+    /// Uploads being hashed now (bounded: beyond it, 503 with `Retry-After`).
+    pub uploads: Arc<tokio::sync::Semaphore>,
 }
 
 pub type AppState = Arc<App>;
@@ -56,8 +59,12 @@ pub fn load_or_create_signer(dir: &Path, origin: &str) -> anyhow::Result<Signer>
     let path = dir.join(KEY_FILE);
     if path.exists() {
         let text = std::fs::read_to_string(&path)?;
-        let signer =
-            Signer::parse(text.trim()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let signer = Signer::parse(text.trim()).map_err(|e| {
+            anyhow::anyhow!(
+                "the log signing key {} is unreadable ({e}): restore it from your backup",
+                path.display()
+            )
+        })?;
         anyhow::ensure!(
             signer.name() == origin,
             "the log key in {} is for origin {:?}, but the configured log_origin is {:?}",
@@ -67,6 +74,14 @@ pub fn load_or_create_signer(dir: &Path, origin: &str) -> anyhow::Result<Signer>
         );
         return Ok(signer);
     }
+    // A database without its key: a new key would sign checkpoints nobody can link to the ones
+    // already published. Refuse, and say what to do.
+    anyhow::ensure!(
+        !dir.join("candor.db").exists(),
+        "the log signing key {} is missing, but {} holds a log signed with it: restore the key from your backup (a new key would break the link to every checkpoint already published)",
+        path.display(),
+        dir.join("candor.db").display()
+    );
     let mut seed = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
     let signer = Signer::from_seed(origin, &seed)?;
@@ -87,6 +102,9 @@ pub fn load_or_create_signer(dir: &Path, origin: &str) -> anyhow::Result<Signer>
     Ok(signer)
 }
 
+/// How often the metrics recorder drains histogram samples.
+pub const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn prometheus() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
@@ -95,6 +113,16 @@ fn prometheus() -> PrometheusHandle {
             let handle = recorder.handle();
             // A second service in the same process (tests) shares the first one's recorder.
             let _ = metrics::set_global_recorder(recorder);
+            // Histograms keep every sample until upkeep drains them into their summaries:
+            // without a scraper calling /metrics, nothing else would, and memory would grow
+            // with every request. Upkeep runs on its own thread, whatever runtime serves.
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("candor-metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(METRICS_UPKEEP);
+                    upkeep.run_upkeep();
+                });
             handle
         })
         .clone()
@@ -134,6 +162,7 @@ impl App {
             policies: RwLock::new(Arc::new(PolicySet::default())),
             numbers: std::sync::Mutex::new(numbers),
             metrics: prometheus(),
+            uploads: Arc::new(tokio::sync::Semaphore::new(config.upload_slots())),
         });
         routes::policies::load_at_start(&app).await?;
         Ok(app)
@@ -145,6 +174,11 @@ impl App {
         routes::router()
             .merge(openapi::router())
             .layer(middleware::from_fn(track))
+            // A request — its body and its answer — finishes in time or gets 408.
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                std::time::Duration::from_secs(self.config.request_timeout_secs),
+            ))
             .layer(DefaultBodyLimit::max(limit))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
             // Outside the body limit: its early 413 (by Content-Length) is plain text.
@@ -197,6 +231,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
         s if s.is_server_error() => "internal",
         _ => "error",
     };
@@ -257,9 +292,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             app.config.data.display()
         );
     }
-    axum::serve(listener, app.router())
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let limits = conn::Limits {
+        header_read: std::time::Duration::from_secs(app.config.header_read_timeout_secs),
+        idle: std::time::Duration::from_secs(app.config.idle_timeout_secs),
+        max_connections: app.config.max_connections,
+    };
+    conn::run(listener, app.router(), limits, shutdown()).await?;
     Ok(())
 }
 

@@ -89,17 +89,28 @@ pub struct HashOptions {
     pub min_quality: u8,
 }
 
-/// Hash `bytes` on the blocking pool; the bytes are dropped when this returns.
+/// Hash `bytes` on the blocking pool; the bytes are dropped when this returns. At most
+/// `max_inflight_uploads` at once: beyond that, 503 with `Retry-After` at once (decoding is
+/// the expensive part; a queue without bound is how a service falls over).
 pub async fn hash_upload(
+    app: &crate::App,
     bytes: axum::body::Bytes,
     opts: HashOptions,
 ) -> Result<UploadSignals, ApiError> {
     if bytes.is_empty() {
         return Err(ApiError::bad_request("empty_upload", "the upload is empty"));
     }
-    tokio::task::spawn_blocking(move || hash_bytes(&bytes, opts))
-        .await
-        .map_err(|e| ApiError::internal(format!("hashing task failed: {e}")))?
+    let permit = app.uploads.clone().try_acquire_owned().map_err(|_| {
+        metrics::counter!("candor_uploads_refused_total").increment(1);
+        ApiError::busy("too many uploads are being hashed; retry shortly")
+    })?;
+    tokio::task::spawn_blocking(move || {
+        let out = hash_bytes(&bytes, opts);
+        drop(permit);
+        out
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("hashing task failed: {e}")))?
 }
 
 fn hash_bytes(bytes: &[u8], opts: HashOptions) -> Result<UploadSignals, ApiError> {

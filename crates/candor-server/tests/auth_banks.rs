@@ -56,6 +56,7 @@ fn auth_roles_and_tokens() {
             status: resp.status().as_u16(),
             content_type: String::new(),
             connection: String::new(),
+            retry_after: String::new(),
             body: resp.body_mut().read_to_vec().unwrap(),
         }
     };

@@ -50,11 +50,32 @@ pub enum StoreError {
     Rejected(String),
     #[error("the store is shutting down")]
     Closed,
+    /// The database could not be written (disk full, read-only, I/O error): nothing of the
+    /// batch was committed; retry once the operator has fixed the storage.
+    #[error("storage unavailable (nothing was written): {0}")]
+    Unavailable(String),
     #[error("store is inconsistent: {0}")]
     Corrupt(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// Whether this is the storage failing (disk full, read-only, I/O) rather than the request.
+    pub fn is_storage_failure(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) | StoreError::Io(_) => true,
+            StoreError::Db(sqlx::Error::Io(_)) => true,
+            StoreError::Db(sqlx::Error::Database(d)) => d
+                .code()
+                .and_then(|c| c.parse::<i64>().ok())
+                // SQLite primary result codes: READONLY 8, IOERR 10, CORRUPT 11, FULL 13,
+                // CANTOPEN 14 (extended codes carry the primary one in the low byte).
+                .is_some_and(|c| matches!(c & 0xff, 8 | 10 | 13 | 14)),
+            _ => false,
+        }
+    }
+}
 
 /// The latest signed checkpoint, shared with readers.
 #[derive(Clone, Debug)]
@@ -68,7 +89,7 @@ pub struct SignedCheckpoint {
 #[derive(Clone)]
 pub struct Store {
     reader: SqlitePool,
-    jobs: mpsc::Sender<writer::Job>,
+    jobs: mpsc::Sender<writer::Queued>,
     latest: Arc<RwLock<SignedCheckpoint>>,
     verifier: Verifier,
     path: PathBuf,
@@ -107,6 +128,27 @@ impl Store {
             .busy_timeout(Duration::from_secs(10))
             .disable_statement_logging();
         let mut conn = SqliteConnection::connect_with(&connect).await?;
+        // SQLite quietly opens a file it cannot write read-only; the first write would fail
+        // long after start. Take the write lock once, now, and say what is wrong.
+        let probe = async {
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
+            // Rewriting the header's user_version with its own value is a real page write,
+            // rolled back at once.
+            let v: i64 = sqlx::query_scalar("PRAGMA user_version")
+                .fetch_one(&mut conn)
+                .await?;
+            let written = sqlx::query(&format!("PRAGMA user_version = {v}"))
+                .execute(&mut conn)
+                .await;
+            let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+            written
+        };
+        if let Err(e) = probe.await {
+            return Err(StoreError::Unavailable(format!(
+                "the database {} cannot be written (a read-only file or filesystem, or no space): {e}",
+                path.display()
+            )));
+        }
         migrate(&mut conn).await?;
         let (appender, latest) = writer::Appender::load(&mut conn, &signer).await?;
         let reader = SqlitePoolOptions::new()
@@ -164,17 +206,28 @@ impl Store {
             + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        // One answer per job: from the reply after the batch, or from `fail` when the job
+        // could not run at all.
+        let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+        let tx_fail = tx.clone();
         let job: writer::Job = Box::new(move |ctx| {
             Box::pin(async move {
                 let r = job(ctx).await;
-                let tx = tx;
                 let ok = r.is_ok();
                 let reply: writer::Reply = Box::new(move |outcome: Result<()>| {
-                    let _ = tx.send(outcome.and(r));
+                    if let Some(tx) = tx.lock().expect("reply lock").take() {
+                        let _ = tx.send(outcome.and(r));
+                    }
                 });
                 (ok, reply)
             })
         });
+        let fail = Box::new(move |e: StoreError| {
+            if let Some(tx) = tx_fail.lock().expect("reply lock").take() {
+                let _ = tx.send(Err(e));
+            }
+        });
+        let job = writer::Queued { job, fail };
         self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }

@@ -15,6 +15,13 @@ pub(crate) type Reply = Box<dyn FnOnce(Result<()>) + Send>;
 pub(crate) type Job =
     Box<dyn for<'c> FnOnce(&'c mut WriteCtx) -> BoxFuture<'c, (bool, Reply)> + Send>;
 
+/// A job waiting for the writer, with the way to answer its caller when it cannot run at all
+/// (the transaction could not begin: disk full, read-only database).
+pub(crate) struct Queued {
+    pub(crate) job: Job,
+    pub(crate) fail: Box<dyn FnOnce(StoreError) + Send>,
+}
+
 /// What a job sees: the connection (inside the writer's transaction) and the log.
 pub struct WriteCtx {
     /// The connection, inside a transaction; use `&mut *ctx.conn` as the executor.
@@ -98,7 +105,11 @@ impl Appender {
                 .await?;
         let latest = match last {
             Some((csize, note)) => {
-                let cp = Checkpoint::open(note.as_bytes(), &signer.verifier())?;
+                let cp = Checkpoint::open(note.as_bytes(), &signer.verifier()).map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "the last checkpoint does not verify with this log key ({e}): is the key file the one this log was signed with?"
+                    ))
+                })?;
                 if cp.size != size || cp.root != root || csize as u64 != size {
                     return Err(StoreError::Corrupt(format!(
                         "the last checkpoint (size {}) does not match the stored log (size {size})",
@@ -203,7 +214,7 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) async fn run(self, mut rx: mpsc::Receiver<Job>) {
+    pub(crate) async fn run(self, mut rx: mpsc::Receiver<Queued>) {
         let Writer {
             conn,
             appender,
@@ -235,21 +246,22 @@ async fn run_batch(
     ctx: &mut WriteCtx,
     signer: &Signer,
     latest: &RwLock<SignedCheckpoint>,
-    batch: &mut Vec<Job>,
+    batch: &mut Vec<Queued>,
 ) {
     let mut replies: Vec<(bool, Reply)> = Vec::with_capacity(batch.len());
     let mut effects: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
     if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut ctx.conn).await {
         let msg = e.to_string();
-        for job in batch.drain(..) {
-            // Run nothing: answer each job with the failure.
-            drop(job);
-            let _ = &msg;
-        }
         tracing::error!(error = %msg, "store: cannot begin a transaction");
+        for q in batch.drain(..) {
+            // Run nothing: answer each job with the failure.
+            (q.fail)(StoreError::Unavailable(format!(
+                "cannot begin a transaction: {msg}"
+            )));
+        }
         return;
     }
-    for job in batch.drain(..) {
+    for Queued { job, .. } in batch.drain(..) {
         let mark = ctx.appender.mark();
         let effects_mark = ctx.effects.len();
         let sp = sqlx::query("SAVEPOINT job").execute(&mut ctx.conn).await;
@@ -275,7 +287,13 @@ async fn run_batch(
     effects.append(&mut ctx.effects);
     let last = latest.read().expect("checkpoint lock").checkpoint.clone();
     let outcome = finish(ctx, signer, &last).await;
-    let err = outcome.as_ref().err().map(|e| e.to_string());
+    let err = outcome.as_ref().err().map(|e| match e {
+        StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+        other => StoreError::Unavailable(format!("commit failed: {other}")),
+    });
+    if let Some(e) = &err {
+        tracing::error!(error = %e, "store: a write batch failed; nothing of it was committed");
+    }
     match outcome {
         Ok(Some(signed)) => {
             ctx.appender.committed();
@@ -294,7 +312,9 @@ async fn run_batch(
     for (_, reply) in replies {
         match &err {
             None => reply(Ok(())),
-            Some(m) => reply(Err(StoreError::Rejected(format!("commit failed: {m}")))),
+            Some(StoreError::Corrupt(m)) => reply(Err(StoreError::Corrupt(m.clone()))),
+            Some(StoreError::Unavailable(m)) => reply(Err(StoreError::Unavailable(m.clone()))),
+            Some(e) => reply(Err(StoreError::Unavailable(e.to_string()))),
         }
     }
 }

@@ -437,7 +437,7 @@ pub async fn add_content(
         };
         (s, c.note, prov)
     } else {
-        let up = hash_upload(body, app.hash_options(false, false)).await?;
+        let up = hash_upload(&app, body, app.hash_options(false, false)).await?;
         let mut s = vec![
             NewSignal {
                 kind: SignalKind::Md5,

@@ -131,7 +131,7 @@ pub async fn by_upload(
         q.dihedral.unwrap_or(app.config.match_dihedral),
         q.trimmed.unwrap_or(app.config.match_trimmed),
     );
-    let signals = hash_upload(bytes, opts).await?;
+    let signals = hash_upload(&app, bytes, opts).await?;
     let matches = app
         .matcher
         .read()

@@ -196,6 +196,7 @@ pub async fn scan(
         ctx.validate()
             .map_err(|e| ApiError::bad_request("invalid_context", e.to_string()))?;
         let up = hash_upload(
+            &app,
             bytes,
             app.hash_options(app.config.match_dihedral, app.config.match_trimmed),
         )

@@ -121,6 +121,8 @@ pub struct Resp {
     pub content_type: String,
     /// The `Connection` header, if any.
     pub connection: String,
+    /// The `Retry-After` header, if any.
+    pub retry_after: String,
     pub body: Vec<u8>,
 }
 
@@ -259,7 +261,7 @@ impl TestServer {
         s
     }
 
-    fn launch(&mut self) {
+    pub fn launch(&mut self) {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -276,13 +278,18 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let router = app.router();
+        // The production accept loop, with its slow-client bounds from the config.
+        let limits = candor_server::conn::Limits {
+            header_read: Duration::from_secs(self.config.header_read_timeout_secs),
+            idle: Duration::from_secs(self.config.idle_timeout_secs),
+            max_connections: self.config.max_connections,
+        };
         let task = rt.spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await
-                .expect("serve");
+            candor_server::conn::run(listener, router, limits, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
         });
         self.base = format!("http://{addr}");
         self.agent = agent();
@@ -293,7 +300,7 @@ impl TestServer {
     }
 
     /// Stop the service (graceful shutdown, store closed, runtime dropped).
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         let Some(rt) = self.rt.take() else { return };
         // Drop pooled keep-alive connections so the graceful shutdown does not wait on them.
         self.agent = agent();
@@ -369,6 +376,12 @@ impl TestServer {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let body = resp
             .body_mut()
             .with_config()
@@ -379,6 +392,7 @@ impl TestServer {
             status,
             content_type,
             connection,
+            retry_after,
             body,
         }
     }
