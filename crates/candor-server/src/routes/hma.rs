@@ -132,7 +132,7 @@ async fn hash_hma(
     req: Request,
 ) -> ApiResult<BTreeMap<&'static str, (String, MatchQuery)>> {
     let (bytes, _) = upload_bytes(req, app).await?;
-    let up = hash_upload(&app, bytes, app.hash_options(false, false)).await?;
+    let up = hash_upload(app, bytes, app.hash_options(false, false)).await?;
     let mut out = BTreeMap::new();
     if let (Some(p), Some(q)) = (&up.pdq, up.query.pdq.first()) {
         out.insert(
