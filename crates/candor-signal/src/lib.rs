@@ -19,7 +19,7 @@ pub mod trim;
 pub use decode::{DecodeLimits, DecodedImage};
 pub use digest::ExactDigests;
 pub use hash::{Orientation, PdqHash, PdqSignal};
-pub use pdq::{PdqHasher, PdqOutput, Pixels};
+pub use pdq::{PdqHasher, PdqOutput, PdqStream, Pixels};
 pub use signals::{
     hash_decoded, hash_image_bytes, hash_reader, ContentSignals, ImageOptions, ImageSignals,
     TrimmedSignals,

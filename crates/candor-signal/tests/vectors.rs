@@ -17,8 +17,8 @@ struct Row {
 }
 
 fn rows() -> Vec<Row> {
-    let text =
-        std::fs::read_to_string(testdata().join("pdq-vectors.tsv")).expect("testdata/pdq/pdq-vectors.tsv present");
+    let text = std::fs::read_to_string(testdata().join("pdq-vectors.tsv"))
+        .expect("testdata/pdq/pdq-vectors.tsv present");
     text.lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())
