@@ -11,6 +11,8 @@ fuzz_target!(|data: &[u8]| {
             max_pixels: 4_000_000,
             max_dimension: 8192,
             max_alloc: 64 << 20,
+            max_stream_pixels: 64_000_000,
+            max_stream_dimension: 65_535,
         },
         exif_orient: data.len() % 2 == 0,
         trim: true,

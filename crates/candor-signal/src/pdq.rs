@@ -811,21 +811,18 @@ impl PdqStream {
         }
     }
 
-    /// The hash. Rows not pushed (an image that ended early) repeat the last row pushed, or
-    /// are mid-grey when there was none — the fill Candor uses for truncated images.
+    /// The hash. Rows not pushed (an image that ended early) are a flat mid-grey fill — the
+    /// fill Candor uses for truncated images (PDQ ignores the level of a full-width flat fill).
     pub fn finish(mut self) -> PdqOutput {
         if self.tiny {
             return zero_output();
         }
         if self.rows < self.h {
-            // After `push_row` the luma buffer still holds the last row pushed.
-            let mut last = std::mem::take(&mut self.luma);
-            if self.rows == 0 {
-                last.fill(128.0);
-            }
+            let mut flat = std::mem::take(&mut self.luma);
+            flat.fill(128.0);
             while self.rows < self.h {
                 self.rows += 1;
-                self.push_luma(&last);
+                self.push_luma(&flat);
             }
         }
         if self.direct {
@@ -1318,15 +1315,13 @@ mod reference_tests {
     }
 
     #[test]
-    fn stream_fills_missing_rows_with_the_last_row() {
+    fn stream_fills_missing_rows_flat() {
         let (w, h) = (90, 120);
         let mut rng = Rng(7);
         let grey: Vec<u8> = (0..w * h).map(|_| (rng.next() % 256) as u8).collect();
-        let mut filled = grey.clone();
         let cut = 100;
-        for y in cut..h {
-            filled.copy_within((cut - 1) * w..cut * w, y * w);
-        }
+        let mut filled = grey.clone();
+        filled[cut * w..].fill(128);
         let mut stream = PdqStream::new(w, h);
         for row in grey.chunks_exact(w).take(cut) {
             stream.push_row(Pixels::Grey8(row));
