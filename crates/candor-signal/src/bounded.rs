@@ -20,6 +20,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::decode::{check_limits, jpeg_is_truncated, map_image_error, FullDecode};
 use crate::decode::{DecodeLimits, DecodedImage, PixelData};
+use crate::trim::{Border, EdgeScan};
 use crate::{PdqOutput, PdqStream, Pixels, SignalError};
 
 /// How an image's pixels were obtained for hashing.
@@ -60,6 +61,8 @@ pub(crate) enum OverLimit {
     /// Already hashed by a stream.
     Hashed {
         out: Box<PdqOutput>,
+        /// The border found and the hash inside it.
+        trimmed: Option<(Border, Box<PdqOutput>)>,
         width: u32,
         height: u32,
         format: ImageFormat,
@@ -93,39 +96,112 @@ pub(crate) fn exif_orientation(
     decoder.orientation().ok()
 }
 
-/// Hashes an image that is over `max_pixels` or `max_dimension`, within bounded memory.
+/// Hashes an image that is over `max_pixels` or `max_dimension`, within bounded memory; with
+/// `trim`, also looks for a uniform border (as [`crate::trim::find_border`] does) and hashes
+/// the inside.
 pub(crate) fn hash_over_limit(
     bytes: &[u8],
     format: ImageFormat,
     limits: &DecodeLimits,
+    trim: bool,
 ) -> Result<OverLimit, SignalError> {
     let (w, h) = dimensions(bytes, format)?;
     check_stream_limits(w, h, limits)?;
     match format {
         ImageFormat::Jpeg => jpeg_reduced(bytes, w, h, limits),
-        ImageFormat::Png => match PngRows::open(bytes, limits)? {
-            Some(mut rows) => {
-                let mut stream = new_stream(w, h, limits)?;
-                let n = rows.read(|row| stream.push_row(row));
-                if n == 0 {
-                    return Err(SignalError::Decode("Png: no rows could be decoded".into()));
-                }
-                Ok(OverLimit::Hashed {
-                    out: Box::new(stream.finish()),
-                    width: w,
-                    height: h,
-                    format,
-                    path: DecodePath::Streamed,
-                    truncated: (n < h as usize).then_some(Truncated {
-                        rows_decoded: Some(n as u32),
-                        rows: h,
-                    }),
-                })
+        ImageFormat::Png => {
+            if PngRows::open(bytes, limits)?.is_none() {
+                return bounded_whole(bytes, format, w, h, limits, trim);
             }
-            None => bounded_whole(bytes, format, w, h, limits),
-        },
-        _ => bounded_whole(bytes, format, w, h, limits),
+            let (w2, h2) = (w as usize, h as usize);
+            let rows = hash_rows(w, h, limits, trim, |sink| {
+                let mut rows = PngRows::open(bytes, limits)?
+                    .ok_or_else(|| SignalError::Decode("Png: changed between passes".into()))?;
+                if (rows.width, rows.height) != (w2, h2) {
+                    return Err(SignalError::Decode("Png: header disagrees".into()));
+                }
+                Ok(rows.read(sink))
+            })?;
+            if rows.rows == 0 {
+                return Err(SignalError::Decode("Png: no rows could be decoded".into()));
+            }
+            Ok(OverLimit::Hashed {
+                out: rows.out,
+                trimmed: rows.trimmed,
+                width: w,
+                height: h,
+                format,
+                path: DecodePath::Streamed,
+                truncated: (rows.rows < h as usize).then_some(Truncated {
+                    rows_decoded: Some(rows.rows as u32),
+                    rows: h,
+                }),
+            })
+        }
+        _ => bounded_whole(bytes, format, w, h, limits, trim),
     }
+}
+
+/// What [`hash_rows`] gives.
+struct RowHashes {
+    out: Box<PdqOutput>,
+    trimmed: Option<(Border, Box<PdqOutput>)>,
+    rows: usize,
+}
+
+/// PDQ of an image whose rows `pass` can produce (each call is one pass over the rows, top to
+/// bottom, returning how many it produced). One pass for the hash; with `trim`, a second to
+/// measure the border and, when there is one, a third to hash the inside.
+fn hash_rows(
+    w: u32,
+    h: u32,
+    limits: &DecodeLimits,
+    trim: bool,
+    mut pass: impl FnMut(&mut dyn FnMut(Pixels<'_>)) -> Result<usize, SignalError>,
+) -> Result<RowHashes, SignalError> {
+    let mut stream = new_stream(w, h, limits)?;
+    let mut edges = if trim {
+        EdgeScan::new(w as usize, h as usize)
+    } else {
+        None
+    };
+    let rows = pass(&mut |row| {
+        stream.push_row(row);
+        if let Some(e) = edges.as_mut() {
+            e.push_row(row);
+        }
+    })?;
+    let out = Box::new(stream.finish());
+    // A cut image has no bottom edge to measure.
+    let border = match edges {
+        Some(mut e) if rows == h as usize => {
+            e.second_pass();
+            pass(&mut |row| e.push_row(row))?;
+            e.finish()
+        }
+        _ => None,
+    };
+    let trimmed = match border {
+        Some(b) => {
+            let (x0, x1) = (b.left as usize, (w - b.right) as usize);
+            let (y0, y1) = (b.top as usize, (h - b.bottom) as usize);
+            let mut inner = new_stream((x1 - x0) as u32, (y1 - y0) as u32, limits)?;
+            let mut y = 0;
+            pass(&mut |row| {
+                if (y0..y1).contains(&y) {
+                    inner.push_row(match row {
+                        Pixels::Rgb8(p) => Pixels::Rgb8(&p[x0 * 3..x1 * 3]),
+                        Pixels::Grey8(p) => Pixels::Grey8(&p[x0..x1]),
+                        Pixels::Luma(p) => Pixels::Luma(&p[x0..x1]),
+                    });
+                }
+                y += 1;
+            })?;
+            Some((b, Box::new(inner.finish())))
+        }
+        None => None,
+    };
+    Ok(RowHashes { out, trimmed, rows })
 }
 
 fn check_stream_limits(w: u32, h: u32, limits: &DecodeLimits) -> Result<(), SignalError> {
@@ -285,6 +361,7 @@ fn bounded_whole(
     w: u32,
     h: u32,
     limits: &DecodeLimits,
+    trim: bool,
 ) -> Result<OverLimit, SignalError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut image_limits = image::Limits::default();
@@ -307,10 +384,20 @@ fn bounded_whole(
         image::ImageError::Limits(l) => unhashable(format!("{format:?}: {l}")),
         e => map_image_error(e, format),
     })?;
-    let mut stream = new_stream(w, h, limits)?;
-    push_dynamic(&img, &mut stream);
+    if (img.width(), img.height()) != (w, h) {
+        return Err(SignalError::Decode(format!(
+            "{format:?}: header says {w}×{h}, decoded {}×{}",
+            img.width(),
+            img.height()
+        )));
+    }
+    let rows = hash_rows(w, h, limits, trim, |sink| {
+        push_dynamic(&img, sink);
+        Ok(h as usize)
+    })?;
     Ok(OverLimit::Hashed {
-        out: Box::new(stream.finish()),
+        out: rows.out,
+        trimmed: rows.trimmed,
         width: w,
         height: h,
         format,
@@ -321,7 +408,7 @@ fn bounded_whole(
 
 /// Rows of a decoded image into a stream, converted as [`crate::decode`] converts
 /// (Pillow's `convert("RGB")`).
-fn push_dynamic(img: &DynamicImage, stream: &mut PdqStream) {
+fn push_dynamic(img: &DynamicImage, sink: &mut dyn FnMut(Pixels<'_>)) {
     let w = img.width() as usize;
     let mut row: Vec<u8> = Vec::with_capacity(w * 3);
     macro_rules! rows {
@@ -329,7 +416,7 @@ fn push_dynamic(img: &DynamicImage, stream: &mut PdqStream) {
             for src in $raw.chunks_exact($per_row) {
                 row.clear();
                 row.extend(src.chunks_exact($per_row / w).flat_map(|$p| $conv));
-                stream.push_row(if $grey {
+                sink(if $grey {
                     Pixels::Grey8(&row)
                 } else {
                     Pixels::Rgb8(&row)
@@ -340,12 +427,12 @@ fn push_dynamic(img: &DynamicImage, stream: &mut PdqStream) {
     match img {
         DynamicImage::ImageRgb8(i) => {
             for src in i.as_raw().chunks_exact(w * 3) {
-                stream.push_row(Pixels::Rgb8(src));
+                sink(Pixels::Rgb8(src));
             }
         }
         DynamicImage::ImageLuma8(i) => {
             for src in i.as_raw().chunks_exact(w) {
-                stream.push_row(Pixels::Grey8(src));
+                sink(Pixels::Grey8(src));
             }
         }
         DynamicImage::ImageRgba8(i) => rows!(i.as_raw(), w * 4, false, |p| [p[0], p[1], p[2]]),
@@ -365,7 +452,7 @@ fn push_dynamic(img: &DynamicImage, stream: &mut PdqStream) {
         other => {
             let rgb = other.to_rgb8();
             for src in rgb.as_raw().chunks_exact(w * 3) {
-                stream.push_row(Pixels::Rgb8(src));
+                sink(Pixels::Rgb8(src));
             }
         }
     }
@@ -423,7 +510,7 @@ impl<'a> PngRows<'a> {
 
     /// Reads rows into `sink` until the image ends or the data does (cut or corrupt: viewers
     /// show the rows before). Returns how many rows were read.
-    fn read(&mut self, mut sink: impl FnMut(Pixels<'_>)) -> usize {
+    fn read(&mut self, sink: &mut dyn FnMut(Pixels<'_>)) -> usize {
         let (w, grey, wide, color) = (self.width, self.is_grey(), self.wide, self.color);
         let channels = color.samples();
         let mut n = 0;
@@ -487,7 +574,7 @@ pub(crate) fn png_partial(
     let channels = if rows.is_grey() { 1 } else { 3 };
     check_limits(ImageFormat::Png, w, h, channels, limits)?;
     let mut buf = Vec::with_capacity(w * h * channels);
-    let n = rows.read(|row| match row {
+    let n = rows.read(&mut |row| match row {
         Pixels::Rgb8(p) | Pixels::Grey8(p) => buf.extend_from_slice(p),
         Pixels::Luma(_) => {}
     });

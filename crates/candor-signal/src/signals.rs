@@ -164,38 +164,43 @@ fn hash_over_limit(
     format: image::ImageFormat,
     opts: &ImageOptions,
 ) -> Result<ImageSignals, SignalError> {
-    Ok(
-        match bounded::hash_over_limit(bytes, format, &opts.limits)? {
-            OverLimit::Image {
-                image,
+    let over = bounded::hash_over_limit(bytes, format, &opts.limits, opts.trim)?;
+    Ok(match over {
+        OverLimit::Image {
+            image,
+            width,
+            height,
+            denominator,
+            truncated,
+        } => {
+            let s = hash_decoded(&image, opts.trim);
+            ImageSignals {
                 width,
                 height,
-                denominator,
+                decode_path: DecodePath::ReducedJpeg { denominator },
                 truncated,
-            } => {
-                let s = hash_decoded(&image, opts.trim);
-                ImageSignals {
-                    width,
-                    height,
-                    decode_path: DecodePath::ReducedJpeg { denominator },
-                    truncated,
-                    ..s
-                }
+                ..s
             }
-            OverLimit::Hashed {
-                out,
-                width,
-                height,
-                format,
-                path,
-                truncated,
-            } => ImageSignals {
-                decode_path: path,
-                truncated,
-                ..signals_of(&out, width, height, format)
-            },
+        }
+        OverLimit::Hashed {
+            out,
+            trimmed,
+            width,
+            height,
+            format,
+            path,
+            truncated,
+        } => ImageSignals {
+            decode_path: path,
+            truncated,
+            trimmed: trimmed.map(|(border, t)| TrimmedSignals {
+                border,
+                pdq: t.signal,
+                dihedral: t.dihedral(),
+            }),
+            ..signals_of(&out, width, height, format)
         },
-    )
+    })
 }
 
 /// The EXIF tag and the dihedral transform taking the stored pixels to the displayed ones;
@@ -204,13 +209,15 @@ pub(crate) fn displayed_transform(o: image::metadata::Orientation) -> Option<(u8
     use image::metadata::Orientation as Exif;
     let d = match o {
         Exif::NoTransforms => return None,
-        Exif::FlipHorizontal => Orientation::FlipX,
+        // Measured on aaa-orig stored each way (tests/tolerance.rs): the reference's "flipy"
+        // mirrors left-right, its "rot90" turns counter-clockwise.
+        Exif::FlipHorizontal => Orientation::FlipY,
         Exif::Rotate180 => Orientation::Rotate180,
-        Exif::FlipVertical => Orientation::FlipY,
+        Exif::FlipVertical => Orientation::FlipX,
         Exif::Rotate90FlipH => Orientation::FlipPlus1,
-        Exif::Rotate90 => Orientation::Rotate90,
+        Exif::Rotate90 => Orientation::Rotate270,
         Exif::Rotate270FlipH => Orientation::FlipMinus1,
-        Exif::Rotate270 => Orientation::Rotate270,
+        Exif::Rotate270 => Orientation::Rotate90,
     };
     Some((o.to_exif(), d))
 }
