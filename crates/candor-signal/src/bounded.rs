@@ -523,6 +523,20 @@ impl<'a> PngRows<'a> {
             if src.len() < w * channels * bytes_per_sample {
                 break;
             }
+            // 8-bit RGB and grey are already what PDQ takes.
+            match (wide, color) {
+                (false, png::ColorType::Rgb) => {
+                    sink(Pixels::Rgb8(&src[..w * 3]));
+                    n += 1;
+                    continue;
+                }
+                (false, png::ColorType::Grayscale) => {
+                    sink(Pixels::Grey8(&src[..w]));
+                    n += 1;
+                    continue;
+                }
+                _ => {}
+            }
             self.row.clear();
             for px in
                 src[..w * channels * bytes_per_sample].chunks_exact(channels * bytes_per_sample)

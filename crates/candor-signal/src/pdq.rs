@@ -609,9 +609,11 @@ impl RunningBox {
 
 /// PDQ of an image fed one row at a time, so the image never has to be in memory: the
 /// reference's four box-filter passes run as rows arrive, keeping only the last
-/// `ceil(height / 128) + 1` rows of the first pass (`width` floats each) and the 64 kept columns
-/// of the third. Memory is about `4 · width · (height / 128 + 2)` bytes — one 32nd of the
-/// pixel count in bytes — instead of [`PdqHasher`]'s four bytes a pixel plus the decoded image.
+/// `ceil(height / 128) + 1` rows of the first pass (`width` floats each), eight rows at a time
+/// waiting for the first and third passes (filtered side by side, as [`PdqHasher`] does), and
+/// the 64 kept columns of the third. Memory is about `4 · width · (height / 128 + 28)` bytes —
+/// roughly one 32nd of the pixel count in bytes — instead of [`PdqHasher`]'s four bytes a pixel
+/// plus the decoded image.
 ///
 /// Bit-exact with [`PdqHasher::hash`] on the same pixels: every running sum sees the same
 /// operations in the same order (see `stream_tests`).
@@ -635,8 +637,19 @@ pub struct PdqStream {
     ring1: Vec<f32>,
     col_sums: Vec<f32>,
     pass2_row: Vec<f32>,
-    /// Third-pass rows at the kept columns, `ring_len` of them.
+    /// Third-pass rows at the kept columns, `ring3_len` of them.
     ring3: Vec<f32>,
+    ring3_len: usize,
+    /// Rows waiting for the first pass, eight interleaved (as [`PdqHasher`] filters them, so
+    /// eight independent running sums share each vector step): `n1` of them, from row `r1`.
+    strip1: Vec<[f32; LANES]>,
+    strip1_out: Vec<[f32; LANES]>,
+    n1: usize,
+    r1: usize,
+    /// Second-pass rows waiting for the third pass: `n3` of them, from output row `o3`.
+    strip3: Vec<[f32; LANES]>,
+    n3: usize,
+    o3: usize,
     sums4: [f32; 64],
     box2: RunningBox,
     box4: RunningBox,
@@ -651,7 +664,9 @@ impl PdqStream {
             return 0;
         }
         let ring = jarosz_window(height) as u64 + 1;
-        4 * width as u64 * (ring + 4) + 4 * 64 * ring + 16 * 1024
+        4 * width as u64 * (ring + 3 + 3 * LANES as u64)
+            + 4 * 64 * (ring + LANES as u64)
+            + 16 * 1024
     }
 
     /// A stream for an image of `width × height`; rows are then pushed top to bottom.
@@ -688,7 +703,15 @@ impl PdqStream {
             ring1: row_buf(ring_len * w),
             col_sums: row_buf(w),
             pass2_row: row_buf(w),
-            ring3: row_buf(ring_len * kept),
+            ring3: row_buf((ring_len - 1 + LANES) * kept),
+            ring3_len: ring_len - 1 + LANES,
+            strip1: vec![[0.0; LANES]; if busy { w } else { 0 }],
+            strip1_out: vec![[0.0; LANES]; if busy { w } else { 0 }],
+            n1: 0,
+            r1: 0,
+            strip3: vec![[0.0; LANES]; if busy { w } else { 0 }],
+            n3: 0,
+            o3: 0,
             sums4: [0.0; 64],
             box2: RunningBox::new(h, jarosz_window(h)),
             box4: RunningBox::new(h, jarosz_window(h)),
@@ -741,19 +764,44 @@ impl PdqStream {
             self.out[r].copy_from_slice(luma);
             return;
         }
-        let w = self.w;
-        // Pass 1 into the ring.
-        let slot = r % self.ring_len;
-        box_row(
-            luma,
-            &mut self.ring1[slot * w..(slot + 1) * w],
-            self.win_rows,
-        );
-        let step = self.box2.push();
-        self.pass2_step(step);
+        let k = self.n1;
+        for (o, v) in self.strip1.iter_mut().zip(luma) {
+            o[k] = *v;
+        }
+        self.n1 += 1;
+        if self.n1 == LANES {
+            self.flush1();
+        }
     }
 
-    /// One step of pass 2 (along columns); an emitted row goes through pass 3 and into pass 4.
+    /// Pass 1 (along rows) over the buffered rows, each then into the ring and pass 2.
+    fn flush1(&mut self) {
+        let (w, n) = (self.w, self.n1);
+        if n == 0 {
+            return;
+        }
+        let (src, dst) = (&self.strip1, &mut self.strip1_out);
+        let mut sum = [0f32; LANES];
+        box_phases!(w, self.win_rows,
+            add(i) => { add_lanes(&mut sum, &src[i]) },
+            sub(i) => { sub_lanes(&mut sum, &src[i]) },
+            emit(o, count) => { dst[o] = div_lanes(&sum, count) });
+        for k in 0..n {
+            let slot = (self.r1 + k) % self.ring_len;
+            for (d, s) in self.ring1[slot * w..(slot + 1) * w]
+                .iter_mut()
+                .zip(&self.strip1_out)
+            {
+                *d = s[k];
+            }
+            let step = self.box2.push();
+            self.pass2_step(step);
+        }
+        self.r1 += n;
+        self.n1 = 0;
+    }
+
+    /// One step of pass 2 (along columns); an emitted row waits for pass 3.
     fn pass2_step(&mut self, step: BoxStep) {
         let w = self.w;
         if let Some(a) = step.add {
@@ -770,23 +818,45 @@ impl PdqStream {
         for (d, s) in self.pass2_row.iter_mut().zip(&self.col_sums) {
             *d = s / count;
         }
-        // Pass 3: along the row, only the kept columns stored.
-        let kept = self.kept;
-        let slot3 = oi % self.ring_len;
-        let dst = &mut self.ring3[slot3 * kept..(slot3 + 1) * kept];
-        let (src, slot_of_col) = (&self.pass2_row, &self.slot_of_col);
-        let mut sum = 0f32;
+        if self.n3 == 0 {
+            self.o3 = oi;
+        }
+        let k = self.n3;
+        for (o, v) in self.strip3.iter_mut().zip(&self.pass2_row) {
+            o[k] = *v;
+        }
+        self.n3 += 1;
+        if self.n3 == LANES {
+            self.flush3();
+        }
+    }
+
+    /// Pass 3 (along rows, only the kept columns stored) over the buffered rows, each then
+    /// into pass 4.
+    fn flush3(&mut self) {
+        let (w, n, kept) = (self.w, self.n3, self.kept);
+        if n == 0 {
+            return;
+        }
+        let (src, slot_of_col) = (&self.strip3, &self.slot_of_col);
+        let (ring3, ring3_len, o3) = (&mut self.ring3, self.ring3_len, self.o3);
+        let mut sum = [0f32; LANES];
         box_phases!(w, self.win_rows,
-        add(i) => { sum += src[i] },
-        sub(i) => { sum -= src[i] },
+        add(i) => { add_lanes(&mut sum, &src[i]) },
+        sub(i) => { sub_lanes(&mut sum, &src[i]) },
         emit(col, count3) => {
             let s = slot_of_col[col];
             if s != usize::MAX {
-                dst[s] = sum / count3;
+                for (k, v) in sum.iter().enumerate().take(n) {
+                    ring3[((o3 + k) % ring3_len) * kept + s] = v / count3;
+                }
             }
         });
-        let step4 = self.box4.push();
-        self.pass4_step(step4);
+        self.n3 = 0;
+        for _ in 0..n {
+            let step4 = self.box4.push();
+            self.pass4_step(step4);
+        }
     }
 
     /// One step of pass 4 (along columns, kept columns only); kept rows are written out.
@@ -794,11 +864,11 @@ impl PdqStream {
         let kept = self.kept;
         let sums = &mut self.sums4[..kept];
         if let Some(a) = step.add {
-            let s = a % self.ring_len;
+            let s = a % self.ring3_len;
             add_row(sums, &self.ring3[s * kept..(s + 1) * kept]);
         }
         if let Some(b) = step.sub {
-            let s = b % self.ring_len;
+            let s = b % self.ring3_len;
             sub_row(sums, &self.ring3[s * kept..(s + 1) * kept]);
         }
         if let Some((oi, count)) = step.emit {
@@ -828,10 +898,12 @@ impl PdqStream {
         if self.direct {
             return output_from_64(&self.out);
         }
+        self.flush1();
         let box2 = self.box2;
         for step in box2.tail() {
             self.pass2_step(step);
         }
+        self.flush3();
         let box4 = self.box4;
         for step in box4.tail() {
             self.pass4_step(step);
@@ -839,15 +911,6 @@ impl PdqStream {
         debug_assert_eq!(self.next_sample, 64);
         output_from_64(&self.out)
     }
-}
-
-/// One row through the reference box filter (pass 1).
-fn box_row(src: &[f32], dst: &mut [f32], window: usize) {
-    let mut sum = 0f32;
-    box_phases!(src.len(), window,
-        add(i) => { sum += src[i] },
-        sub(i) => { sum -= src[i] },
-        emit(o, count) => { dst[o] = sum / count });
 }
 
 fn grow<T: Copy>(v: &mut Vec<T>, len: usize, fill: T) {

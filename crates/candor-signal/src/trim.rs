@@ -173,7 +173,6 @@ pub(crate) struct DepthScan {
     h: usize,
     reference: [[u8; 3]; 4],
     max_depth_v: usize,
-    max_depth_h: usize,
     max_out_row: usize,
     max_out_col: usize,
     row: usize,
@@ -181,6 +180,8 @@ pub(crate) struct DepthScan {
     bottom_run: usize,
     left_out: Vec<u32>,
     right_out: Vec<u32>,
+    left_stop: usize,
+    right_stop: usize,
 }
 
 impl EdgeScan {
@@ -203,18 +204,22 @@ impl EdgeScan {
         match self {
             EdgeScan::Edges {
                 w,
+                h,
                 top,
                 bottom,
                 left,
                 right,
-                ..
             } => {
-                let w = *w;
-                if top.is_empty() {
+                let (w, y) = (*w, left.len());
+                if y >= *h {
+                    return;
+                }
+                if y == 0 {
                     top.extend((0..w).map(|x| row_pixel(&row, x)));
                 }
-                bottom.clear();
-                bottom.extend((0..w).map(|x| row_pixel(&row, x)));
+                if y + 1 == *h {
+                    bottom.extend((0..w).map(|x| row_pixel(&row, x)));
+                }
                 left.push(row_pixel(&row, 0));
                 right.push(row_pixel(&row, w - 1));
             }
@@ -240,7 +245,6 @@ impl EdgeScan {
                 h,
                 reference: [median3(top), median3(bottom), median3(left), median3(right)],
                 max_depth_v: (h as f64 * MAX_SIDE_FRACTION) as usize,
-                max_depth_h,
                 max_out_row: (w as f64 * OUTLIER_FRACTION) as usize,
                 max_out_col: (h as f64 * OUTLIER_FRACTION) as usize,
                 row: 0,
@@ -248,6 +252,8 @@ impl EdgeScan {
                 bottom_run: 0,
                 left_out: vec![0; max_depth_h],
                 right_out: vec![0; max_depth_h],
+                left_stop: max_depth_h,
+                right_stop: max_depth_h,
             }));
         }
     }
@@ -263,6 +269,16 @@ impl EdgeScan {
 
 impl DepthScan {
     fn push_row(&mut self, row: crate::Pixels<'_>) {
+        // One copy of the scan per pixel layout, so the pixel access is inlined.
+        match row {
+            crate::Pixels::Rgb8(p) => self.scan(|x| [p[3 * x], p[3 * x + 1], p[3 * x + 2]]),
+            crate::Pixels::Grey8(p) => self.scan(|x| [p[x]; 3]),
+            crate::Pixels::Luma(p) => self.scan(|x| [p[x].clamp(0.0, 255.0) as u8; 3]),
+        }
+    }
+
+    #[inline(always)]
+    fn scan(&mut self, pixel: impl Fn(usize) -> [u8; 3]) {
         if self.row >= self.h {
             return;
         }
@@ -272,26 +288,39 @@ impl DepthScan {
             if self.row >= self.max_depth_v {
                 self.top = Some(0);
             } else {
-                let outliers = (0..w).filter(|&x| off(row_pixel(&row, x), top_ref)).count();
+                let outliers = (0..w).filter(|&x| off(pixel(x), top_ref)).count();
                 if outliers > self.max_out_row {
                     self.top = Some(self.row);
                 }
             }
         }
-        let outliers = (0..w)
-            .filter(|&x| off(row_pixel(&row, x), bottom_ref))
-            .count();
-        if outliers > self.max_out_row {
-            self.bottom_run = 0;
-        } else {
-            self.bottom_run += 1;
-        }
-        for t in 0..self.max_depth_h {
-            if off(row_pixel(&row, t), left_ref) {
-                self.left_out[t] += 1;
+        // Only the last rows can be a bottom frame: a run reaching 40 % counts as none, so rows
+        // above that window cannot change the result.
+        if self.row + self.max_depth_v + 1 >= self.h {
+            let outliers = (0..w).filter(|&x| off(pixel(x), bottom_ref)).count();
+            if outliers > self.max_out_row {
+                self.bottom_run = 0;
+            } else {
+                self.bottom_run += 1;
             }
-            if off(row_pixel(&row, w - 1 - t), right_ref) {
+        }
+        // Columns past the first one over the outlier budget cannot change the result.
+        for t in 0..self.left_stop {
+            if off(pixel(t), left_ref) {
+                self.left_out[t] += 1;
+                if self.left_out[t] as usize > self.max_out_col {
+                    self.left_stop = t + 1;
+                    break;
+                }
+            }
+        }
+        for t in 0..self.right_stop {
+            if off(pixel(w - 1 - t), right_ref) {
                 self.right_out[t] += 1;
+                if self.right_out[t] as usize > self.max_out_col {
+                    self.right_stop = t + 1;
+                    break;
+                }
             }
         }
         self.row += 1;
