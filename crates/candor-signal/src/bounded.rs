@@ -90,6 +90,17 @@ pub(crate) fn exif_orientation(
     bytes: &[u8],
     format: ImageFormat,
 ) -> Option<image::metadata::Orientation> {
+    // JPEG's APP1 and PNG's eXIf come before the pixel data: without one near the start there
+    // is no orientation, and no header needs parsing again.
+    let head = &bytes[..bytes.len().min(256 << 10)];
+    let marker: &[u8] = match format {
+        ImageFormat::Jpeg => b"Exif\0\0",
+        ImageFormat::Png => b"eXIf",
+        _ => b"",
+    };
+    if !marker.is_empty() && !head.windows(marker.len()).any(|w| w == marker) {
+        return None;
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.no_limits();
     let mut decoder = reader.into_decoder().ok()?;
