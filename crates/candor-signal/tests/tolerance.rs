@@ -101,6 +101,13 @@ fn upscaled_jpeg_over_the_pixel_limit_matches_the_bank_hash() {
     );
     assert!(d_bank <= THRESHOLD, "{d_bank}");
     assert!(d_full <= 16, "{d_full}");
+    // Over the limit and cut short: the reduced decode reads the rest of the scan as zero bits.
+    let cut = hash_image_bytes(&bytes[..bytes.len() * 95 / 100], &service()).unwrap();
+    assert_eq!(cut.decode_path, DecodePath::ReducedJpeg { denominator: 2 });
+    assert!(cut.truncated.is_some());
+    let d_cut = cut.pdq.hash.distance(&bank);
+    println!("the same cut at 95 % of its bytes, reduced 1/2: vs bank {d_cut}");
+    assert!(d_cut <= THRESHOLD, "{d_cut}");
 }
 
 #[test]
