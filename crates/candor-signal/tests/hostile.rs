@@ -241,3 +241,40 @@ fn a_jpeg_claiming_huge_dimensions_is_refused_before_allocating() {
         Err(SignalError::TooLarge(_))
     ));
 }
+
+#[test]
+fn over_the_limit_paths_refuse_what_needs_more_than_max_alloc() {
+    // A progressive JPEG keeps every coefficient until its last scan: checked before decoding.
+    let progressive = testdata("reference/reg-test-input/dih/bridge-2-rotate-90.jpg");
+    let tight = |max_alloc| ImageOptions {
+        limits: DecodeLimits {
+            max_pixels: 100_000,
+            max_alloc,
+            ..DecodeLimits::default()
+        },
+        ..ImageOptions::default()
+    };
+    match hash_image_bytes(&progressive, &tight(1 << 20)) {
+        Err(e @ SignalError::Unhashable { .. }) => {
+            assert!(e.to_string().contains("coefficients"), "{e}")
+        }
+        other => panic!("expected Unhashable, got {other:?}"),
+    }
+    let s = hash_image_bytes(&progressive, &tight(1 << 30)).unwrap();
+    assert_eq!(
+        s.decode_path,
+        candor_signal::DecodePath::ReducedJpeg { denominator: 8 }
+    );
+    // A BMP (its decoder cannot stream) over the pixel limit is decoded whole only within
+    // max_alloc.
+    let img = image::load_from_memory(&testdata("reference/bridge-mods/aaa-orig.jpg")).unwrap();
+    let mut bmp = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bmp, image::ImageFormat::Bmp).unwrap();
+    let bmp = bmp.into_inner();
+    match hash_image_bytes(&bmp, &tight(2 << 20)) {
+        Err(e @ SignalError::Unhashable { .. }) => assert!(e.is_unhashable()),
+        other => panic!("expected Unhashable, got {other:?}"),
+    }
+    let s = hash_image_bytes(&bmp, &tight(64 << 20)).unwrap();
+    assert_eq!(s.decode_path, candor_signal::DecodePath::Bounded);
+}
