@@ -281,6 +281,8 @@ fn jpeg_reduced(
     let info = decoder
         .info()
         .ok_or_else(|| SignalError::Decode("Jpeg: no frame header".into()))?;
+    // This decoder's own reading of the frame header sizes everything below.
+    let (fw, fh) = (info.width as u32, info.height as u32);
     let (components, out_bpp) = match info.pixel_format {
         PixelFormat::L8 => (1u64, 1u64),
         PixelFormat::RGB24 => (3, 3),
@@ -297,7 +299,7 @@ fn jpeg_reduced(
             // Every coefficient of every block is kept until the last scan (at most one block
             // per 8×8 pixels per component).
             let coefficients =
-                (w as u64).div_ceil(8) * (h as u64).div_ceil(8) * 64 * 2 * components;
+                (fw as u64).div_ceil(8) * (fh as u64).div_ceil(8) * 64 * 2 * components;
             if coefficients > limits.max_alloc {
                 return Err(unhashable(format!(
                     "progressive {w}×{h} JPEG keeps {coefficients} bytes of coefficients, over \
@@ -312,13 +314,13 @@ fn jpeg_reduced(
             )))
         }
     }
-    let d = jpeg_scale(w, h, out_bpp.max(3), limits).ok_or_else(|| {
+    let d = jpeg_scale(fw, fh, out_bpp.max(3), limits).ok_or_else(|| {
         unhashable(format!(
             "{w}×{h} JPEG is over the pixel limit even at 1/8 scale"
         ))
     })?;
     let (sw, sh) = decoder
-        .scale(w.div_ceil(d) as u16, h.div_ceil(d) as u16)
+        .scale(fw.div_ceil(d) as u16, fh.div_ceil(d) as u16)
         .map_err(err)?;
     let (sw, sh) = (sw as usize, sh as usize);
     check_limits(ImageFormat::Jpeg, sw, sh, out_bpp as usize, limits)
