@@ -47,5 +47,46 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(signal, benches);
+/// A JPEG over the service's 64 MP limit (aaa-orig upscaled to 10,400 × 6,526 = 67.9 MP):
+/// hashed at 1/2 scale by the reduced IDCT, against a full decode of the same file with the
+/// limit raised. And a PNG streamed row by row against its in-memory decode.
+fn over_limit(c: &mut Criterion) {
+    let orig = image::load_from_memory(&photo()).unwrap().to_rgb8();
+    let big = image::imageops::resize(&orig, 10_400, 6_526, image::imageops::FilterType::Triangle);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&big)
+        .unwrap();
+    drop(big);
+    let limits = |max_pixels| ImageOptions {
+        limits: DecodeLimits {
+            max_pixels,
+            ..DecodeLimits::default()
+        },
+        ..ImageOptions::default()
+    };
+    let mut g = c.benchmark_group("over_limit");
+    g.sample_size(10);
+    g.measurement_time(std::time::Duration::from_secs(8));
+    g.bench_function("jpeg_67mp_reduced_half", |b| {
+        b.iter(|| hash_image_bytes(black_box(&jpeg), &limits(64_000_000)).unwrap())
+    });
+    g.bench_function("jpeg_67mp_full_decode", |b| {
+        b.iter(|| hash_image_bytes(black_box(&jpeg), &limits(100_000_000)).unwrap())
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(orig)
+        .write_to(&mut png, image::ImageFormat::Png)
+        .unwrap();
+    let png = png.into_inner();
+    g.bench_function("png_1600x1004_streamed", |b| {
+        b.iter(|| hash_image_bytes(black_box(&png), &limits(1_000_000)).unwrap())
+    });
+    g.bench_function("png_1600x1004_in_memory", |b| {
+        b.iter(|| hash_image_bytes(black_box(&png), &limits(100_000_000)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(signal, benches, over_limit);
 criterion_main!(signal);

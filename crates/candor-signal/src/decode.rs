@@ -17,6 +17,15 @@ pub struct DecodeLimits {
     pub max_dimension: u32,
     /// Largest allocation a decoder may make, in bytes.
     pub max_alloc: u64,
+    /// Largest width × height hashed at all. Between `max_pixels` and this, an image is still
+    /// hashed — a JPEG at a reduced DCT scale, a PNG streamed row by row, other formats decoded
+    /// within `max_alloc` — so padding or upscaling past `max_pixels` does not evade matching.
+    /// Past it the image is [`SignalError::Unhashable`]: far beyond what viewers render, or a
+    /// decompression bomb. It bounds the time an image can take (decoding and hashing are linear
+    /// in pixels). Default 2³⁰ (1.07 gigapixels, 16× a 64 MP `max_pixels`).
+    pub max_stream_pixels: u64,
+    /// Largest width or height hashed at all (see `max_stream_pixels`). Default 2¹⁷ = 131,072.
+    pub max_stream_dimension: u32,
 }
 
 impl Default for DecodeLimits {
@@ -26,6 +35,8 @@ impl Default for DecodeLimits {
             max_pixels: 100_000_000,
             max_dimension: 65_535,
             max_alloc: 1 << 30,
+            max_stream_pixels: 1 << 30,
+            max_stream_dimension: 1 << 17,
         }
     }
 }
@@ -85,11 +96,37 @@ pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
 /// HMA hash: grey is replicated, alpha is dropped (not composited), palettes are expanded,
 /// 16-bit RGB keeps the high byte, 16-bit grey saturates at 255 (Pillow's `I;16` → `RGB`).
 /// With `exif_orient`, the EXIF orientation is applied first (the reference does not).
+///
+/// Images over `max_pixels` / `max_dimension` are refused here ([`SignalError::TooLarge`]):
+/// this is the decode into memory. [`crate::hash_image_bytes`] hashes them anyway, within
+/// bounded memory (see [`DecodeLimits::max_stream_pixels`]). Truncated files (JPEG, PNG) are
+/// decoded as far as they go and the rest filled flat, as browsers show them.
 pub fn decode(
     bytes: &[u8],
     limits: &DecodeLimits,
     exif_orient: bool,
 ) -> Result<DecodedImage, SignalError> {
+    decode_full(bytes, limits, exif_orient).map(|d| d.image)
+}
+
+/// A decode within the limits, and how complete the file was.
+pub(crate) struct FullDecode {
+    pub image: DecodedImage,
+    /// When the file ended early: how many rows came from it (the rest is the flat fill).
+    pub truncated: Option<crate::bounded::Truncated>,
+}
+
+/// [`decode`], telling whether the file was truncated.
+///
+/// A truncated file is decoded as far as it goes, as browsers show it: the rows that exist,
+/// then a flat mid-grey fill (zune-jpeg's own fill for baseline JPEG; progressive JPEGs cut in
+/// a later scan are whole at a lower quality). PDQ ignores the colour of a full-width flat fill
+/// — its DCT starts at frequency 1 — so any flat colour hashes alike.
+pub(crate) fn decode_full(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    exif_orient: bool,
+) -> Result<FullDecode, SignalError> {
     if bytes.len() as u64 > limits.max_bytes {
         return Err(SignalError::TooLarge(format!(
             "{} bytes is over the limit of {} bytes",
@@ -98,12 +135,51 @@ pub fn decode(
         )));
     }
     let format = sniff_format(bytes).ok_or(SignalError::NotAnImage)?;
-    if format == ImageFormat::Jpeg && jpeg_is_truncated(bytes) {
-        // The JPEG decoder would fill the missing part with grey and hash a different image.
-        return Err(SignalError::Decode(
-            "Jpeg: truncated (no end-of-image marker after the last scan)".into(),
-        ));
+    let truncated_jpeg = format == ImageFormat::Jpeg && jpeg_is_truncated(bytes);
+    let whole = |image: DecodedImage| {
+        let truncated = truncated_jpeg.then(|| crate::bounded::Truncated {
+            rows_decoded: Some(decoded_rows(&image)),
+            rows: image.height,
+        });
+        FullDecode { image, truncated }
+    };
+    match decode_image(bytes, format, limits, exif_orient) {
+        Ok(image) => Ok(whole(image)),
+        Err(SignalError::Decode(m)) if format == ImageFormat::Png => {
+            // A PNG cut (or corrupted) in its pixel data: the rows before the damage.
+            match crate::bounded::png_partial(bytes, limits) {
+                Ok(Some(d)) => Ok(d),
+                _ => Err(SignalError::Decode(m)),
+            }
+        }
+        Err(e) => Err(e),
     }
+}
+
+/// Rows above the flat fill of a truncated JPEG (all channels exactly 128 in whole rows).
+fn decoded_rows(img: &DecodedImage) -> u32 {
+    let (w, h) = (img.width as usize, img.height as usize);
+    let (px, ch) = match &img.data {
+        PixelData::Rgb8(p) => (p, 3),
+        PixelData::Grey8(p) => (p, 1),
+    };
+    let mut rows = h;
+    while rows > 0
+        && px[(rows - 1) * w * ch..rows * w * ch]
+            .iter()
+            .all(|&v| v == 128)
+    {
+        rows -= 1;
+    }
+    rows as u32
+}
+
+fn decode_image(
+    bytes: &[u8],
+    format: ImageFormat,
+    limits: &DecodeLimits,
+    exif_orient: bool,
+) -> Result<DecodedImage, SignalError> {
     if format == ImageFormat::Jpeg && !exif_orient {
         #[cfg(feature = "turbojpeg")]
         if let Some(img) = turbo::decode(bytes, limits)? {
@@ -176,7 +252,7 @@ fn pooled_buffer(size: usize) -> Vec<u8> {
 
 /// Checks an image's dimensions and its pixel buffer (`channels` bytes a pixel) against the
 /// limits, before anything is allocated for it.
-fn check_limits(
+pub(crate) fn check_limits(
     format: ImageFormat,
     w: usize,
     h: usize,
@@ -319,7 +395,7 @@ fn jpeg_image(w: usize, h: usize, grey: bool, buf: Vec<u8>) -> DecodedImage {
 /// A complete JPEG has an end-of-image marker (FF D9) after its last start-of-scan (FF DA).
 /// Inside entropy-coded data a FF byte is always followed by 00 or a restart marker, so neither
 /// marker can appear there by accident; an embedded thumbnail's markers come before the main scans.
-fn jpeg_is_truncated(bytes: &[u8]) -> bool {
+pub(crate) fn jpeg_is_truncated(bytes: &[u8]) -> bool {
     let last_sos = bytes.windows(2).rposition(|w| w == [0xff, 0xda]);
     match last_sos {
         None => true,
@@ -327,7 +403,7 @@ fn jpeg_is_truncated(bytes: &[u8]) -> bool {
     }
 }
 
-fn map_image_error(e: image::ImageError, format: ImageFormat) -> SignalError {
+pub(crate) fn map_image_error(e: image::ImageError, format: ImageFormat) -> SignalError {
     match e {
         image::ImageError::Limits(l) => SignalError::TooLarge(format!("{format:?}: {l}")),
         image::ImageError::Unsupported(u) => {

@@ -5,10 +5,13 @@
 //! - [`hash`]: the PDQ hash value, its text form, distance, the eight orientations.
 //! - [`pdq`]: the PDQ algorithm, bit-exact with Meta's reference.
 //! - [`decode`]: bytes to pixels with limits, Pillow-compatible colour conversion.
+//! - [`bounded`]: images over the pixel limit hashed in bounded memory (reduced-scale JPEG,
+//!   streamed PNG), truncated PNGs.
 //! - [`trim`]: uniform-border detection for the trimmed variant.
 //! - [`digest`]: MD5 and SHA-256, streamed.
 //! - [`signals`]: everything above from bytes or a reader.
 
+pub mod bounded;
 pub mod decode;
 pub mod digest;
 pub mod hash;
@@ -16,13 +19,14 @@ pub mod pdq;
 pub mod signals;
 pub mod trim;
 
+pub use bounded::{DecodePath, Truncated};
 pub use decode::{DecodeLimits, DecodedImage};
 pub use digest::ExactDigests;
 pub use hash::{Orientation, PdqHash, PdqSignal};
-pub use pdq::{PdqHasher, PdqOutput, Pixels};
+pub use pdq::{PdqHasher, PdqOutput, PdqStream, Pixels};
 pub use signals::{
-    hash_decoded, hash_image_bytes, hash_reader, ContentSignals, ImageOptions, ImageSignals,
-    TrimmedSignals,
+    hash_decoded, hash_image_bytes, hash_reader, ContentSignals, DisplayedSignal, ImageOptions,
+    ImageSignals, TrimmedSignals,
 };
 pub use trim::Border;
 
@@ -35,8 +39,27 @@ pub enum SignalError {
     NotAnImage,
     /// The content is over a decode limit (size, pixels, dimensions or memory).
     TooLarge(String),
-    /// The content claims to be an image but cannot be decoded (truncated, corrupt, unsupported).
+    /// The content claims to be an image but cannot be decoded (corrupt, unsupported, or cut
+    /// before its first row).
     Decode(String),
+    /// An image that is not hashed because hashing it would take more memory or time than the
+    /// limits allow: past `max_stream_pixels` / `max_stream_dimension` (far beyond what viewers
+    /// render, or a decompression bomb), or needing more than `max_alloc` in a decoder that
+    /// cannot stream. Distinct from `TooLarge` (over `max_bytes`, or `decode`'s own pixel
+    /// limit), which `hash_image_bytes` never returns for pixel counts.
+    Unhashable { reason: String },
+}
+
+impl SignalError {
+    /// An image we could not hash (as opposed to content that is not an image, or a bad hash
+    /// text): `TooLarge`, `Decode` or `Unhashable`. What a service routes to its `unhashable`
+    /// policy.
+    pub fn is_unhashable(&self) -> bool {
+        matches!(
+            self,
+            SignalError::TooLarge(_) | SignalError::Decode(_) | SignalError::Unhashable { .. }
+        )
+    }
 }
 
 impl std::fmt::Display for SignalError {
@@ -48,6 +71,7 @@ impl std::fmt::Display for SignalError {
             }
             SignalError::TooLarge(m) => write!(f, "image over a decode limit: {m}"),
             SignalError::Decode(m) => write!(f, "image cannot be decoded: {m}"),
+            SignalError::Unhashable { reason } => write!(f, "image cannot be hashed: {reason}"),
         }
     }
 }

@@ -383,13 +383,7 @@ impl PdqHasher {
             "pixel buffer does not match {width}×{height}"
         );
         if width < MIN_HASHABLE_DIM || height < MIN_HASHABLE_DIM {
-            return PdqOutput {
-                signal: PdqSignal {
-                    hash: PdqHash::ZERO,
-                    quality: 0,
-                },
-                dct: [[0.0; 16]; 16],
-            };
+            return zero_output();
         }
         let mut a = [[0f32; 64]; 64];
         if width == 64 && height == 64 {
@@ -401,15 +395,7 @@ impl PdqHasher {
         } else {
             self.downsample(pixels, width, height, &mut a);
         }
-        let quality = quality_metric(&a);
-        let dct = dct64_to_16(&a);
-        PdqOutput {
-            signal: PdqSignal {
-                hash: bits_from_dct(&dct),
-                quality,
-            },
-            dct,
-        }
+        output_from_64(&a)
     }
 
     /// The Jarosz tent filter (rows, columns, rows, columns) and decimation to 64×64.
@@ -543,6 +529,387 @@ impl PdqHasher {
             }
         });
         debug_assert_eq!(next_sample, 64);
+    }
+}
+
+/// The hash, quality and DCT of the 64×64 decimated image.
+fn output_from_64(a: &[[f32; 64]; 64]) -> PdqOutput {
+    let quality = quality_metric(a);
+    let dct = dct64_to_16(a);
+    PdqOutput {
+        signal: PdqSignal {
+            hash: bits_from_dct(&dct),
+            quality,
+        },
+        dct,
+    }
+}
+
+fn zero_output() -> PdqOutput {
+    PdqOutput {
+        signal: PdqSignal {
+            hash: PdqHash::ZERO,
+            quality: 0,
+        },
+        dct: [[0.0; 16]; 16],
+    }
+}
+
+/// One axis of the reference's running box filter fed one item at a time: the same additions,
+/// subtractions and divisions in the same order as [`box_phases!`], so the same bits.
+#[derive(Clone, Copy, Debug)]
+struct RunningBox {
+    n: usize,
+    window: usize,
+    half: usize,
+    pushed: usize,
+}
+
+/// What one step of a [`RunningBox`] asks for: add item `add`, then subtract item `sub`, then
+/// emit output `emit.0` with `emit.1` items in the window.
+struct BoxStep {
+    add: Option<usize>,
+    sub: Option<usize>,
+    emit: Option<(usize, f32)>,
+}
+
+impl RunningBox {
+    fn new(n: usize, window: usize) -> RunningBox {
+        debug_assert!(window >= 1 && window <= n);
+        RunningBox {
+            n,
+            window,
+            half: (window + 2) / 2,
+            pushed: 0,
+        }
+    }
+
+    /// The step for the next item pushed.
+    fn push(&mut self) -> BoxStep {
+        let ri = self.pushed;
+        debug_assert!(ri < self.n);
+        self.pushed += 1;
+        BoxStep {
+            add: Some(ri),
+            sub: (ri >= self.window).then(|| ri - self.window),
+            emit: (ri + 1 >= self.half)
+                .then(|| (ri + 1 - self.half, (ri + 1).min(self.window) as f32)),
+        }
+    }
+
+    /// The steps after the last item (the shrinking window), in order.
+    fn tail(&self) -> impl Iterator<Item = BoxStep> + '_ {
+        (0..self.half - 1).map(move |k| BoxStep {
+            add: None,
+            sub: Some(self.n - self.window + k),
+            emit: Some((self.n + 1 - self.half + k, (self.window - 1 - k) as f32)),
+        })
+    }
+}
+
+/// PDQ of an image fed one row at a time, so the image never has to be in memory: the
+/// reference's four box-filter passes run as rows arrive, keeping only the last
+/// `ceil(height / 128) + 1` rows of the first pass (`width` floats each), eight rows at a time
+/// waiting for the first and third passes (filtered side by side, as [`PdqHasher`] does), and
+/// the 64 kept columns of the third. Memory is about `4 · width · (height / 128 + 28)` bytes —
+/// roughly one 32nd of the pixel count in bytes — instead of [`PdqHasher`]'s four bytes a pixel
+/// plus the decoded image.
+///
+/// Bit-exact with [`PdqHasher::hash`] on the same pixels: every running sum sees the same
+/// operations in the same order (see `stream_tests`).
+pub struct PdqStream {
+    w: usize,
+    h: usize,
+    /// Rows pushed so far.
+    rows: usize,
+    /// Under 5 pixels a side: the hash is zero, nothing is computed.
+    tiny: bool,
+    /// 64×64: the luma is the decimated image.
+    direct: bool,
+    win_rows: usize,
+    ring_len: usize,
+    sample_rows: [usize; 64],
+    sample_cols: [usize; 64],
+    slot_of_col: Vec<usize>,
+    kept: usize,
+    luma: Vec<f32>,
+    /// First-pass rows, `ring_len` of them, row `r` in slot `r % ring_len`.
+    ring1: Vec<f32>,
+    col_sums: Vec<f32>,
+    pass2_row: Vec<f32>,
+    /// Third-pass rows at the kept columns, `ring3_len` of them.
+    ring3: Vec<f32>,
+    ring3_len: usize,
+    /// Rows waiting for the first pass, eight interleaved (as [`PdqHasher`] filters them, so
+    /// eight independent running sums share each vector step): `n1` of them, from row `r1`.
+    strip1: Vec<[f32; LANES]>,
+    strip1_out: Vec<[f32; LANES]>,
+    n1: usize,
+    r1: usize,
+    /// Second-pass rows waiting for the third pass: `n3` of them, from output row `o3`.
+    strip3: Vec<[f32; LANES]>,
+    n3: usize,
+    o3: usize,
+    sums4: [f32; 64],
+    box2: RunningBox,
+    box4: RunningBox,
+    next_sample: usize,
+    out: Box<[[f32; 64]; 64]>,
+}
+
+impl PdqStream {
+    /// The bytes of working memory a stream over `width × height` allocates.
+    pub fn memory_bytes(width: usize, height: usize) -> u64 {
+        if width < MIN_HASHABLE_DIM || height < MIN_HASHABLE_DIM {
+            return 0;
+        }
+        let ring = jarosz_window(height) as u64 + 1;
+        4 * width as u64 * (ring + 3 + 3 * LANES as u64)
+            + 4 * 64 * (ring + LANES as u64)
+            + 16 * 1024
+    }
+
+    /// A stream for an image of `width × height`; rows are then pushed top to bottom.
+    pub fn new(width: usize, height: usize) -> PdqStream {
+        let tiny = width < MIN_HASHABLE_DIM || height < MIN_HASHABLE_DIM;
+        let direct = width == 64 && height == 64;
+        let (w, h) = if tiny { (1, 1) } else { (width, height) };
+        let sample_rows: [usize; 64] = std::array::from_fn(|i| decimation_index(i, h));
+        let sample_cols: [usize; 64] = std::array::from_fn(|j| decimation_index(j, w));
+        let mut kept_cols: Vec<usize> = sample_cols.to_vec();
+        kept_cols.dedup();
+        let (busy, kept) = (!tiny && !direct, kept_cols.len());
+        let mut slot_of_col = vec![usize::MAX; if busy { w } else { 0 }];
+        for (s, &c) in kept_cols.iter().enumerate() {
+            if busy {
+                slot_of_col[c] = s;
+            }
+        }
+        let ring_len = jarosz_window(h) + 1;
+        let row_buf = |len: usize| vec![0f32; if busy { len } else { 0 }];
+        PdqStream {
+            w: width,
+            h: height,
+            rows: 0,
+            tiny,
+            direct,
+            win_rows: jarosz_window(w),
+            ring_len,
+            sample_rows,
+            sample_cols,
+            slot_of_col,
+            kept,
+            luma: vec![0f32; if tiny { 0 } else { width }],
+            ring1: row_buf(ring_len * w),
+            col_sums: row_buf(w),
+            pass2_row: row_buf(w),
+            ring3: row_buf((ring_len - 1 + LANES) * kept),
+            ring3_len: ring_len - 1 + LANES,
+            strip1: vec![[0.0; LANES]; if busy { w } else { 0 }],
+            strip1_out: vec![[0.0; LANES]; if busy { w } else { 0 }],
+            n1: 0,
+            r1: 0,
+            strip3: vec![[0.0; LANES]; if busy { w } else { 0 }],
+            n3: 0,
+            o3: 0,
+            sums4: [0.0; 64],
+            box2: RunningBox::new(h, jarosz_window(h)),
+            box4: RunningBox::new(h, jarosz_window(h)),
+            next_sample: 0,
+            out: Box::new([[0f32; 64]; 64]),
+        }
+    }
+
+    pub fn width(&self) -> usize {
+        self.w
+    }
+
+    pub fn height(&self) -> usize {
+        self.h
+    }
+
+    /// Rows pushed so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Pushes the next row: `row` holds exactly one row (`width` pixels). Rows past the
+    /// image's height are ignored.
+    ///
+    /// # Panics
+    /// If `row` is not one row long (a programming error: decoders give whole rows).
+    pub fn push_row(&mut self, row: Pixels<'_>) {
+        assert_eq!(
+            row.len(),
+            self.w * row.channels(),
+            "a row of a {}-pixel-wide image",
+            self.w
+        );
+        if self.rows >= self.h {
+            return;
+        }
+        self.rows += 1;
+        if self.tiny {
+            return;
+        }
+        let mut luma = std::mem::take(&mut self.luma);
+        row.luma_row(self.w, 0, &mut luma);
+        self.push_luma(&luma);
+        self.luma = luma;
+    }
+
+    fn push_luma(&mut self, luma: &[f32]) {
+        let r = self.rows - 1;
+        if self.direct {
+            self.out[r].copy_from_slice(luma);
+            return;
+        }
+        let k = self.n1;
+        for (o, v) in self.strip1.iter_mut().zip(luma) {
+            o[k] = *v;
+        }
+        self.n1 += 1;
+        if self.n1 == LANES {
+            self.flush1();
+        }
+    }
+
+    /// Pass 1 (along rows) over the buffered rows, each then into the ring and pass 2.
+    fn flush1(&mut self) {
+        let (w, n) = (self.w, self.n1);
+        if n == 0 {
+            return;
+        }
+        let (src, dst) = (&self.strip1, &mut self.strip1_out);
+        let mut sum = [0f32; LANES];
+        box_phases!(w, self.win_rows,
+            add(i) => { add_lanes(&mut sum, &src[i]) },
+            sub(i) => { sub_lanes(&mut sum, &src[i]) },
+            emit(o, count) => { dst[o] = div_lanes(&sum, count) });
+        for k in 0..n {
+            let slot = (self.r1 + k) % self.ring_len;
+            for (d, s) in self.ring1[slot * w..(slot + 1) * w]
+                .iter_mut()
+                .zip(&self.strip1_out)
+            {
+                *d = s[k];
+            }
+            let step = self.box2.push();
+            self.pass2_step(step);
+        }
+        self.r1 += n;
+        self.n1 = 0;
+    }
+
+    /// One step of pass 2 (along columns); an emitted row waits for pass 3.
+    fn pass2_step(&mut self, step: BoxStep) {
+        let w = self.w;
+        if let Some(a) = step.add {
+            let s = a % self.ring_len;
+            add_row(&mut self.col_sums, &self.ring1[s * w..(s + 1) * w]);
+        }
+        if let Some(b) = step.sub {
+            let s = b % self.ring_len;
+            sub_row(&mut self.col_sums, &self.ring1[s * w..(s + 1) * w]);
+        }
+        let Some((oi, count)) = step.emit else {
+            return;
+        };
+        for (d, s) in self.pass2_row.iter_mut().zip(&self.col_sums) {
+            *d = s / count;
+        }
+        if self.n3 == 0 {
+            self.o3 = oi;
+        }
+        let k = self.n3;
+        for (o, v) in self.strip3.iter_mut().zip(&self.pass2_row) {
+            o[k] = *v;
+        }
+        self.n3 += 1;
+        if self.n3 == LANES {
+            self.flush3();
+        }
+    }
+
+    /// Pass 3 (along rows, only the kept columns stored) over the buffered rows, each then
+    /// into pass 4.
+    fn flush3(&mut self) {
+        let (w, n, kept) = (self.w, self.n3, self.kept);
+        if n == 0 {
+            return;
+        }
+        let (src, slot_of_col) = (&self.strip3, &self.slot_of_col);
+        let (ring3, ring3_len, o3) = (&mut self.ring3, self.ring3_len, self.o3);
+        let mut sum = [0f32; LANES];
+        box_phases!(w, self.win_rows,
+        add(i) => { add_lanes(&mut sum, &src[i]) },
+        sub(i) => { sub_lanes(&mut sum, &src[i]) },
+        emit(col, count3) => {
+            let s = slot_of_col[col];
+            if s != usize::MAX {
+                for (k, v) in sum.iter().enumerate().take(n) {
+                    ring3[((o3 + k) % ring3_len) * kept + s] = v / count3;
+                }
+            }
+        });
+        self.n3 = 0;
+        for _ in 0..n {
+            let step4 = self.box4.push();
+            self.pass4_step(step4);
+        }
+    }
+
+    /// One step of pass 4 (along columns, kept columns only); kept rows are written out.
+    fn pass4_step(&mut self, step: BoxStep) {
+        let kept = self.kept;
+        let sums = &mut self.sums4[..kept];
+        if let Some(a) = step.add {
+            let s = a % self.ring3_len;
+            add_row(sums, &self.ring3[s * kept..(s + 1) * kept]);
+        }
+        if let Some(b) = step.sub {
+            let s = b % self.ring3_len;
+            sub_row(sums, &self.ring3[s * kept..(s + 1) * kept]);
+        }
+        if let Some((oi, count)) = step.emit {
+            while self.next_sample < 64 && self.sample_rows[self.next_sample] == oi {
+                for (j, &col) in self.sample_cols.iter().enumerate() {
+                    self.out[self.next_sample][j] = sums[self.slot_of_col[col]] / count;
+                }
+                self.next_sample += 1;
+            }
+        }
+    }
+
+    /// The hash. Rows not pushed (an image that ended early) are a flat mid-grey fill — the
+    /// fill Candor uses for truncated images (PDQ ignores the level of a full-width flat fill).
+    pub fn finish(mut self) -> PdqOutput {
+        if self.tiny {
+            return zero_output();
+        }
+        if self.rows < self.h {
+            let mut flat = std::mem::take(&mut self.luma);
+            flat.fill(128.0);
+            while self.rows < self.h {
+                self.rows += 1;
+                self.push_luma(&flat);
+            }
+        }
+        if self.direct {
+            return output_from_64(&self.out);
+        }
+        self.flush1();
+        let box2 = self.box2;
+        for step in box2.tail() {
+            self.pass2_step(step);
+        }
+        self.flush3();
+        let box4 = self.box4;
+        for step in box4.tail() {
+            self.pass4_step(step);
+        }
+        debug_assert_eq!(self.next_sample, 64);
+        output_from_64(&self.out)
     }
 }
 
@@ -949,5 +1316,88 @@ mod reference_tests {
         let grey: Vec<u8> = (0..300 * 170).map(|_| (rng.next() % 256) as u8).collect();
         let out = hasher.hash(Pixels::Grey8(&grey), 300, 170);
         assert_eq!(out.dihedral()[0], out.hash());
+    }
+
+    #[test]
+    fn stream_equals_whole_image_hash() {
+        let mut rng = Rng(0x2545f4914f6cdd1d);
+        let mut hasher = PdqHasher::new();
+        let sizes = [
+            (4, 4),
+            (5, 5),
+            (6, 17),
+            (17, 6),
+            (63, 64),
+            (64, 64),
+            (64, 65),
+            (65, 65),
+            (127, 129),
+            (128, 128),
+            (129, 127),
+            (1000, 10),
+            (10, 1000),
+            (300, 200),
+            (777, 555),
+            (1601, 257),
+            (257, 1601),
+        ];
+        for (w, h) in sizes {
+            let mut rgb = vec![0u8; w * h * 3];
+            let (fx, fy) = ((rng.next() % 7 + 1) as f32, (rng.next() % 5 + 1) as f32);
+            for y in 0..h {
+                for x in 0..w {
+                    for ch in 0..3 {
+                        let base = 127.0
+                            + 100.0
+                                * ((x as f32 / w as f32 * fx + ch as f32).sin()
+                                    * (y as f32 / h as f32 * fy).cos());
+                        let noise = (rng.next() % 41) as f32 - 20.0;
+                        rgb[(y * w + x) * 3 + ch] = (base + noise).clamp(0.0, 255.0) as u8;
+                    }
+                }
+            }
+            let whole = hasher.hash(Pixels::Rgb8(&rgb), w, h);
+            let mut stream = PdqStream::new(w, h);
+            for row in rgb.chunks_exact(w * 3) {
+                stream.push_row(Pixels::Rgb8(row));
+            }
+            let streamed = stream.finish();
+            assert_eq!(streamed.signal, whole.signal, "{w}x{h}");
+            assert_eq!(streamed.dct, whole.dct, "{w}x{h} dct");
+            let grey: Vec<u8> = rgb.iter().step_by(3).copied().collect();
+            let mut stream = PdqStream::new(w, h);
+            for row in grey.chunks_exact(w) {
+                stream.push_row(Pixels::Grey8(row));
+            }
+            assert_eq!(
+                stream.finish().signal,
+                hasher.hash(Pixels::Grey8(&grey), w, h).signal,
+                "grey {w}x{h}"
+            );
+        }
+    }
+
+    #[test]
+    fn stream_fills_missing_rows_flat() {
+        let (w, h) = (90, 120);
+        let mut rng = Rng(7);
+        let grey: Vec<u8> = (0..w * h).map(|_| (rng.next() % 256) as u8).collect();
+        let cut = 100;
+        let mut filled = grey.clone();
+        filled[cut * w..].fill(128);
+        let mut stream = PdqStream::new(w, h);
+        for row in grey.chunks_exact(w).take(cut) {
+            stream.push_row(Pixels::Grey8(row));
+        }
+        assert_eq!(stream.rows(), cut);
+        let want = PdqHasher::new().hash(Pixels::Grey8(&filled), w, h);
+        assert_eq!(stream.finish().signal, want.signal);
+        // More rows than the image has are ignored.
+        let mut stream = PdqStream::new(w, h);
+        for row in grey.chunks_exact(w).chain(grey.chunks_exact(w).take(3)) {
+            stream.push_row(Pixels::Grey8(row));
+        }
+        let want = PdqHasher::new().hash(Pixels::Grey8(&grey), w, h);
+        assert_eq!(stream.finish().signal, want.signal);
     }
 }

@@ -38,12 +38,17 @@ pub fn find_border(img: &DecodedImage) -> Option<Border> {
     if w < 3 * MIN_REMAINING || h < 3 * MIN_REMAINING {
         return None;
     }
-    let mut b = Border {
+    let b = Border {
         top: side_depth(img, Side::Top),
         bottom: side_depth(img, Side::Bottom),
         left: side_depth(img, Side::Left),
         right: side_depth(img, Side::Right),
     };
+    finish_border(w, h, b)
+}
+
+/// The thresholds applied to the four side depths.
+fn finish_border(w: u32, h: u32, mut b: Border) -> Option<Border> {
     let min_v = 2.max(h / 100);
     let min_h = 2.max(w / 100);
     if b.top < min_v {
@@ -120,6 +125,228 @@ fn side_depth(img: &DecodedImage, side: Side) -> u32 {
     }
     // Flat past the limit: a large flat area, not a frame around something.
     0
+}
+
+fn median3(line: &[[u8; 3]]) -> [u8; 3] {
+    let mut m = [0u8; 3];
+    for (c, m) in m.iter_mut().enumerate() {
+        let mut ch: Vec<u8> = line.iter().map(|p| p[c]).collect();
+        let mid = ch.len() / 2;
+        *m = *ch.select_nth_unstable(mid).1;
+    }
+    m
+}
+
+#[inline]
+fn off(p: [u8; 3], reference: [u8; 3]) -> bool {
+    (0..3).any(|c| (p[c] as i32 - reference[c] as i32).abs() > TOLERANCE)
+}
+
+/// Pixel `x` of a row of RGB or grey.
+#[inline]
+fn row_pixel(row: &crate::Pixels<'_>, x: usize) -> [u8; 3] {
+    match row {
+        crate::Pixels::Rgb8(p) => [p[3 * x], p[3 * x + 1], p[3 * x + 2]],
+        crate::Pixels::Grey8(p) => [p[x]; 3],
+        crate::Pixels::Luma(p) => [p[x].clamp(0.0, 255.0) as u8; 3],
+    }
+}
+
+/// [`find_border`] over an image seen one row at a time, in two passes over the rows: the
+/// first ([`EdgeScan::Edges`]) collects the outermost lines, the second ([`EdgeScan::Depths`])
+/// measures how far each side's colour runs inward. Same result as [`find_border`] on the same
+/// pixels; memory is the four edges plus a counter per column within 40 % of either side.
+pub(crate) enum EdgeScan {
+    Edges {
+        w: usize,
+        h: usize,
+        top: Vec<[u8; 3]>,
+        bottom: Vec<[u8; 3]>,
+        left: Vec<[u8; 3]>,
+        right: Vec<[u8; 3]>,
+    },
+    Depths(Box<DepthScan>),
+}
+
+pub(crate) struct DepthScan {
+    w: usize,
+    h: usize,
+    reference: [[u8; 3]; 4],
+    max_depth_v: usize,
+    max_out_row: usize,
+    max_out_col: usize,
+    row: usize,
+    top: Option<usize>,
+    bottom_run: usize,
+    left_out: Vec<u32>,
+    right_out: Vec<u32>,
+    left_stop: usize,
+    right_stop: usize,
+}
+
+impl EdgeScan {
+    /// `None` when the image is too small to trim.
+    pub(crate) fn new(w: usize, h: usize) -> Option<EdgeScan> {
+        if w < 3 * MIN_REMAINING as usize || h < 3 * MIN_REMAINING as usize {
+            return None;
+        }
+        Some(EdgeScan::Edges {
+            w,
+            h,
+            top: Vec::with_capacity(w),
+            bottom: Vec::with_capacity(w),
+            left: Vec::with_capacity(h),
+            right: Vec::with_capacity(h),
+        })
+    }
+
+    pub(crate) fn push_row(&mut self, row: crate::Pixels<'_>) {
+        match self {
+            EdgeScan::Edges {
+                w,
+                h,
+                top,
+                bottom,
+                left,
+                right,
+            } => {
+                let (w, y) = (*w, left.len());
+                if y >= *h {
+                    return;
+                }
+                if y == 0 {
+                    top.extend((0..w).map(|x| row_pixel(&row, x)));
+                }
+                if y + 1 == *h {
+                    bottom.extend((0..w).map(|x| row_pixel(&row, x)));
+                }
+                left.push(row_pixel(&row, 0));
+                right.push(row_pixel(&row, w - 1));
+            }
+            EdgeScan::Depths(d) => d.push_row(row),
+        }
+    }
+
+    /// Ends the first pass: the next rows pushed are the second pass.
+    pub(crate) fn second_pass(&mut self) {
+        if let EdgeScan::Edges {
+            w,
+            h,
+            top,
+            bottom,
+            left,
+            right,
+        } = self
+        {
+            let (w, h) = (*w, *h);
+            let max_depth_h = (w as f64 * MAX_SIDE_FRACTION) as usize;
+            *self = EdgeScan::Depths(Box::new(DepthScan {
+                w,
+                h,
+                reference: [median3(top), median3(bottom), median3(left), median3(right)],
+                max_depth_v: (h as f64 * MAX_SIDE_FRACTION) as usize,
+                max_out_row: (w as f64 * OUTLIER_FRACTION) as usize,
+                max_out_col: (h as f64 * OUTLIER_FRACTION) as usize,
+                row: 0,
+                top: None,
+                bottom_run: 0,
+                left_out: vec![0; max_depth_h],
+                right_out: vec![0; max_depth_h],
+                left_stop: max_depth_h,
+                right_stop: max_depth_h,
+            }));
+        }
+    }
+
+    /// The border, after both passes.
+    pub(crate) fn finish(self) -> Option<Border> {
+        match self {
+            EdgeScan::Depths(d) => d.finish(),
+            EdgeScan::Edges { .. } => None,
+        }
+    }
+}
+
+impl DepthScan {
+    fn push_row(&mut self, row: crate::Pixels<'_>) {
+        // One copy of the scan per pixel layout, so the pixel access is inlined.
+        match row {
+            crate::Pixels::Rgb8(p) => self.scan(|x| [p[3 * x], p[3 * x + 1], p[3 * x + 2]]),
+            crate::Pixels::Grey8(p) => self.scan(|x| [p[x]; 3]),
+            crate::Pixels::Luma(p) => self.scan(|x| [p[x].clamp(0.0, 255.0) as u8; 3]),
+        }
+    }
+
+    #[inline(always)]
+    fn scan(&mut self, pixel: impl Fn(usize) -> [u8; 3]) {
+        if self.row >= self.h {
+            return;
+        }
+        let w = self.w;
+        let [top_ref, bottom_ref, left_ref, right_ref] = self.reference;
+        if self.top.is_none() {
+            if self.row >= self.max_depth_v {
+                self.top = Some(0);
+            } else {
+                let outliers = (0..w).filter(|&x| off(pixel(x), top_ref)).count();
+                if outliers > self.max_out_row {
+                    self.top = Some(self.row);
+                }
+            }
+        }
+        // Only the last rows can be a bottom frame: a run reaching 40 % counts as none, so rows
+        // above that window cannot change the result.
+        if self.row + self.max_depth_v + 1 >= self.h {
+            let outliers = (0..w).filter(|&x| off(pixel(x), bottom_ref)).count();
+            if outliers > self.max_out_row {
+                self.bottom_run = 0;
+            } else {
+                self.bottom_run += 1;
+            }
+        }
+        // Columns past the first one over the outlier budget cannot change the result.
+        for t in 0..self.left_stop {
+            if off(pixel(t), left_ref) {
+                self.left_out[t] += 1;
+                if self.left_out[t] as usize > self.max_out_col {
+                    self.left_stop = t + 1;
+                    break;
+                }
+            }
+        }
+        for t in 0..self.right_stop {
+            if off(pixel(w - 1 - t), right_ref) {
+                self.right_out[t] += 1;
+                if self.right_out[t] as usize > self.max_out_col {
+                    self.right_stop = t + 1;
+                    break;
+                }
+            }
+        }
+        self.row += 1;
+    }
+
+    fn finish(self) -> Option<Border> {
+        // A run that reaches 40 % of a side is a flat area, not a frame: depth 0.
+        let top = self.top.unwrap_or(0);
+        let bottom = if self.bottom_run >= self.max_depth_v {
+            0
+        } else {
+            self.bottom_run
+        };
+        let side = |out: &[u32]| {
+            out.iter()
+                .position(|&n| n as usize > self.max_out_col)
+                .unwrap_or(0)
+        };
+        let b = Border {
+            top: top as u32,
+            bottom: bottom as u32,
+            left: side(&self.left_out) as u32,
+            right: side(&self.right_out) as u32,
+        };
+        finish_border(self.w as u32, self.h as u32, b)
+    }
 }
 
 /// The image inside `border`.
@@ -220,5 +447,61 @@ mod tests {
         assert_eq!(find_border(&flat), None, "a flat image has nothing inside");
         let tiny = image(20, 20, |_, _| [255, 255, 255]);
         assert_eq!(find_border(&tiny), None);
+    }
+
+    fn streamed(img: &DecodedImage) -> Option<Border> {
+        let mut scan = EdgeScan::new(img.width as usize, img.height as usize)?;
+        let w = img.width as usize;
+        let rows = |scan: &mut EdgeScan| match &img.data {
+            PixelData::Rgb8(p) => p
+                .chunks_exact(w * 3)
+                .for_each(|r| scan.push_row(crate::Pixels::Rgb8(r))),
+            PixelData::Grey8(p) => p
+                .chunks_exact(w)
+                .for_each(|r| scan.push_row(crate::Pixels::Grey8(r))),
+        };
+        rows(&mut scan);
+        scan.second_pass();
+        rows(&mut scan);
+        scan.finish()
+    }
+
+    #[test]
+    fn streamed_scan_equals_find_border() {
+        let frames = [
+            image(200, 100, |x, y| {
+                if (20..180).contains(&x) && (10..90).contains(&y) {
+                    content(x, y)
+                } else {
+                    [255, 255, 255]
+                }
+            }),
+            image(120, 120, |x, y| {
+                if y < 12 || x >= 108 {
+                    let n = ((x * 13 + y * 7) % 17) as u8;
+                    [n, n / 2, n]
+                } else {
+                    content(x, y)
+                }
+            }),
+            image(150, 90, |x, y| {
+                if y >= 70 || x < 3 {
+                    [0, 0, 0]
+                } else {
+                    content(x, y)
+                }
+            }),
+            image(100, 100, content),
+            image(100, 100, |_, _| [9, 9, 9]),
+            image(20, 20, |_, _| [255, 255, 255]),
+            image(
+                100,
+                60,
+                |x, _| if x < 50 { [0, 0, 0] } else { [255, 255, 255] },
+            ),
+        ];
+        for (i, img) in frames.iter().enumerate() {
+            assert_eq!(streamed(img), find_border(img), "image {i}");
+        }
     }
 }

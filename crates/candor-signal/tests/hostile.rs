@@ -99,28 +99,32 @@ fn truncated_images_are_errors_or_hash_without_panic() {
             }
         }
     }
-    // A JPEG cut anywhere in its scans is an error (baseline and progressive), not a grey-filled
-    // image hashed as if it were whole; trailing bytes after a complete JPEG are fine.
+    // A JPEG cut anywhere in its scans (baseline and progressive) is hashed as far as it goes
+    // and says so; trailing bytes after a complete JPEG are ignored. (How close the hashes stay
+    // is in tests/tolerance.rs.)
     for rel in [
         "reference/bridge-mods/aaa-orig.jpg",
         "reference/reg-test-input/dih/bridge-2-rotate-90.jpg",
     ] {
         let bytes = testdata(rel);
         for cut in [bytes.len() / 2, bytes.len() - 1] {
-            let e = hash_image_bytes(&bytes[..cut], &ImageOptions::default()).unwrap_err();
-            assert!(
-                e.to_string().contains("truncated"),
-                "{rel} cut at {cut}: {e}"
-            );
+            let s = hash_image_bytes(&bytes[..cut], &ImageOptions::default()).unwrap();
+            assert!(s.truncated.is_some(), "{rel} cut at {cut}");
         }
         let mut padded = bytes.clone();
         padded.extend_from_slice(b"trailing");
-        assert!(hash_image_bytes(&padded, &ImageOptions::default()).is_ok());
+        let s = hash_image_bytes(&padded, &ImageOptions::default()).unwrap();
+        assert!(s.truncated.is_none());
     }
-    // A PNG cut in its pixel data is an error.
+    // A PNG cut in its pixel data is hashed from the rows before the cut; cut in its header it
+    // is an error.
     let png = testdata("reference/misc-images/c.png");
-    let e = hash_image_bytes(&png[..png.len() / 2], &ImageOptions::default()).unwrap_err();
+    let s = hash_image_bytes(&png[..png.len() / 2], &ImageOptions::default()).unwrap();
+    let t = s.truncated.expect("reported as truncated");
+    assert!(t.rows_decoded.unwrap() < t.rows, "{t:?}");
+    let e = hash_image_bytes(&png[..30], &ImageOptions::default()).unwrap_err();
     assert!(matches!(e, SignalError::Decode(_)), "{e}");
+    assert!(e.is_unhashable());
 }
 
 #[test]
@@ -136,7 +140,9 @@ fn garbage_behind_a_magic_number_is_a_decode_error() {
         let mut bytes = magic.to_vec();
         bytes.extend((0..500u32).map(|i| (i * 7919 % 251) as u8));
         match hash_image_bytes(&bytes, &ImageOptions::default()) {
-            Err(SignalError::Decode(m)) | Err(SignalError::TooLarge(m)) => assert!(!m.is_empty()),
+            Err(SignalError::Decode(m))
+            | Err(SignalError::TooLarge(m))
+            | Err(SignalError::Unhashable { reason: m }) => assert!(!m.is_empty()),
             Err(SignalError::NotAnImage) => {}
             other => panic!("{magic:?}: expected an error, got {other:?}"),
         }
@@ -219,8 +225,56 @@ fn a_jpeg_claiming_huge_dimensions_is_refused_before_allocating() {
     // FF Cx, length (2), precision (1), height (2), width (2)
     bytes[sof + 5..sof + 7].copy_from_slice(&65000u16.to_be_bytes());
     bytes[sof + 7..sof + 9].copy_from_slice(&65000u16.to_be_bytes());
+    // 4.2 gigapixels is past the bound for hashing at all: refused from the header.
+    let t = std::time::Instant::now();
     match hash_image_bytes(&bytes, &ImageOptions::default()) {
-        Err(SignalError::TooLarge(m)) => assert!(m.contains("65000"), "{m}"),
-        other => panic!("expected TooLarge, got {other:?}"),
+        Err(e @ SignalError::Unhashable { .. }) => {
+            assert!(e.to_string().contains("65000"), "{e}");
+            assert!(e.is_unhashable());
+        }
+        other => panic!("expected Unhashable, got {other:?}"),
     }
+    assert!(t.elapsed() < std::time::Duration::from_secs(1));
+    // `decode` itself keeps its pixel limit.
+    assert!(matches!(
+        decode(&bytes, &DecodeLimits::default(), false),
+        Err(SignalError::TooLarge(_))
+    ));
+}
+
+#[test]
+fn over_the_limit_paths_refuse_what_needs_more_than_max_alloc() {
+    // A progressive JPEG keeps every coefficient until its last scan: checked before decoding.
+    let progressive = testdata("reference/reg-test-input/dih/bridge-2-rotate-90.jpg");
+    let tight = |max_alloc| ImageOptions {
+        limits: DecodeLimits {
+            max_pixels: 100_000,
+            max_alloc,
+            ..DecodeLimits::default()
+        },
+        ..ImageOptions::default()
+    };
+    match hash_image_bytes(&progressive, &tight(1 << 20)) {
+        Err(e @ SignalError::Unhashable { .. }) => {
+            assert!(e.to_string().contains("coefficients"), "{e}")
+        }
+        other => panic!("expected Unhashable, got {other:?}"),
+    }
+    let s = hash_image_bytes(&progressive, &tight(1 << 30)).unwrap();
+    assert_eq!(
+        s.decode_path,
+        candor_signal::DecodePath::ReducedJpeg { denominator: 8 }
+    );
+    // A BMP (its decoder cannot stream) over the pixel limit is decoded whole only within
+    // max_alloc.
+    let img = image::load_from_memory(&testdata("reference/bridge-mods/aaa-orig.jpg")).unwrap();
+    let mut bmp = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bmp, image::ImageFormat::Bmp).unwrap();
+    let bmp = bmp.into_inner();
+    match hash_image_bytes(&bmp, &tight(2 << 20)) {
+        Err(e @ SignalError::Unhashable { .. }) => assert!(e.is_unhashable()),
+        other => panic!("expected Unhashable, got {other:?}"),
+    }
+    let s = hash_image_bytes(&bmp, &tight(64 << 20)).unwrap();
+    assert_eq!(s.decode_path, candor_signal::DecodePath::Bounded);
 }
