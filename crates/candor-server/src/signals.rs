@@ -16,7 +16,19 @@ pub struct UploadSignals {
     pub pdq: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quality: Option<u8>,
-    /// Why there is no PDQ for an image that failed to decode (bytes still hashed).
+    /// The hash of the image as a viewer shows it, when its EXIF orientation differs from
+    /// the stored pixels (matched too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdq_displayed: Option<String>,
+    /// How an image over the pixel limit was hashed: `reduced_jpeg_1/2` (…`1/4`, `1/8`),
+    /// `streamed` or `bounded`; absent for a full decode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode: Option<String>,
+    /// The file ended early and was hashed as far as it goes (as a browser shows it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// Why there is no PDQ for an image that could not be hashed (bytes still hashed); such
+    /// content goes to the published `unhashable` rules.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_error: Option<String>,
     #[serde(skip)]
@@ -127,6 +139,9 @@ fn hash_bytes(bytes: &[u8], opts: HashOptions) -> Result<UploadSignals, ApiError
         size: content.digests.size,
         pdq: None,
         quality: None,
+        pdq_displayed: None,
+        decode: None,
+        truncated: false,
         image_error: None,
         query: Query {
             pdq: Vec::new(),
@@ -140,8 +155,28 @@ fn hash_bytes(bytes: &[u8], opts: HashOptions) -> Result<UploadSignals, ApiError
         Some(Ok(img)) => {
             out.pdq = Some(img.pdq.hash.to_hex());
             out.quality = Some(img.pdq.quality);
+            out.truncated = img.truncated.is_some();
+            out.decode = match img.decode_path {
+                candor_signal::DecodePath::Full => None,
+                candor_signal::DecodePath::ReducedJpeg { denominator } => {
+                    Some(format!("reduced_jpeg_1/{denominator}"))
+                }
+                candor_signal::DecodePath::Streamed => Some("streamed".into()),
+                candor_signal::DecodePath::Bounded => Some("bounded".into()),
+            };
             if img.pdq.quality >= opts.min_quality {
                 push_pdq(&mut out.query, &img.dihedral, opts.dihedral, false);
+                if let Some(d) = &img.pdq_displayed {
+                    out.pdq_displayed = Some(d.pdq.hash.to_hex());
+                    // With every orientation already queried, the displayed one is among them.
+                    if !opts.dihedral {
+                        out.query.pdq.push(PdqQuery {
+                            hash: d.pdq.hash.0,
+                            orientation: Some(d.orientation.name()),
+                            trimmed: false,
+                        });
+                    }
+                }
                 if let Some(t) = img.trimmed.filter(|t| t.pdq.quality >= opts.min_quality) {
                     push_pdq(&mut out.query, &t.dihedral, opts.dihedral, true);
                 }
