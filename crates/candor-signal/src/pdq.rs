@@ -1238,6 +1238,25 @@ mod reference_tests {
         }
     }
 
+    /// Smooth-ish RGB content plus noise, so hashes are not degenerate.
+    fn test_image(rng: &mut Rng, w: usize, h: usize) -> Vec<u8> {
+        let mut rgb = vec![0u8; w * h * 3];
+        let (fx, fy) = ((rng.next() % 7 + 1) as f32, (rng.next() % 5 + 1) as f32);
+        for y in 0..h {
+            for x in 0..w {
+                for ch in 0..3 {
+                    let base = 127.0
+                        + 100.0
+                            * ((x as f32 / w as f32 * fx + ch as f32).sin()
+                                * (y as f32 / h as f32 * fy).cos());
+                    let noise = (rng.next() % 41) as f32 - 20.0;
+                    rgb[(y * w + x) * 3 + ch] = (base + noise).clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+        rgb
+    }
+
     #[test]
     fn optimised_path_equals_transcription() {
         let mut rng = Rng(0x9e3779b97f4a7c15);
@@ -1259,21 +1278,7 @@ mod reference_tests {
             (1601, 257),
         ];
         for (w, h) in sizes {
-            // Smooth-ish content plus noise, so hashes are not degenerate.
-            let mut rgb = vec![0u8; w * h * 3];
-            let (fx, fy) = ((rng.next() % 7 + 1) as f32, (rng.next() % 5 + 1) as f32);
-            for y in 0..h {
-                for x in 0..w {
-                    for ch in 0..3 {
-                        let base = 127.0
-                            + 100.0
-                                * ((x as f32 / w as f32 * fx + ch as f32).sin()
-                                    * (y as f32 / h as f32 * fy).cos());
-                        let noise = (rng.next() % 41) as f32 - 20.0;
-                        rgb[(y * w + x) * 3 + ch] = (base + noise).clamp(0.0, 255.0) as u8;
-                    }
-                }
-            }
+            let rgb = test_image(&mut rng, w, h);
             let px = Pixels::Rgb8(&rgb);
             let got = hasher.hash(px, w, h);
             let (_, want) = reference_hash(px, w, h);
@@ -1342,20 +1347,7 @@ mod reference_tests {
             (257, 1601),
         ];
         for (w, h) in sizes {
-            let mut rgb = vec![0u8; w * h * 3];
-            let (fx, fy) = ((rng.next() % 7 + 1) as f32, (rng.next() % 5 + 1) as f32);
-            for y in 0..h {
-                for x in 0..w {
-                    for ch in 0..3 {
-                        let base = 127.0
-                            + 100.0
-                                * ((x as f32 / w as f32 * fx + ch as f32).sin()
-                                    * (y as f32 / h as f32 * fy).cos());
-                        let noise = (rng.next() % 41) as f32 - 20.0;
-                        rgb[(y * w + x) * 3 + ch] = (base + noise).clamp(0.0, 255.0) as u8;
-                    }
-                }
-            }
+            let rgb = test_image(&mut rng, w, h);
             let whole = hasher.hash(Pixels::Rgb8(&rgb), w, h);
             let mut stream = PdqStream::new(w, h);
             for row in rgb.chunks_exact(w * 3) {

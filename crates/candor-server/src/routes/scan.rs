@@ -261,6 +261,42 @@ fn review_signals(q: &Query) -> serde_json::Value {
     })
 }
 
+/// Queue a review item: `held` (for `decision`) or `sampled`. The reviewer sees its hashes and
+/// the platform's content id; whose content it is (the sender, the recipients to tell) and the
+/// commitment nonce are kept for notices and data access only.
+#[allow(clippy::too_many_arguments)]
+async fn queue_item(
+    wctx: &mut candor_store::WriteCtx,
+    item: &str,
+    decision: Option<&str>,
+    ctx: &ScanContext,
+    signals_json: &str,
+    now: &str,
+    notify_recipients: &Option<String>,
+    nonce: &[u8],
+    log_index: u64,
+) -> Result<(), candor_store::StoreError> {
+    sqlx::query(
+        "INSERT INTO review_items (id, kind, decision_id, puid, signals, created_at, status, surface, sender_account, sender_jurisdiction, notify_recipients, nonce, log_index) \
+         VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(item)
+    .bind(if decision.is_some() { "held" } else { "sampled" })
+    .bind(decision)
+    .bind(&ctx.content_id)
+    .bind(signals_json)
+    .bind(now)
+    .bind(ctx.surface.as_str())
+    .bind(&ctx.sender.account)
+    .bind(&ctx.sender.jurisdiction)
+    .bind(notify_recipients)
+    .bind(nonce)
+    .bind(log_index as i64)
+    .execute(&mut wctx.conn)
+    .await?;
+    Ok(())
+}
+
 async fn decide(
     app: &Arc<App>,
     ctx: ScanContext,
@@ -424,23 +460,7 @@ async fn decide(
                     if let Some(item) = &review_item {
                         // The item carries the decision's nonce: the review's log entry commits to
                         // the same content, so the sender opens both with one notice.
-                        sqlx::query(
-                            "INSERT INTO review_items (id, kind, decision_id, puid, signals, created_at, status, surface, sender_account, sender_jurisdiction, notify_recipients, nonce, log_index) \
-                             VALUES (?, 'held', ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
-                        )
-                        .bind(item)
-                        .bind(id)
-                        .bind(&ctx.content_id)
-                        .bind(&signals_json)
-                        .bind(&now)
-                        .bind(ctx.surface.as_str())
-                        .bind(&ctx.sender.account)
-                        .bind(&ctx.sender.jurisdiction)
-                        .bind(&notify_recipients)
-                        .bind(nonce.as_slice())
-                        .bind(log_index as i64)
-                        .execute(&mut wctx.conn)
-                        .await?;
+                        queue_item(wctx, item, Some(id), &ctx, &signals_json, &now, &notify_recipients, &nonce, log_index).await?;
                     }
                     out.push(DecisionOut {
                         id: id.clone(),
@@ -467,22 +487,7 @@ async fn decide(
                         surface: ctx.surface.as_str().to_string(),
                         content_commitment: commitment,
                     }))?;
-                    sqlx::query(
-                        "INSERT INTO review_items (id, kind, decision_id, puid, signals, created_at, status, surface, sender_account, sender_jurisdiction, notify_recipients, nonce, log_index) \
-                         VALUES (?, 'sampled', NULL, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
-                    )
-                    .bind(&item)
-                    .bind(&ctx.content_id)
-                    .bind(&signals_json)
-                    .bind(&now)
-                    .bind(ctx.surface.as_str())
-                    .bind(&ctx.sender.account)
-                    .bind(&ctx.sender.jurisdiction)
-                    .bind(&notify_recipients)
-                    .bind(nonce.as_slice())
-                    .bind(log_index as i64)
-                    .execute(&mut wctx.conn)
-                    .await?;
+                    queue_item(wctx, &item, None, &ctx, &signals_json, &now, &notify_recipients, &nonce, log_index).await?;
                     let text = crate::texts::sampled(&ctx.content_id, ctx.surface.as_str(), sample_rate, log_index);
                     crate::routes::review::item_notice(wctx, &item, &ctx.sender.account, "sender", "sampled", &text, &now, log_index, defer.as_ref().map(|d| d.legal_basis.as_str())).await?;
                     if let Some(dfr) = &defer {
