@@ -112,6 +112,11 @@ fn reads_standard_input() {
 fn failures_are_records_and_a_nonzero_exit() {
     let d = scratch("fail");
     let jpg = std::fs::read(images().join("reference/bridge-mods/aaa-orig.jpg")).unwrap();
+    // A JPEG header with nothing decodable behind it: an error record.
+    let mut broken = jpg[..20].to_vec();
+    broken.extend(std::iter::repeat_n(0x5Au8, 4096));
+    std::fs::write(d.join("broken.jpg"), &broken).unwrap();
+    // Cut in half: hashed as far as it goes, as a browser shows it (not a failure).
     std::fs::write(d.join("cut.jpg"), &jpg[..jpg.len() / 2]).unwrap();
     std::fs::write(d.join("notes.txt"), b"plain text").unwrap();
     let out = candor()
@@ -122,18 +127,23 @@ fn failures_are_records_and_a_nonzero_exit() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let rows = jsonl(&out.stdout);
-    assert_eq!(rows.len(), 3);
-    let cut = &rows[0];
+    assert_eq!(rows.len(), 4);
+    let bad = &rows[0];
     assert!(
-        cut["error"].as_str().unwrap().contains("truncated"),
-        "{cut}"
+        bad["error"].as_str().unwrap().contains("cannot be decoded"),
+        "{bad}"
     );
-    assert!(cut["md5"].is_string(), "digests are still reported: {cut}");
-    assert!(rows[1]["error"].is_null() && rows[1]["pdq"].is_null() && rows[1]["md5"].is_string());
+    assert!(bad["md5"].is_string(), "digests are still reported: {bad}");
     assert!(
-        rows[2]["error"].is_string() && rows[2]["path"].as_str().unwrap().ends_with("missing.png")
+        rows[1]["error"].is_null() && rows[1]["pdq"].is_string(),
+        "{}",
+        rows[1]
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("2 of 3 failed"));
+    assert!(rows[2]["error"].is_null() && rows[2]["pdq"].is_null() && rows[2]["md5"].is_string());
+    assert!(
+        rows[3]["error"].is_string() && rows[3]["path"].as_str().unwrap().ends_with("missing.png")
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 of 4 failed"));
     std::fs::remove_dir_all(&d).unwrap();
 }
 
