@@ -127,7 +127,12 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .disable_statement_logging();
-        let mut conn = SqliteConnection::connect_with(&connect).await?;
+        let mut conn = SqliteConnection::connect_with(&connect).await.map_err(|e| {
+            StoreError::Unavailable(format!(
+                "the database {} cannot be opened for writing (a read-only file or filesystem, or no space?): {e}",
+                path.display()
+            ))
+        })?;
         // SQLite quietly opens a file it cannot write read-only; the first write would fail
         // long after start. Take the write lock once, now, and say what is wrong.
         let probe = async {

@@ -42,8 +42,44 @@ fn serve_refuses(data: &Path) -> String {
     }
 }
 
-fn digest(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap()
+/// The signed checkpoint a service on `data` publishes (started, asked, stopped).
+fn checkpoint(data: &Path) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(bin())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let answer = loop {
+        if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            c.write_all(b"GET /log/checkpoint HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut s = String::new();
+            c.read_to_string(&mut s).unwrap();
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -54,7 +90,8 @@ fn missing_corrupt_or_foreign_key_is_refused_and_nothing_changes() {
     let key = data.join("log-key");
     let db = data.join("candor.db");
     let saved = std::fs::read(&key).unwrap();
-    let db_before = digest(&db);
+    let before = checkpoint(&data);
+    assert!(before.contains("localhost/candor"), "{before}");
 
     // Missing: never a silent new key for an existing log.
     std::fs::remove_file(&key).unwrap();
@@ -77,9 +114,10 @@ fn missing_corrupt_or_foreign_key_is_refused_and_nothing_changes() {
     let err = serve_refuses(&data);
     assert!(err.contains("does not verify with this log key"), "{err}");
 
-    assert_eq!(digest(&db), db_before, "the database was not touched");
-    // Restored: the store opens and takes writes again.
+    // Restored: the log is exactly as it was, and the store takes writes again.
     std::fs::write(&key, saved).unwrap();
+    assert!(db.exists());
+    assert_eq!(checkpoint(&data), before, "the log was not touched");
     let out = token(&data);
     assert!(
         out.status.success(),
