@@ -400,18 +400,23 @@ impl<R: Read> FileReader<R> {
         what: &'static str,
     ) -> Result<Vec<T>, FormatError> {
         // A header can ask for more memory than the machine has: fail with an error, not an abort.
-        // (The zeroed allocation is lazy, so a truncated file never touches what it does not fill.)
-        let mut probe: Vec<T> = Vec::new();
-        probe.try_reserve_exact(len + pad).map_err(|_| {
+        // The reservation is address space only; elements are written as their bytes arrive
+        // (4 MiB at a time), so a truncated file touches no more memory than it holds. (`vec![ZERO;
+        // n]` would not do: only primitives are zeroed lazily, `Hash256` and digests are written.)
+        let mut v: Vec<T> = Vec::new();
+        v.try_reserve_exact(len + pad).map_err(|_| {
             FormatError::Invalid(format!("{what} too large for memory ({len} values)"))
         })?;
-        drop(probe);
-        let mut v = vec![T::ZERO; len + pad];
-        let bytes = bytes_of_mut(&mut v[..len]);
-        for chunk in bytes.chunks_mut(1 << 22) {
+        let per_chunk = ((1usize << 22) / std::mem::size_of::<T>().max(1)).max(1);
+        while v.len() < len {
+            let start = v.len();
+            let n = per_chunk.min(len - start);
+            v.resize(start + n, T::ZERO);
+            let chunk = bytes_of_mut(&mut v[start..]);
             read_exact_or(&mut self.r, chunk, what)?;
             self.sum.update(chunk);
         }
+        v.resize(len + pad, T::ZERO);
         if cfg!(target_endian = "big") {
             T::swap_bytes_in_place(&mut v[..len]);
         }

@@ -1,7 +1,6 @@
 //! Inputs found by the `index_file` fuzz target (issue 16, `fuzz/fuzz_targets/index_file.rs`).
-//! FAILING until fixed: the test is `#[ignore]`d so the suite stays green; run it with
-//! `cargo test -p candor-index --test fuzz_regressions -- --ignored --test-threads=1` (the peak
-//! resident set they measure is the process's) and remove the `#[ignore]` together with the fix.
+//! Fixed (`FileReader::section` writes elements only as their bytes arrive); these keep it so.
+//! They measure the growth of the process's peak resident set.
 
 use candor_index::format::Xxh64;
 use candor_index::{PdqIndex, Sha256Index};
@@ -13,7 +12,11 @@ fn header_only(kind: u32, n: u64) -> Vec<u8> {
     f.extend_from_slice(b"CANDORIX");
     f.extend_from_slice(&1u32.to_le_bytes()); // format version
     f.extend_from_slice(&kind.to_le_bytes());
-    let fields: &[u64] = if kind == 1 { &[n, 0, 0, 0, 0, 0, 0, 0, 0] } else { &[n, 0, 0, 0, 0] };
+    let fields: &[u64] = if kind == 1 {
+        &[n, 0, 0, 0, 0, 0, 0, 0, 0]
+    } else {
+        &[n, 0, 0, 0, 0]
+    };
     f.extend_from_slice(&(fields.len() as u32).to_le_bytes());
     for v in fields {
         f.extend_from_slice(&v.to_le_bytes());
@@ -46,7 +49,6 @@ fn peak_rss_kib() -> Option<u64> {
 /// allocate the section zeroed (`std::alloc::alloc_zeroed` + `Vec::from_raw_parts`, sound for
 /// `Pod` types) so untouched pages stay unallocated.
 #[test]
-#[ignore = "fuzz finding (issue 16): a truncated PDQ file makes read_from write the whole claimed hashes array; remove with the fix"]
 fn truncated_pdq_file_does_not_fill_the_claimed_hashes() {
     let file = header_only(1, 1 << 24);
     assert_eq!(file.len(), 100);
@@ -62,7 +64,6 @@ fn truncated_pdq_file_does_not_fill_the_claimed_hashes() {
 
 /// The same for the SHA-256 digest index (`[u8; 32]` digests).
 #[test]
-#[ignore = "fuzz finding (issue 16): a truncated SHA-256 file makes read_from write the whole claimed digest array; remove with the fix"]
 fn truncated_sha256_file_does_not_fill_the_claimed_digests() {
     let file = header_only(3, 1 << 24);
     let before = peak_rss_kib().expect("Linux /proc/self/status");

@@ -222,7 +222,8 @@ pub fn verify_consistency(
             });
         }
         if old_size == 0 {
-            return if *old_root == empty_root() {
+            // The empty tree is consistent with every larger tree, and with itself only.
+            return if *old_root == empty_root() && (new_size > 0 || new_root == old_root) {
                 Ok(())
             } else {
                 Err(LogError::ProofMismatch)

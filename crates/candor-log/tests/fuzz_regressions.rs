@@ -1,7 +1,5 @@
 //! Inputs found by the `checkpoint` fuzz target review (issue 16, `fuzz/fuzz_targets/checkpoint.rs`)
-//! that break a documented property. FAILING until fixed: each test is `#[ignore]`d so the suite
-//! stays green; run them with `cargo test -p candor-log --test fuzz_regressions -- --ignored`,
-//! and remove the `#[ignore]` together with the fix.
+//! that broke a documented property; fixed in `merkle::verify_consistency`, kept by these tests.
 
 use candor_log::merkle::verify_consistency;
 use candor_log::{check_consistent, empty_root, Checkpoint};
@@ -17,7 +15,6 @@ use candor_log::{check_consistent, empty_root, Checkpoint};
 /// Fix: in `merkle::verify_consistency`, the `old_size == 0` branch must also require
 /// `new_size > 0 || new_root == old_root` (or test `old_size == new_size` before `old_size == 0`).
 #[test]
-#[ignore = "fuzz finding (issue 16): size-0 consistency ignores the later root; remove with the fix"]
 fn empty_tree_is_not_consistent_with_another_root_at_size_zero() {
     let earlier = Checkpoint::parse("o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n")
         .expect("earlier parses");
