@@ -289,14 +289,8 @@ pub async fn decide(
     let now = now_rfc3339();
     let st = app.clone();
     let id2 = id.clone();
-    let bank_content: Option<(String, String)> = match &d.review_item {
-        Some(item) => sqlx::query_as(
-            "SELECT b.name, c.public_id FROM review_items r JOIN bank_content c ON c.public_id = r.bank_content \
-             JOIN banks b ON b.id = c.bank_id WHERE r.id = ? AND c.retracted_at IS NULL",
-        )
-        .bind(item)
-        .fetch_optional(app.store.reader())
-        .await?,
+    let bank_content = match &d.review_item {
+        Some(item) => live_addition(&app, item).await?,
         None => None,
     };
     app.store
