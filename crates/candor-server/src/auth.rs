@@ -98,15 +98,14 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 pub type TokenCache = Arc<std::sync::RwLock<HashMap<[u8; 32], Caller>>>;
 
 pub async fn load_tokens(
-    pool: &sqlx::SqlitePool,
-) -> Result<HashMap<[u8; 32], Caller>, sqlx::Error> {
-    let rows: Vec<(String, String, String, Vec<u8>)> =
-        sqlx::query_as("SELECT id, name, role, secret_hash FROM tokens WHERE revoked_at IS NULL")
-            .fetch_all(pool)
-            .await?;
+    store: &candor_store::Store,
+) -> Result<HashMap<[u8; 32], Caller>, candor_store::StoreError> {
+    let rows = candor_store::tokens::live(store.reader()).await?;
     let mut map = HashMap::new();
-    for (id, name, role, hash) in rows {
-        let (Some(role), Ok(hash)) = (Role::parse(&role), <[u8; 32]>::try_from(hash)) else {
+    for t in rows {
+        let (id, name) = (t.id, t.name);
+        let (Some(role), Ok(hash)) = (Role::parse(&t.role), <[u8; 32]>::try_from(t.secret_hash))
+        else {
             continue;
         };
         map.insert(
@@ -157,18 +156,14 @@ impl FromRequestParts<AppState> for Caller {
         }
         // Not cached: a token made by `candor token create` while the service runs. Look it
         // up once; revocation goes through the API, which refreshes the cache.
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT id, name, role FROM tokens WHERE secret_hash = ? AND revoked_at IS NULL",
-        )
-        .bind(hash.as_slice())
-        .fetch_optional(state.store.reader())
-        .await
-        .map_err(ApiError::from)?;
-        let caller = row.and_then(|(token_id, name, role)| {
+        let row = candor_store::tokens::live_by_hash(state.store.reader(), &hash)
+            .await
+            .map_err(ApiError::from)?;
+        let caller = row.and_then(|t| {
             Some(Caller {
-                token_id,
-                name,
-                role: Role::parse(&role)?,
+                role: Role::parse(&t.role)?,
+                token_id: t.id,
+                name: t.name,
             })
         });
         match caller {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod conn;
 pub mod entries;
 pub mod error;
+pub mod flows;
 pub mod matcher;
 mod openapi;
 pub mod routes;
@@ -141,7 +142,7 @@ impl App {
             },
         )
         .await?;
-        let tokens = auth::load_tokens(store.reader()).await?;
+        let tokens = auth::load_tokens(&store).await?;
         let matcher = Matcher::load(store.reader()).await?;
         let mut numbers = candor_log::numbers::Numbers::default();
         let size = store.checkpoint().checkpoint.size;

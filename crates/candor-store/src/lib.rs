@@ -12,7 +12,12 @@
 //! - Reads use a separate pool of read-only connections ([`Store::reader`]).
 //! - [`log`] reads the log back: entries, stored hashes, tiles, proofs.
 
+pub mod appeals;
+pub mod decisions;
 pub mod log;
+pub mod policies;
+pub mod review;
+pub mod tokens;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -3,12 +3,11 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::auth::{Caller, Role};
 use crate::error::ApiResult;
-use crate::routes::appeals::{appeals_of_account, Appeal};
-use crate::routes::decisions::{load_decision, notices_of_account, DecisionView, NoticeView};
+use crate::flows::appeals::{appeals_of_account, Appeal};
+use crate::flows::decisions::{load_decision, notices_of_account, DecisionView, NoticeView};
 use crate::{now_rfc3339, AppState};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -80,14 +79,7 @@ pub async fn export(
     caller.require(&[Role::Platform, Role::Auditor])?;
     let auditor = caller.role == Role::Auditor;
     // A decision whose notice to this account is still deferred is not shown to the platform.
-    let rows: Vec<(String, String, bool)> = sqlx::query_as(
-        "SELECT a.decision_id, a.role, EXISTS (SELECT 1 FROM notices n WHERE n.decision_id = a.decision_id \
-         AND n.account = a.account AND n.kind = 'decision' AND n.deferred_legal_basis IS NOT NULL \
-         AND n.released_at IS NULL) FROM decision_accounts a WHERE a.account = ? ORDER BY a.decision_id",
-    )
-    .bind(&account)
-    .fetch_all(app.store.reader())
-    .await?;
+    let rows = candor_store::decisions::of_account(app.store.reader(), &account).await?;
     let mut decisions = Vec::with_capacity(rows.len());
     let mut withheld_under_deferral = 0;
     for (id, role, deferred) in rows {
@@ -100,40 +92,29 @@ pub async fn export(
             decision: load_decision(&app, &id).await?,
         });
     }
-    let items = sqlx::query(
-        "SELECT r.id, r.kind, r.puid, r.surface, r.decision_id, r.created_at, r.status, r.reviewed_at, r.reason, \
-         b.name, r.bank_content, c.retracted_at IS NOT NULL, r.log_index, r.review_log_index, r.bank_log_index, \
-         EXISTS (SELECT 1 FROM notices n WHERE n.review_item = r.id AND n.account = r.sender_account AND n.kind = 'sampled' \
-                 AND n.deferred_legal_basis IS NOT NULL AND n.released_at IS NULL) \
-         FROM review_items r LEFT JOIN bank_content c ON c.public_id = r.bank_content LEFT JOIN banks b ON b.id = c.bank_id \
-         WHERE r.sender_account = ? ORDER BY r.id",
-    )
-    .bind(&account)
-    .fetch_all(app.store.reader())
-    .await?;
+    let items = candor_store::review::of_sender(app.store.reader(), &account).await?;
     let mut review_items = Vec::with_capacity(items.len());
-    for r in &items {
-        if r.get::<bool, _>(15) && !auditor {
+    for r in items {
+        if r.deferred && !auditor {
             withheld_under_deferral += 1;
             continue;
         }
-        let bank_content: Option<String> = r.get(10);
         review_items.push(AccountReviewItem {
-            id: r.get(0),
-            kind: r.get(1),
-            puid: r.get(2),
-            surface: r.get(3),
-            decision: r.get(4),
-            created_at: r.get(5),
-            status: r.get(6),
-            reviewed_at: r.get(7),
-            reason: r.get(8),
-            bank: r.get(9),
-            bank_content_retracted: bank_content.as_ref().map(|_| r.get::<bool, _>(11)),
-            bank_content,
-            log_index: r.get(12),
-            review_log_index: r.get(13),
-            bank_log_index: r.get(14),
+            bank_content_retracted: r.bank_content.as_ref().map(|_| r.bank_content_retracted),
+            id: r.id,
+            kind: r.kind,
+            puid: r.puid,
+            surface: r.surface,
+            decision: r.decision_id,
+            created_at: r.created_at,
+            status: r.status,
+            reviewed_at: r.reviewed_at,
+            reason: r.reason,
+            bank: r.bank,
+            bank_content: r.bank_content,
+            log_index: r.log_index,
+            review_log_index: r.review_log_index,
+            bank_log_index: r.bank_log_index,
         });
     }
     let mut notices = notices_of_account(&app, &account, auditor).await?;

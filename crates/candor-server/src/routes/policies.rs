@@ -89,11 +89,10 @@ pub async fn bank_infos(app: &App) -> ApiResult<Vec<BankInfo>> {
 }
 
 /// The banks in the store as [`BankInfo`]s (also used by `candor policy explain`).
-pub async fn stored_banks(store: &candor_store::Store) -> Result<Vec<BankInfo>, sqlx::Error> {
-    let rows: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT name, category, pdq_threshold FROM banks ORDER BY name")
-            .fetch_all(store.reader())
-            .await?;
+pub async fn stored_banks(
+    store: &candor_store::Store,
+) -> Result<Vec<BankInfo>, candor_store::StoreError> {
+    let rows = candor_store::policies::banks(store.reader()).await?;
     Ok(rows
         .into_iter()
         .filter_map(|(name, category, t)| {
@@ -215,15 +214,15 @@ pub async fn replace(app: &Arc<App>, set: PolicySet) -> ApiResult<()> {
     app.store
         .write(move |ctx| {
             Box::pin(async move {
-                sqlx::query("DELETE FROM policies").execute(&mut ctx.conn).await?;
-                for (pos, p) in set2.policies.iter().enumerate() {
-                    sqlx::query("INSERT INTO policies (id, position, body, updated_at) VALUES (?, ?, ?, ?)")
-                        .bind(&p.id)
-                        .bind(pos as i64)
-                        .bind(p.canonical_json())
-                        .bind(&now)
-                        .execute(&mut ctx.conn)
-                        .await?;
+                let sampling = serde_json::to_string(&set2.sampling).unwrap_or_default();
+                let stored = candor_store::policies::sampling(&mut ctx.conn).await?;
+                let bodies: Vec<(String, String)> = set2
+                    .policies
+                    .iter()
+                    .map(|p| (p.id.clone(), p.canonical_json()))
+                    .collect();
+                candor_store::policies::replace(&mut ctx.conn, &bodies, &sampling, &now).await?;
+                for p in &set2.policies {
                     let d = digest(p);
                     let op = match old_by_id.get(&p.id) {
                         None => Some(ChangeOp::Create),
@@ -231,38 +230,57 @@ pub async fn replace(app: &Arc<App>, set: PolicySet) -> ApiResult<()> {
                         Some(_) => None,
                     };
                     if let Some(op) = op {
-                        append(ctx, &a, &now, EntryBody::PolicyChange(PolicyChangeEntry { policy: p.id.clone(), op, digest: Some(d), private_surfaces: None }))?;
+                        append(
+                            ctx,
+                            &a,
+                            &now,
+                            EntryBody::PolicyChange(PolicyChangeEntry {
+                                policy: p.id.clone(),
+                                op,
+                                digest: Some(d),
+                                private_surfaces: None,
+                            }),
+                        )?;
                     }
                 }
                 for id in old_by_id.keys() {
                     if !set2.policies.iter().any(|p| &p.id == id) {
-                        append(ctx, &a, &now, EntryBody::PolicyChange(PolicyChangeEntry { policy: id.clone(), op: ChangeOp::Delete, digest: None, private_surfaces: None }))?;
+                        append(
+                            ctx,
+                            &a,
+                            &now,
+                            EntryBody::PolicyChange(PolicyChangeEntry {
+                                policy: id.clone(),
+                                op: ChangeOp::Delete,
+                                digest: None,
+                                private_surfaces: None,
+                            }),
+                        )?;
                     }
                 }
-                let sampling = serde_json::to_string(&set2.sampling).unwrap_or_default();
-                let stored: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'sampling'")
-                    .fetch_optional(&mut ctx.conn)
-                    .await?;
                 let op = match &stored {
                     None => Some(ChangeOp::Create),
                     Some(old) if *old != sampling => Some(ChangeOp::Update),
                     Some(_) => None,
                 };
                 if let Some(op) = op {
-                    append(ctx, &a, &now, EntryBody::PolicyChange(PolicyChangeEntry {
-                        policy: SAMPLING_POLICY.to_string(),
-                        op,
-                        digest: Some(Sha256::digest(sampling.as_bytes()).into()),
-                        private_surfaces: Some(set2.sampling.private_surfaces),
-                    }))?;
+                    append(
+                        ctx,
+                        &a,
+                        &now,
+                        EntryBody::PolicyChange(PolicyChangeEntry {
+                            policy: SAMPLING_POLICY.to_string(),
+                            op,
+                            digest: Some(Sha256::digest(sampling.as_bytes()).into()),
+                            private_surfaces: Some(set2.sampling.private_surfaces),
+                        }),
+                    )?;
                 }
-                sqlx::query("INSERT INTO settings (key, value) VALUES ('sampling', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-                    .bind(&sampling)
-                    .execute(&mut ctx.conn)
-                    .await?;
                 let a2 = a.clone();
                 let set3 = set2.clone();
-                ctx.after_commit(move || *a2.policies.write().expect("policy lock") = Arc::new(set3));
+                ctx.after_commit(move || {
+                    *a2.policies.write().expect("policy lock") = Arc::new(set3)
+                });
                 Ok(())
             })
         })
@@ -273,18 +291,15 @@ pub async fn replace(app: &Arc<App>, set: PolicySet) -> ApiResult<()> {
 /// The policy set stored in the database, if one was ever published (also used by
 /// `candor policy explain --against-store`).
 pub async fn stored_set(store: &candor_store::Store) -> anyhow::Result<Option<PolicySet>> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT body FROM policies ORDER BY position")
-        .fetch_all(store.reader())
-        .await?;
-    let sampling: Option<String> =
-        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'sampling'")
-            .fetch_optional(store.reader())
-            .await?;
+    let candor_store::policies::StoredSet {
+        policies: rows,
+        sampling,
+    } = candor_store::policies::load(store.reader()).await?;
     if rows.is_empty() && sampling.is_none() {
         return Ok(None);
     }
     let mut policies = Vec::new();
-    for (body,) in rows {
+    for body in rows {
         policies.push(serde_json::from_str::<Policy>(&body)?);
     }
     let sampling: Sampling = match sampling {

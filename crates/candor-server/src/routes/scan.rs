@@ -2,26 +2,22 @@
 //! dropped) plus context in; one action per recipient out, with a decision, statement, notices
 //! and a durable log entry for everything that is not `deliver`.
 
-use std::sync::Arc;
-
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::Json;
-use candor_log::entry::{
-    Action as LogAction, DecisionEntry, EntryBody, NoticeDeferredEntry, SampledEntry,
-};
-use candor_policy::{Action, Category, NoticeRole, ScanContext, SignalType};
-use rand::{Rng, RngCore};
-use serde::{Deserialize, Serialize};
+use candor_policy::ScanContext;
+use serde::Deserialize;
 
 use super::check_text;
 use crate::auth::{Caller, Role};
-use crate::entries::append;
 use crate::error::{ApiError, ApiResult};
-use crate::matcher::{Found, Query};
+use crate::flows::scan::decide;
+pub use crate::flows::scan::{
+    enum_str, AudienceAction, DecisionOut, Deferral, NoticeRef, RecipientAction, ScanResponse,
+};
 use crate::routes::lookup::{body_bytes, upload_bytes};
-use crate::signals::{hash_upload, query_from_hex, UploadSignals};
-use crate::{new_id, now_rfc3339, App, AppState};
+use crate::signals::{hash_upload, query_from_hex};
+use crate::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -30,13 +26,6 @@ pub struct SignalsIn {
     pub pdq: Option<String>,
     pub md5: Option<String>,
     pub sha256: Option<String>,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Deferral {
-    /// The legal basis for not telling the affected people yet (recorded and logged).
-    pub legal_basis: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -53,71 +42,6 @@ pub struct ScanRequest {
     /// finishes (the sender is always told). Default false.
     #[serde(default)]
     pub review_notices_to_recipients: bool,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RecipientAction {
-    pub account: String,
-    pub jurisdiction: String,
-    /// `deliver`, `withhold`, `block` or `hold_for_review`.
-    pub action: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AudienceAction {
-    pub jurisdiction: String,
-    pub action: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<String>,
-}
-
-#[derive(Debug, Serialize, Clone, utoipa::ToSchema)]
-pub struct NoticeRef {
-    pub id: String,
-    pub account: String,
-    /// `sender` or `recipient`.
-    pub role: String,
-    pub deferred: bool,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DecisionOut {
-    pub id: String,
-    pub action: String,
-    pub policy: String,
-    pub jurisdictions: Vec<String>,
-    pub recipients: Vec<String>,
-    /// The statement of reasons (DSA Art. 17 fields plus ours).
-    #[schema(value_type = Object)]
-    pub statement: serde_json::Value,
-    /// Index of the decision's entry in the transparency log (durable before this answer).
-    pub log_index: u64,
-    pub notices: Vec<NoticeRef>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub review_item: Option<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ScanResponse {
-    pub matches: Vec<Found>,
-    pub recipients: Vec<RecipientAction>,
-    pub audience: Vec<AudienceAction>,
-    pub decisions: Vec<DecisionOut>,
-    /// Unknown content sampled into the review queue.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub review_item: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signals: Option<UploadSignals>,
-}
-
-pub fn enum_str<T: Serialize>(t: &T) -> String {
-    match serde_json::to_value(t) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => String::new(),
-    }
 }
 
 /// Scan content before delivery: JSON (`context` + `signals`) or multipart (`context` JSON part
@@ -232,286 +156,4 @@ pub async fn scan(
         signals: upload,
         ..response
     }))
-}
-
-fn to_policy_match(f: &Found) -> Option<candor_policy::Match> {
-    let category: Category =
-        serde_json::from_value(serde_json::Value::String(f.bank_category.clone())).ok()?;
-    Some(candor_policy::Match {
-        bank: f.bank.clone(),
-        bank_category: category,
-        content_id: f.content_id.clone(),
-        signal: match f.signal {
-            "pdq" => SignalType::Pdq,
-            "md5" => SignalType::Md5,
-            _ => SignalType::Sha256,
-        },
-        distance: f.distance,
-        orientation: f.orientation.map(str::to_string),
-        trimmed: f.trimmed,
-    })
-}
-
-/// The signals kept for a review item: hashes only.
-fn review_signals(q: &Query) -> serde_json::Value {
-    serde_json::json!({
-        "pdq": q.pdq.iter().filter(|p| !p.trimmed && p.orientation.is_none_or(|o| o == "orig")).map(|p| hex::encode(p.hash)).next(),
-        "md5": q.md5.map(hex::encode),
-        "sha256": q.sha256.map(hex::encode),
-    })
-}
-
-/// Queue a review item: `held` (for `decision`) or `sampled`. The reviewer sees its hashes and
-/// the platform's content id; whose content it is (the sender, the recipients to tell) and the
-/// commitment nonce are kept for notices and data access only.
-#[allow(clippy::too_many_arguments)]
-async fn queue_item(
-    wctx: &mut candor_store::WriteCtx,
-    item: &str,
-    decision: Option<&str>,
-    ctx: &ScanContext,
-    signals_json: &str,
-    now: &str,
-    notify_recipients: &Option<String>,
-    nonce: &[u8],
-    log_index: u64,
-) -> Result<(), candor_store::StoreError> {
-    sqlx::query(
-        "INSERT INTO review_items (id, kind, decision_id, puid, signals, created_at, status, surface, sender_account, sender_jurisdiction, notify_recipients, nonce, log_index) \
-         VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(item)
-    .bind(if decision.is_some() { "held" } else { "sampled" })
-    .bind(decision)
-    .bind(&ctx.content_id)
-    .bind(signals_json)
-    .bind(now)
-    .bind(ctx.surface.as_str())
-    .bind(&ctx.sender.account)
-    .bind(&ctx.sender.jurisdiction)
-    .bind(notify_recipients)
-    .bind(nonce)
-    .bind(log_index as i64)
-    .execute(&mut wctx.conn)
-    .await?;
-    Ok(())
-}
-
-async fn decide(
-    app: &Arc<App>,
-    ctx: ScanContext,
-    defer: Option<Deferral>,
-    found: Vec<Found>,
-    query: &Query,
-    tell_recipients: bool,
-    unhashable: Option<String>,
-) -> ApiResult<ScanResponse> {
-    let facts = candor_policy::ScanFacts {
-        matches: found.iter().filter_map(to_policy_match).collect(),
-        unhashable,
-    };
-    let now = now_rfc3339();
-    let draw: f64 = rand::rng().random();
-    let policies = app.policies();
-    let outcome = candor_policy::evaluate_with(&policies, &ctx, &facts, &now, draw)
-        .map_err(|e| ApiError::bad_request("invalid_context", e.to_string()))?;
-    let ids: Vec<String> = outcome.decisions.iter().map(|_| new_id()).collect();
-    let recipients = outcome
-        .recipients
-        .iter()
-        .map(|r| RecipientAction {
-            account: r.account.clone(),
-            jurisdiction: r.jurisdiction.clone(),
-            action: r.action.as_str().to_string(),
-            decision: r.decision.map(|i| ids[i].clone()),
-        })
-        .collect();
-    let audience = outcome
-        .audience
-        .iter()
-        .map(|a| AudienceAction {
-            jurisdiction: a.jurisdiction.clone(),
-            action: a.action.as_str().to_string(),
-            decision: a.decision.map(|i| ids[i].clone()),
-        })
-        .collect();
-    if outcome.decisions.is_empty() && !outcome.sampled_for_review {
-        return Ok(ScanResponse {
-            matches: found,
-            recipients,
-            audience,
-            decisions: Vec::new(),
-            review_item: None,
-            signals: None,
-        });
-    }
-    let signals_json = review_signals(query).to_string();
-    // Who hears a review's outcome besides the sender (only when the platform asks).
-    let notify_recipients = tell_recipients.then(|| {
-        serde_json::to_string(
-            &ctx.recipients
-                .iter()
-                .map(|r| r.account.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .unwrap_or_default()
-    });
-    let sample_rate = policies.sampling.rate;
-    let a = app.clone();
-    let ids2 = ids.clone();
-    let outcome2 = outcome.clone();
-    let (decisions, sampled_item) = app
-        .store
-        .write(move |wctx| {
-            Box::pin(async move {
-                let mut out = Vec::new();
-                for (i, d) in outcome2.decisions.iter().enumerate() {
-                    let id = &ids2[i];
-                    let mut nonce = [0u8; 32];
-                    rand::rng().fill_bytes(&mut nonce);
-                    let commitment = candor_log::commit::content_commitment(&nonce, &ctx.content_id);
-                    let best = d.matches.first();
-                    let log_index = append(wctx, &a, &now, EntryBody::Decision(DecisionEntry {
-                        decision: id.clone(),
-                        action: match d.action {
-                            Action::Block => LogAction::Block,
-                            Action::Withhold => LogAction::Withhold,
-                            _ => LogAction::HoldForReview,
-                        },
-                        policy: d.policy_id.clone(),
-                        surface: ctx.surface.as_str().to_string(),
-                        territorial_scope: d.jurisdictions.clone(),
-                        category: enum_str(&d.statement.category),
-                        decision_ground: enum_str(&d.statement.decision_ground),
-                        automated_detection: true,
-                        automated_decision: enum_str(&d.statement.automated_decision),
-                        content_type: enum_str(&ctx.content_type),
-                        source_type: enum_str(&d.statement.source_type),
-                        bank: best.map(|m| m.bank.clone()),
-                        distance: best.map(|m| m.distance),
-                        recipients: d.recipients.len() as u64,
-                        content_commitment: commitment,
-                        unhashable: d.statement.unhashable.is_some(),
-                    }))?;
-                    let review_item = (d.action == Action::HoldForReview).then(new_id);
-                    sqlx::query(
-                        "INSERT INTO decisions (id, created_at, puid, surface, action, policy_id, jurisdictions, statement, matches, status, decided_by, nonce, log_index, review_item) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'in_force', 'automated', ?, ?, ?)",
-                    )
-                    .bind(id)
-                    .bind(&now)
-                    .bind(&ctx.content_id)
-                    .bind(ctx.surface.as_str())
-                    .bind(d.action.as_str())
-                    .bind(&d.policy_id)
-                    .bind(serde_json::to_string(&d.jurisdictions).unwrap_or_default())
-                    .bind(serde_json::to_string(&d.statement).unwrap_or_default())
-                    .bind(serde_json::to_string(&d.matches).unwrap_or_default())
-                    .bind(nonce.as_slice())
-                    .bind(log_index as i64)
-                    .bind(&review_item)
-                    .execute(&mut wctx.conn)
-                    .await?;
-                    let mut parties = vec![(ctx.sender.account.clone(), ctx.sender.jurisdiction.clone(), NoticeRole::Sender)];
-                    for acc in &d.recipients {
-                        let j = ctx
-                            .recipients
-                            .iter()
-                            .find(|r| &r.account == acc)
-                            .map(|r| r.jurisdiction.clone())
-                            .unwrap_or_default();
-                        parties.push((acc.clone(), j, NoticeRole::Recipient));
-                    }
-                    let mut notices = Vec::new();
-                    for (acc, j, role) in parties {
-                        let role_s = if role == NoticeRole::Sender { "sender" } else { "recipient" };
-                        sqlx::query("INSERT OR IGNORE INTO decision_accounts (decision_id, account, jurisdiction, role) VALUES (?, ?, ?, ?)")
-                            .bind(id)
-                            .bind(&acc)
-                            .bind(&j)
-                            .bind(role_s)
-                            .execute(&mut wctx.conn)
-                            .await?;
-                        let nid = new_id();
-                        let text = candor_policy::notice_text(d, role);
-                        sqlx::query(
-                            "INSERT INTO notices (id, decision_id, account, role, kind, text, created_at, deferred_legal_basis, log_index) \
-                             VALUES (?, ?, ?, ?, 'decision', ?, ?, ?, ?)",
-                        )
-                        .bind(&nid)
-                        .bind(id)
-                        .bind(&acc)
-                        .bind(role_s)
-                        .bind(&text)
-                        .bind(&now)
-                        .bind(defer.as_ref().map(|d| d.legal_basis.clone()))
-                        .bind(log_index as i64)
-                        .execute(&mut wctx.conn)
-                        .await?;
-                        notices.push(NoticeRef { id: nid, account: acc, role: role_s.into(), deferred: defer.is_some() });
-                    }
-                    if let Some(dfr) = &defer {
-                        append(wctx, &a, &now, EntryBody::NoticeDeferred(NoticeDeferredEntry {
-                            decision: Some(id.clone()),
-                            review_item: None,
-                            legal_basis: dfr.legal_basis.clone(),
-                        }))?;
-                    }
-                    if let Some(item) = &review_item {
-                        // The item carries the decision's nonce: the review's log entry commits to
-                        // the same content, so the sender opens both with one notice.
-                        queue_item(wctx, item, Some(id), &ctx, &signals_json, &now, &notify_recipients, &nonce, log_index).await?;
-                    }
-                    out.push(DecisionOut {
-                        id: id.clone(),
-                        action: d.action.as_str().to_string(),
-                        policy: d.policy_id.clone(),
-                        jurisdictions: d.jurisdictions.clone(),
-                        recipients: d.recipients.clone(),
-                        statement: serde_json::to_value(&d.statement).unwrap_or_default(),
-                        log_index,
-                        notices,
-                        review_item,
-                    });
-                }
-                let mut sampled = None;
-                if outcome2.sampled_for_review {
-                    // Unknown content picked for review: logged (a commitment, no account), and
-                    // the sender is told — deferred only with a recorded legal basis.
-                    let item = new_id();
-                    let mut nonce = [0u8; 32];
-                    rand::rng().fill_bytes(&mut nonce);
-                    let commitment = candor_log::commit::content_commitment(&nonce, &ctx.content_id);
-                    let log_index = append(wctx, &a, &now, EntryBody::Sampled(SampledEntry {
-                        review_item: item.clone(),
-                        surface: ctx.surface.as_str().to_string(),
-                        content_commitment: commitment,
-                    }))?;
-                    queue_item(wctx, &item, None, &ctx, &signals_json, &now, &notify_recipients, &nonce, log_index).await?;
-                    let text = crate::texts::sampled(&ctx.content_id, ctx.surface.as_str(), sample_rate, log_index);
-                    crate::routes::review::item_notice(wctx, &item, &ctx.sender.account, "sender", "sampled", &text, &now, log_index, defer.as_ref().map(|d| d.legal_basis.as_str())).await?;
-                    if let Some(dfr) = &defer {
-                        append(wctx, &a, &now, EntryBody::NoticeDeferred(NoticeDeferredEntry {
-                            decision: None,
-                            review_item: Some(item.clone()),
-                            legal_basis: dfr.legal_basis.clone(),
-                        }))?;
-                    }
-                    sampled = Some(item);
-                }
-                Ok((out, sampled))
-            })
-        })
-        .await?;
-    for d in &decisions {
-        metrics::counter!("candor_decisions_total", "action" => d.action.clone(), "policy" => d.policy.clone()).increment(1);
-    }
-    Ok(ScanResponse {
-        matches: found,
-        recipients,
-        audience,
-        decisions,
-        review_item: sampled_item,
-        signals: None,
-    })
 }

@@ -31,10 +31,10 @@ pub struct TokenInfo {
 }
 
 /// How many tokens have not been revoked (`candor serve` says how to make the first one).
-pub async fn live_token_count(store: &candor_store::Store) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL")
-        .fetch_one(store.reader())
-        .await
+pub async fn live_token_count(
+    store: &candor_store::Store,
+) -> Result<i64, candor_store::StoreError> {
+    candor_store::tokens::live_count(store.reader()).await
 }
 
 /// Create a token in the store (also used by `candor token create`).
@@ -46,20 +46,16 @@ pub async fn create_token(
     let (token, hash) = new_token();
     let id = new_id();
     let now = now_rfc3339();
-    let (id2, name2, now2) = (id.clone(), name.to_string(), now.clone());
+    let row = candor_store::tokens::TokenRow {
+        id: id.clone(),
+        name: name.to_string(),
+        role: role.as_str().to_string(),
+        created_at: now.clone(),
+        revoked_at: None,
+    };
     store
         .write(move |ctx| {
-            Box::pin(async move {
-                sqlx::query("INSERT INTO tokens (id, name, role, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)")
-                    .bind(&id2)
-                    .bind(&name2)
-                    .bind(role.as_str())
-                    .bind(hash.as_slice())
-                    .bind(&now2)
-                    .execute(&mut ctx.conn)
-                    .await?;
-                Ok(())
-            })
+            Box::pin(async move { candor_store::tokens::create(&mut ctx.conn, &row, &hash).await })
         })
         .await?;
     Ok(TokenInfo {
@@ -93,7 +89,7 @@ pub async fn create(
 }
 
 async fn refresh(app: &App) -> ApiResult<()> {
-    let fresh = crate::auth::load_tokens(app.store.reader()).await?;
+    let fresh = crate::auth::load_tokens(&app.store).await?;
     *app.tokens.write().expect("token lock") = fresh;
     Ok(())
 }
@@ -102,19 +98,16 @@ async fn refresh(app: &App) -> ApiResult<()> {
 #[utoipa::path(get, path = "/v1/tokens", tag = "tokens", responses((status = 200, body = [TokenInfo])), security(("bearer" = [])))]
 pub async fn list(State(app): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<TokenInfo>>> {
     caller.require(&[Role::Admin, Role::Auditor])?;
-    let rows: Vec<(String, String, String, String, Option<String>)> =
-        sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY id")
-            .fetch_all(app.store.reader())
-            .await?;
+    let rows = candor_store::tokens::list(app.store.reader()).await?;
     Ok(Json(
         rows.into_iter()
-            .filter_map(|(id, name, role, created_at, revoked_at)| {
+            .filter_map(|t| {
                 Some(TokenInfo {
-                    id,
-                    name,
-                    role: Role::parse(&role)?,
-                    created_at,
-                    revoked_at,
+                    role: Role::parse(&t.role)?,
+                    id: t.id,
+                    name: t.name,
+                    created_at: t.created_at,
+                    revoked_at: t.revoked_at,
                     token: None,
                 })
             })
@@ -132,29 +125,18 @@ pub async fn revoke(
     caller.require(&[Role::Admin])?;
     let now = now_rfc3339();
     let id2 = id.clone();
-    app.store
+    let revoked = app
+        .store
         .write(move |ctx| {
-            Box::pin(async move {
-                let n = sqlx::query(
-                    "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                )
-                .bind(&now)
-                .bind(&id2)
-                .execute(&mut ctx.conn)
-                .await?
-                .rows_affected();
-                Ok(n)
-            })
+            Box::pin(async move { candor_store::tokens::revoke(&mut ctx.conn, &id2, &now).await })
         })
-        .await
-        .and_then(|n| {
-            if n == 0 {
-                Err(candor_store::StoreError::Rejected(String::new()))
-            } else {
-                Ok(())
-            }
-        })
-        .map_err(|_| ApiError::not_found("token_not_found", format!("no live token {id:?}")))?;
+        .await?;
+    if !revoked {
+        return Err(ApiError::not_found(
+            "token_not_found",
+            format!("no live token {id:?}"),
+        ));
+    }
     refresh(&app).await?;
     Ok(StatusCode::NO_CONTENT)
 }

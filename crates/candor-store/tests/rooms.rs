@@ -1,0 +1,488 @@
+//! The rooms' operations (tokens, policies, decisions and notices, review, appeals) against a
+//! real store: each write inside a writer job, each read through the reader pool, and the
+//! guards the flows rely on (only open items close, only live tokens revoke, one open appeal).
+//! The store test suite every backend must pass.
+
+use candor_log::Signer;
+use candor_store::appeals::Subject;
+use candor_store::decisions::{NewDecision, NewNotice};
+use candor_store::review::NewItem;
+use candor_store::{appeals, decisions, policies, review, sqlx, tokens, Store, StoreOptions};
+
+async fn store(dir: &std::path::Path) -> Store {
+    let signer = Signer::from_seed("candor.test/rooms", &[3; 32]).unwrap();
+    Store::open(dir, signer, StoreOptions::default())
+        .await
+        .unwrap()
+}
+
+/// Run `f` as one write job.
+macro_rules! write {
+    ($store:expr, |$c:ident| $body:expr) => {
+        $store
+            .write(move |ctx| {
+                Box::pin(async move {
+                    let $c = &mut ctx.conn;
+                    $body
+                })
+            })
+            .await
+    };
+}
+
+#[tokio::test]
+async fn tokens_live_list_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    assert_eq!(tokens::live_count(s.reader()).await.unwrap(), 0);
+    for (id, role, h) in [("t1", "admin", [1u8; 32]), ("t2", "platform", [2u8; 32])] {
+        let row = tokens::TokenRow {
+            id: id.into(),
+            name: format!("{role} holder"),
+            role: role.into(),
+            created_at: "2026-12-01T00:00:00Z".into(),
+            revoked_at: None,
+        };
+        write!(s, |c| tokens::create(c, &row, &h).await).unwrap();
+    }
+    assert_eq!(tokens::live_count(s.reader()).await.unwrap(), 2);
+    let hit = tokens::live_by_hash(s.reader(), &[2; 32])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((hit.id.as_str(), hit.role.as_str()), ("t2", "platform"));
+    assert!(tokens::live_by_hash(s.reader(), &[9; 32])
+        .await
+        .unwrap()
+        .is_none());
+
+    assert!(write!(s, |c| tokens::revoke(c, "t2", "2026-12-01T01:00:00Z").await).unwrap());
+    // Twice, or an unknown token: nothing to revoke.
+    assert!(!write!(s, |c| tokens::revoke(c, "t2", "2026-12-01T02:00:00Z").await).unwrap());
+    assert!(
+        !write!(s, |c| tokens::revoke(c, "nope", "2026-12-01T02:00:00Z")
+            .await)
+        .unwrap()
+    );
+    assert!(tokens::live_by_hash(s.reader(), &[2; 32])
+        .await
+        .unwrap()
+        .is_none());
+    let live = tokens::live(s.reader()).await.unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].secret_hash, vec![1u8; 32]);
+    let all = tokens::list(s.reader()).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].revoked_at.as_deref(), Some("2026-12-01T01:00:00Z"));
+    // A duplicate id is refused and writes nothing.
+    let dup = all[0].clone();
+    assert!(write!(s, |c| tokens::create(c, &dup, &[5; 32]).await).is_err());
+    assert_eq!(tokens::list(s.reader()).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn policies_replace_whole_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let empty = policies::load(s.reader()).await.unwrap();
+    assert!(empty.policies.is_empty() && empty.sampling.is_none());
+    let set = vec![
+        ("b".to_string(), "{\"id\":\"b\"}".to_string()),
+        ("a".into(), "{\"id\":\"a\"}".into()),
+    ];
+    write!(s, |c| policies::replace(c, &set, "{\"rate\":0}", "t0")
+        .await)
+    .unwrap();
+    let got = policies::load(s.reader()).await.unwrap();
+    // In the given order, not by id.
+    assert_eq!(got.policies, vec!["{\"id\":\"b\"}", "{\"id\":\"a\"}"]);
+    assert_eq!(got.sampling.as_deref(), Some("{\"rate\":0}"));
+    let one = vec![("a".to_string(), "{\"id\":\"a\",\"v\":2}".to_string())];
+    write!(s, |c| {
+        assert_eq!(
+            policies::sampling(c).await?.as_deref(),
+            Some("{\"rate\":0}")
+        );
+        policies::replace(c, &one, "{\"rate\":1}", "t1").await
+    })
+    .unwrap();
+    let got = policies::load(s.reader()).await.unwrap();
+    assert_eq!(got.policies, vec!["{\"id\":\"a\",\"v\":2}"]);
+    assert_eq!(got.sampling.as_deref(), Some("{\"rate\":1}"));
+}
+
+fn decision<'a>(id: &'a str, item: Option<&'a str>, index: u64) -> NewDecision<'a> {
+    NewDecision {
+        id,
+        created_at: "2026-12-01T00:00:00Z",
+        puid: "msg-1",
+        surface: "group",
+        action: if item.is_some() {
+            "hold_for_review"
+        } else {
+            "withhold"
+        },
+        policy_id: "p1",
+        jurisdictions: "[\"DE\"]",
+        statement: "{\"category\":\"x\"}",
+        matches: "[]",
+        nonce: &[7; 32],
+        log_index: index,
+        review_item: item,
+    }
+}
+
+fn notice<'a>(id: &'a str, decision: &'a str, account: &'a str, role: &'a str) -> NewNotice<'a> {
+    NewNotice {
+        id,
+        decision_id: Some(decision),
+        review_item: None,
+        account,
+        role,
+        kind: "decision",
+        text: "you were told",
+        created_at: "2026-12-01T00:00:00Z",
+        deferred_legal_basis: None,
+        log_index: 0,
+    }
+}
+
+#[tokio::test]
+async fn decisions_accounts_notices_deferral() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    write!(s, |c| {
+        decisions::record(c, &decision("d1", None, 4)).await?;
+        decisions::add_account(c, "d1", "alice", "US", "sender").await?;
+        decisions::add_account(c, "d1", "bob", "DE", "recipient").await?;
+        // Named twice (a recipient also in the audience): recorded once.
+        decisions::add_account(c, "d1", "bob", "DE", "recipient").await?;
+        decisions::add_notice(c, &notice("n1", "d1", "alice", "sender")).await?;
+        decisions::add_notice(
+            c,
+            &NewNotice {
+                deferred_legal_basis: Some("court order 12"),
+                ..notice("n2", "d1", "bob", "recipient")
+            },
+        )
+        .await
+    })
+    .unwrap();
+    let d = decisions::get(s.reader(), "d1").await.unwrap().unwrap();
+    assert_eq!(
+        (d.status.as_str(), d.decided_by.as_str(), d.log_index),
+        ("in_force", "automated", Some(4))
+    );
+    assert_eq!(d.jurisdictions, "[\"DE\"]");
+    assert!(decisions::get(s.reader(), "d9").await.unwrap().is_none());
+    assert!(decisions::affects(s.reader(), "d1", "bob").await.unwrap());
+    assert!(!decisions::affects(s.reader(), "d1", "carol").await.unwrap());
+    assert_eq!(
+        decisions::of_account(s.reader(), "bob").await.unwrap(),
+        vec![("d1".to_string(), "recipient".to_string(), true)]
+    );
+    assert_eq!(
+        decisions::of_account(s.reader(), "alice").await.unwrap(),
+        vec![("d1".to_string(), "sender".to_string(), false)]
+    );
+    // The deferred notice is listed only when asked for; its commitment opens with the
+    // decision's nonce and content id.
+    assert!(decisions::notices_of_account(s.reader(), "bob", false)
+        .await
+        .unwrap()
+        .is_empty());
+    let n = decisions::notices_of_account(s.reader(), "bob", true)
+        .await
+        .unwrap();
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].nonce.as_deref(), Some(&[7u8; 32][..]));
+    assert_eq!(n[0].puid.as_deref(), Some("msg-1"));
+    assert!(write!(s, |c| decisions::release_notice(c, "n2", "t1").await).unwrap());
+    assert!(!write!(s, |c| decisions::release_notice(c, "n2", "t2").await).unwrap());
+    assert!(!write!(s, |c| decisions::release_notice(c, "n1", "t2").await).unwrap());
+    let released = decisions::notice(s.reader(), "n2").await.unwrap().unwrap();
+    assert_eq!(released.released_at.as_deref(), Some("t1"));
+    assert_eq!(
+        decisions::notices_of_account(s.reader(), "bob", false)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(!decisions::of_account(s.reader(), "bob").await.unwrap()[0].2);
+    let told = write!(s, |c| decisions::notified(c, "d1").await).unwrap();
+    assert_eq!(told.len(), 2);
+    // Review closes only a decision in force; an appeal reverses.
+    write!(s, |c| decisions::close_review(c, "d1", "confirmed", "rita")
+        .await)
+    .unwrap();
+    write!(s, |c| decisions::close_review(c, "d1", "lifted", "sam")
+        .await)
+    .unwrap();
+    let d = decisions::get(s.reader(), "d1").await.unwrap().unwrap();
+    assert_eq!(
+        (d.status.as_str(), d.decided_by.as_str()),
+        ("confirmed", "rita")
+    );
+    write!(s, |c| decisions::reverse(c, "d1").await).unwrap();
+    assert_eq!(
+        decisions::get(s.reader(), "d1")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "reversed"
+    );
+}
+
+fn item<'a>(id: &'a str, decision: Option<&'a str>, sender: &'a str) -> NewItem<'a> {
+    NewItem {
+        id,
+        decision_id: decision,
+        puid: "msg-2",
+        signals: "{\"pdq\":null}",
+        created_at: "2026-12-01T00:00:00Z",
+        surface: "public",
+        sender_account: sender,
+        sender_jurisdiction: "FR",
+        notify_recipients: None,
+        nonce: &[8; 32],
+        log_index: 9,
+    }
+}
+
+#[tokio::test]
+async fn review_queue_close_and_additions() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    write!(s, |c| {
+        decisions::record(c, &decision("d1", Some("r1"), 1)).await?;
+        review::queue(c, &item("r1", Some("d1"), "alice")).await?;
+        review::queue(
+            c,
+            &NewItem {
+                notify_recipients: Some("[\"bob\"]"),
+                ..item("r2", None, "alice")
+            },
+        )
+        .await?;
+        review::queue(c, &item("r3", None, "carol")).await
+    })
+    .unwrap();
+    let open = review::list(s.reader(), "open", "", 100).await.unwrap();
+    assert_eq!(
+        open.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r1", "r2", "r3"]
+    );
+    assert_eq!(
+        (open[0].kind.as_str(), open[1].kind.as_str()),
+        ("held", "sampled")
+    );
+    // Paging by cursor and limit.
+    let page = review::list(s.reader(), "all", "r1", 1).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].id, "r2");
+    let p = review::person(s.reader(), "r2").await.unwrap().unwrap();
+    assert_eq!(p.sender_account.as_deref(), Some("alice"));
+    assert_eq!(p.notify_recipients.as_deref(), Some("[\"bob\"]"));
+    assert!(review::person(s.reader(), "r1")
+        .await
+        .unwrap()
+        .unwrap()
+        .notify_recipients
+        .is_none());
+    assert!(review::person(s.reader(), "zz").await.unwrap().is_none());
+
+    // A bank to add to (the banks room's own operations live elsewhere).
+    write!(s, |c| {
+        sqlx::query("INSERT INTO banks (id, name, description, category, provenance, enabled, pdq_threshold, created_at, updated_at) VALUES (1, 'own', '', 'STATEMENT_CATEGORY_X', 'own_review', 1, 31, 't', 't')")
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("INSERT INTO bank_content (public_id, bank_id, provenance, note, enabled, created_at, created_by) VALUES ('c1', 1, 'own_review', '', 1, 't', 'rita')")
+            .execute(&mut *c)
+            .await?;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        review::target_bank(s.reader(), "own").await.unwrap(),
+        Some((1, "STATEMENT_CATEGORY_X".to_string()))
+    );
+    assert!(review::target_bank(s.reader(), "none")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(write!(s, |c| review::close(
+        c,
+        "r2",
+        "confirmed",
+        "rita",
+        "t1",
+        "seen",
+        Some("c1")
+    )
+    .await)
+    .unwrap());
+    // Closed once: a second reviewer finds it closed.
+    assert!(!write!(s, |c| review::close(
+        c, "r2", "rejected", "sam", "t2", "", None
+    )
+    .await)
+    .unwrap());
+    write!(s, |c| review::set_log_indexes(c, "r2", 11, Some(12)).await).unwrap();
+    let r2 = review::get(s.reader(), "r2").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            r2.status.as_str(),
+            r2.reviewer.as_deref(),
+            r2.bank_content.as_deref()
+        ),
+        ("confirmed", Some("rita"), Some("c1"))
+    );
+    assert_eq!(
+        review::list(s.reader(), "confirmed", "", 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        review::live_addition(s.reader(), "r2").await.unwrap(),
+        Some(("own".to_string(), "c1".to_string()))
+    );
+    let mine = review::of_sender(s.reader(), "alice").await.unwrap();
+    assert_eq!(mine.len(), 2);
+    let r2x = &mine[1];
+    assert_eq!(
+        (
+            r2x.bank.as_deref(),
+            r2x.bank_content_retracted,
+            r2x.review_log_index,
+            r2x.bank_log_index
+        ),
+        (Some("own"), false, Some(11), Some(12))
+    );
+    assert!(!mine[0].deferred);
+    // Retracted content is no longer a live addition, and the export says so.
+    write!(s, |c| {
+        sqlx::query("UPDATE bank_content SET retracted_at = 't3' WHERE public_id = 'c1'")
+            .execute(&mut *c)
+            .await?;
+        Ok(())
+    })
+    .unwrap();
+    assert!(review::live_addition(s.reader(), "r2")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(review::of_sender(s.reader(), "alice").await.unwrap()[1].bank_content_retracted);
+    assert!(review::of_sender(s.reader(), "nobody")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn appeals_one_open_per_subject_and_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let d = Subject::Decision("d1".into());
+    let a = Subject::Addition("r1".into());
+    write!(s, |c| {
+        decisions::record(c, &decision("d1", None, 1)).await?;
+        review::queue(c, &item("r1", None, "alice")).await?;
+        assert!(
+            appeals::open_for(c, &Subject::Decision("d1".into()), "alice")
+                .await?
+                .is_none()
+        );
+        appeals::file(
+            c,
+            "a1",
+            &Subject::Decision("d1".into()),
+            "alice",
+            "wrong",
+            "t1",
+        )
+        .await?;
+        appeals::file(
+            c,
+            "a2",
+            &Subject::Addition("r1".into()),
+            "alice",
+            "not mine",
+            "t2",
+        )
+        .await?;
+        appeals::file(
+            c,
+            "a3",
+            &Subject::Decision("d1".into()),
+            "bob",
+            "me too",
+            "t3",
+        )
+        .await
+    })
+    .unwrap();
+    let (d2, a2) = (d.clone(), a.clone());
+    write!(s, |c| {
+        assert_eq!(
+            appeals::open_for(c, &d2, "alice").await?.as_deref(),
+            Some("a1")
+        );
+        assert_eq!(
+            appeals::open_for(c, &a2, "alice").await?.as_deref(),
+            Some("a2")
+        );
+        assert!(appeals::open_for(c, &a2, "bob").await?.is_none());
+        Ok(())
+    })
+    .unwrap();
+    let a1 = appeals::get(s.reader(), "a1").await.unwrap().unwrap();
+    assert_eq!(
+        (a1.decision_id.as_deref(), a1.review_item.as_deref()),
+        (Some("d1"), None)
+    );
+    let a2row = appeals::get(s.reader(), "a2").await.unwrap().unwrap();
+    assert_eq!(
+        (a2row.decision_id.as_deref(), a2row.review_item.as_deref()),
+        (None, Some("r1"))
+    );
+    assert_eq!(
+        appeals::of_account(s.reader(), "alice")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(appeals::list(s.reader(), "open").await.unwrap().len(), 3);
+    assert!(write!(s, |c| appeals::decide(
+        c, "a1", "sam", "t4", "reversed", "yes"
+    )
+    .await)
+    .unwrap());
+    assert!(
+        !write!(s, |c| appeals::decide(c, "a1", "tom", "t5", "upheld", "no")
+            .await)
+        .unwrap()
+    );
+    let a1 = appeals::get(s.reader(), "a1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            a1.status.as_str(),
+            a1.outcome.as_deref(),
+            a1.reviewer.as_deref()
+        ),
+        ("decided", Some("reversed"), Some("sam"))
+    );
+    assert_eq!(appeals::list(s.reader(), "decided").await.unwrap().len(), 1);
+    assert_eq!(appeals::list(s.reader(), "all").await.unwrap().len(), 3);
+    // Once decided, the account may appeal again.
+    let d3 = d.clone();
+    write!(s, |c| {
+        assert!(appeals::open_for(c, &d3, "alice").await?.is_none());
+        Ok(())
+    })
+    .unwrap();
+}
