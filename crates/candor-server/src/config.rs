@@ -48,6 +48,8 @@ pub struct Config {
     /// Most uploads hashed at once (decoding is the expensive part); beyond it, 503 with
     /// `Retry-After` at once instead of a queue without bound. 0 = twice the cores.
     pub max_inflight_uploads: usize,
+    /// `[fetch]`: fetching content by URL (off by default; see `crate::fetch`).
+    pub fetch: crate::fetch::FetchConfig,
 }
 
 impl Default for Config {
@@ -71,8 +73,18 @@ impl Default for Config {
             idle_timeout_secs: 60,
             max_connections: 1024,
             max_inflight_uploads: 0,
+            fetch: crate::fetch::FetchConfig::default(),
         }
     }
+}
+
+/// A comma-separated list from the environment.
+fn split_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 impl Config {
@@ -133,6 +145,15 @@ impl Config {
         env!("CANDOR_IDLE_TIMEOUT_SECS", idle_timeout_secs);
         env!("CANDOR_MAX_CONNECTIONS", max_connections);
         env!("CANDOR_MAX_INFLIGHT_UPLOADS", max_inflight_uploads);
+        if let Some(v) = get("CANDOR_FETCH_ENABLED") {
+            self.fetch.enabled = parse("CANDOR_FETCH_ENABLED", &v)?;
+        }
+        if let Some(v) = get("CANDOR_FETCH_ALLOW_HOSTS") {
+            self.fetch.allow_hosts = split_list(&v);
+        }
+        if let Some(v) = get("CANDOR_FETCH_ALLOW_NETWORKS") {
+            self.fetch.allow_networks = split_list(&v);
+        }
         if let Some(v) = get("CANDOR_POLICIES") {
             self.policies = Some(PathBuf::from(v));
         }
@@ -140,6 +161,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.fetch.validate()?;
         anyhow::ensure!(self.pdq_threshold <= 256, "pdq_threshold must be 0..=256");
         anyhow::ensure!(
             self.max_body_bytes >= 1024,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod conn;
 pub mod entries;
 pub mod error;
+pub mod fetch;
 pub mod flows;
 pub mod matcher;
 mod openapi;

@@ -37,7 +37,7 @@ impl Modify for Bearer {
         policies::get_set, policies::put_set, policies::simulate,
         tokens::create, tokens::list, tokens::revoke,
         log::checkpoint, log::key, log::numbers, log::tile,
-        hma::raw_lookup, hma::lookup_get, hma::lookup_post, hma::hash, hma::index_status,
+        hma::raw_lookup, hma::lookup_get, hma::lookup_post, hma::hash, hma::hash_url, hma::index_status,
     )
 )]
 pub struct ApiDoc;

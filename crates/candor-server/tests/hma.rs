@@ -56,7 +56,10 @@ fn hma_compatible_matching_and_hashing() {
         .expect_error(400, "invalid_signal_type");
     s.get("/m/raw_lookup?signal_type=pdq", &t.platform)
         .expect_error(400, "missing_param");
+    // Fetching by URL is off unless the operator turns it on (tests/fetch_url.rs).
     s.get("/m/lookup?url=http://169.254.169.254/", &t.platform)
+        .expect_error(403, "fetch_disabled");
+    s.get("/m/raw_lookup?url=http://169.254.169.254/", &t.platform)
         .expect_error(400, "url_not_supported");
     s.get("/m/raw_lookup?signal_type=pdq&signal=00", "")
         .expect_error(401, "unauthorized");

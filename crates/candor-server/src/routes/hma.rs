@@ -2,7 +2,8 @@
 //! "OpenMediaMatch"), mapped onto the same index: a client written for HMA can point at Candor.
 //! Same roles as `/v1/lookup`. Signal types: `pdq`, `md5` (HMA's `video_md5` is accepted as an
 //! alias: Candor's MD5 is of any file), `sha256`. Content ids are Candor's (opaque strings).
-//! Not mapped: fetching by `url` (no server-side fetching), HMA's per-bank coin flip
+//! `url` parameters (`GET /h/hash?url=`, `GET /m/lookup?url=`) fetch through `crate::fetch`
+//! (off unless `[fetch]` allows the host). Not mapped: HMA's per-bank coin flip
 //! (`matching_enabled_ratio`; a Candor bank is enabled or not) and the curation routes (`/c/…`,
 //! use `/v1/banks`).
 
@@ -27,7 +28,7 @@ pub struct RawLookup {
     pub signal: Option<String>,
     /// Return `{content_id, distance}` objects instead of ids.
     pub include_distance: Option<String>,
-    /// HMA fetches this URL; Candor refuses (no server-side fetching).
+    /// Fetch and hash this URL instead (`/m/lookup` only; needs `[fetch]` to allow the host).
     pub url: Option<String>,
 }
 
@@ -47,7 +48,7 @@ fn query_one(q: &RawLookup) -> Result<MatchQuery, ApiError> {
     if q.url.is_some() {
         return Err(ApiError::bad_request(
             "url_not_supported",
-            "Candor does not fetch URLs; POST the file instead",
+            "raw_lookup takes a signal; use GET /m/lookup?url= or /h/hash?url= to fetch content",
         ));
     }
     let kind = signal_kind(
@@ -112,17 +113,32 @@ pub async fn raw_lookup(
     Ok(Json(serde_json::json!({ "matches": matches })))
 }
 
-/// HMA `GET /m/lookup?signal_type=&signal=`: the names of the banks with a match.
-#[utoipa::path(get, path = "/m/lookup", tag = "hma", params(RawLookup), responses((status = 200, body = [String])), security(("bearer" = [])))]
+/// HMA `GET /m/lookup?signal_type=&signal=`: the names of the banks with a match; with `url`
+/// instead, the content is fetched (see `[fetch]`) and the answer is `{"<signal type>": [banks]}`.
+#[utoipa::path(get, path = "/m/lookup", tag = "hma", params(RawLookup), responses((status = 200, body = Object), (status = 403, description = "fetching refused by a rule"), (status = 502, description = "the remote end failed")), security(("bearer" = [])))]
 pub async fn lookup_get(
     State(app): State<AppState>,
     caller: Caller,
     Query(q): Query<RawLookup>,
-) -> ApiResult<Json<Vec<String>>> {
+) -> ApiResult<Json<serde_json::Value>> {
     caller.require(LOOKUP_ROLES)?;
+    if let Some(url) = &q.url {
+        // HMA: with `url`, the content is fetched and hashed and the answer is keyed by signal
+        // type, as for an upload.
+        let bytes = crate::fetch::fetch_url(&app, url).await?;
+        let hashes = hash_bytes(&app, bytes).await?;
+        let m = app.matcher.read().expect("matcher lock");
+        let by_type: BTreeMap<&str, Vec<String>> = hashes
+            .into_iter()
+            .map(|(k, (_, q))| (k, banks(&m.find(&q))))
+            .collect();
+        return Ok(Json(serde_json::to_value(by_type).unwrap_or_default()));
+    }
     let query = query_one(&q)?;
     let found = app.matcher.read().expect("matcher lock").find(&query);
-    Ok(Json(banks(&found)))
+    Ok(Json(
+        serde_json::to_value(banks(&found)).unwrap_or_default(),
+    ))
 }
 
 /// The signals of an HMA-style upload (multipart, one file, field named by content type, e.g.
@@ -132,6 +148,13 @@ async fn hash_hma(
     req: Request,
 ) -> ApiResult<BTreeMap<&'static str, (String, MatchQuery)>> {
     let (bytes, _) = upload_bytes(req, app).await?;
+    hash_bytes(app, bytes).await
+}
+
+async fn hash_bytes(
+    app: &AppState,
+    bytes: axum::body::Bytes,
+) -> ApiResult<BTreeMap<&'static str, (String, MatchQuery)>> {
     let up = hash_upload(app, bytes, app.hash_options(false, false)).await?;
     let mut out = BTreeMap::new();
     if let (Some(p), Some(q)) = (&up.pdq, up.query.pdq.first()) {
@@ -178,6 +201,29 @@ pub async fn hash(
 ) -> ApiResult<Json<BTreeMap<&'static str, String>>> {
     caller.require(LOOKUP_ROLES)?;
     let hashes = hash_hma(&app, req).await?;
+    Ok(Json(hashes.into_iter().map(|(k, (v, _))| (k, v)).collect()))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct HashUrl {
+    /// The content to fetch and hash (needs `[fetch]` to allow the host).
+    pub url: Option<String>,
+}
+
+/// HMA `GET /h/hash?url=`: fetch the content (see `[fetch]`: off by default, allowlisted
+/// hosts, private addresses refused) and answer its signals like `POST /h/hash`.
+#[utoipa::path(get, path = "/h/hash", tag = "hma", params(HashUrl), responses((status = 200, body = Object), (status = 400), (status = 403, description = "fetching refused by a rule"), (status = 413), (status = 502, description = "the remote end failed"), (status = 504)), security(("bearer" = [])))]
+pub async fn hash_url(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashUrl>,
+) -> ApiResult<Json<BTreeMap<&'static str, String>>> {
+    caller.require(LOOKUP_ROLES)?;
+    let url = q
+        .url
+        .ok_or_else(|| ApiError::bad_request("missing_param", "url is required"))?;
+    let bytes = crate::fetch::fetch_url(&app, &url).await?;
+    let hashes = hash_bytes(&app, bytes).await?;
     Ok(Json(hashes.into_iter().map(|(k, (v, _))| (k, v)).collect()))
 }
 

@@ -75,7 +75,7 @@ pub fn router() -> Router<AppState> {
         .route("/m/raw_lookup", get(hma::raw_lookup))
         .route("/m/lookup", get(hma::lookup_get).post(hma::lookup_post))
         .route("/m/index/status", get(hma::index_status))
-        .route("/h/hash", post(hma::hash))
+        .route("/h/hash", get(hma::hash_url).post(hma::hash))
         .route("/log/checkpoint", get(log::checkpoint))
         .route("/log/key", get(log::key))
         .route("/log/numbers", get(log::numbers))
