@@ -50,6 +50,8 @@ pub struct Config {
     pub max_inflight_uploads: usize,
     /// `[fetch]`: fetching content by URL (off by default; see `crate::fetch`).
     pub fetch: crate::fetch::FetchConfig,
+    /// `[dsa]`: statements of reasons to the EU DSA Transparency Database (`crate::flows::dsa`).
+    pub dsa: crate::flows::dsa::DsaConfig,
 }
 
 impl Default for Config {
@@ -74,6 +76,7 @@ impl Default for Config {
             max_connections: 1024,
             max_inflight_uploads: 0,
             fetch: crate::fetch::FetchConfig::default(),
+            dsa: crate::flows::dsa::DsaConfig::default(),
         }
     }
 }
@@ -154,6 +157,15 @@ impl Config {
         if let Some(v) = get("CANDOR_FETCH_ALLOW_NETWORKS") {
             self.fetch.allow_networks = split_list(&v);
         }
+        if let Some(v) = get("CANDOR_DSA_TOKEN") {
+            self.dsa.token = v;
+        }
+        if let Some(v) = get("CANDOR_DSA_ENDPOINT") {
+            self.dsa.endpoint = v;
+        }
+        if let Some(v) = get("CANDOR_DSA_ENABLED") {
+            self.dsa.enabled = parse("CANDOR_DSA_ENABLED", &v)?;
+        }
         if let Some(v) = get("CANDOR_POLICIES") {
             self.policies = Some(PathBuf::from(v));
         }
@@ -162,6 +174,7 @@ impl Config {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.fetch.validate()?;
+        self.dsa.validate()?;
         anyhow::ensure!(self.pdq_threshold <= 256, "pdq_threshold must be 0..=256");
         anyhow::ensure!(
             self.max_body_bytes >= 1024,

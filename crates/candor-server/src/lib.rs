@@ -294,12 +294,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             app.config.data.display()
         );
     }
+    let dsa = app.config.dsa.enabled.then(|| {
+        tracing::info!(endpoint = %app.config.dsa.endpoint, every_secs = app.config.dsa.interval_secs, "submitting statements to the DSA Transparency Database");
+        flows::dsa::spawn_submitter(app.store.clone(), app.config.dsa.clone())
+    });
     let limits = conn::Limits {
         header_read: std::time::Duration::from_secs(app.config.header_read_timeout_secs),
         idle: std::time::Duration::from_secs(app.config.idle_timeout_secs),
         max_connections: app.config.max_connections,
     };
     conn::run(listener, app.router(), limits, shutdown()).await?;
+    if let Some(task) = dsa {
+        task.abort();
+    }
     Ok(())
 }
 

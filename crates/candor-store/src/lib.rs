@@ -14,6 +14,7 @@
 
 pub mod appeals;
 pub mod decisions;
+pub mod dsa;
 pub mod log;
 pub mod policies;
 pub mod review;
@@ -40,6 +41,7 @@ pub use writer::WriteCtx;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_person_steps.sql")),
+    (3, include_str!("../migrations/0003_dsa_submissions.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! The `candor` binary: the command line over every room.
 use clap::{Parser, Subcommand};
 
+mod dsa_cmd;
 mod hash_cmd;
 mod index_cmd;
 mod log_cmd;
@@ -38,6 +39,9 @@ enum Command {
     /// Explain what a policy file does before it is published (simulator and lints).
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Statements of reasons for the EU DSA Transparency Database: export, submit.
+    #[command(subcommand)]
+    Dsa(dsa_cmd::DsaCommand),
 }
 
 #[derive(Subcommand)]
@@ -56,6 +60,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve_cmd::run_serve(args),
         Command::Token(cmd) => serve_cmd::run_token(cmd),
         Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Dsa(cmd) => dsa_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

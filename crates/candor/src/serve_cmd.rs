@@ -21,7 +21,10 @@ pub struct ServeArgs {
     policies: Option<PathBuf>,
 }
 
-fn config(file: Option<&std::path::Path>, data: Option<PathBuf>) -> anyhow::Result<Config> {
+pub(crate) fn config(
+    file: Option<&std::path::Path>,
+    data: Option<PathBuf>,
+) -> anyhow::Result<Config> {
     let mut cfg = Config::load(file)?;
     if let Some(d) = data {
         cfg.data = d;

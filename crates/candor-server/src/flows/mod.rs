@@ -7,5 +7,6 @@
 
 pub mod appeals;
 pub mod decisions;
+pub mod dsa;
 pub mod review;
 pub mod scan;

@@ -1,0 +1,85 @@
+//! What was sent to the EU DSA Transparency Database, and what is still to send.
+
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
+
+use crate::Result;
+
+/// A decision whose statement has not been sent: `(decision id, created_at, statement JSON)`.
+#[derive(Debug, Clone)]
+pub struct Unsent {
+    pub decision_id: String,
+    pub created_at: String,
+    pub statement: String,
+}
+
+/// Decisions not yet sent, oldest first, after `cursor` (a decision id), at most `limit`.
+pub async fn unsent(pool: &SqlitePool, cursor: &str, limit: i64) -> Result<Vec<Unsent>> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT d.id, d.created_at, d.statement FROM decisions d \
+         WHERE d.id > ? AND NOT EXISTS (SELECT 1 FROM dsa_submissions s WHERE s.decision_id = d.id) \
+         ORDER BY d.id LIMIT ?",
+    )
+    .bind(cursor)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(decision_id, created_at, statement)| Unsent {
+            decision_id,
+            created_at,
+            statement,
+        })
+        .collect())
+}
+
+/// Every decision's statement, oldest first, after `cursor` (for an export of everything).
+pub async fn all(pool: &SqlitePool, cursor: &str, limit: i64) -> Result<Vec<Unsent>> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT id, created_at, statement FROM decisions WHERE id > ? ORDER BY id LIMIT ?",
+    )
+    .bind(cursor)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(decision_id, created_at, statement)| Unsent {
+            decision_id,
+            created_at,
+            statement,
+        })
+        .collect())
+}
+
+/// Record that these `(decision id, puid)` are in the database (`how`: `created` or
+/// `existing`). Recording one twice keeps the first record.
+pub async fn record_sent(
+    conn: &mut SqliteConnection,
+    sent: &[(String, String)],
+    at: &str,
+    how: &str,
+) -> Result<()> {
+    for (decision, puid) in sent {
+        sqlx::query(
+            "INSERT INTO dsa_submissions (decision_id, puid, submitted_at, how) VALUES (?, ?, ?, ?) \
+             ON CONFLICT(decision_id) DO NOTHING",
+        )
+        .bind(decision)
+        .bind(puid)
+        .bind(at)
+        .bind(how)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// How many statements were sent, by `how`.
+pub async fn sent_counts(pool: &SqlitePool) -> Result<Vec<(String, i64)>> {
+    Ok(
+        sqlx::query_as("SELECT how, COUNT(*) FROM dsa_submissions GROUP BY how ORDER BY how")
+            .fetch_all(pool)
+            .await?,
+    )
+}
