@@ -12,33 +12,16 @@ pub struct Unsent {
     pub statement: String,
 }
 
-/// Decisions not yet sent, oldest first, after `cursor` (a decision id), at most `limit`.
-pub async fn unsent(pool: &SqlitePool, cursor: &str, limit: i64) -> Result<Vec<Unsent>> {
+/// Decisions not yet sent (with `all`, every decision), oldest first, after `cursor` (a
+/// decision id), at most `limit`.
+pub async fn unsent(pool: &SqlitePool, cursor: &str, limit: i64, all: bool) -> Result<Vec<Unsent>> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT d.id, d.created_at, d.statement FROM decisions d \
-         WHERE d.id > ? AND NOT EXISTS (SELECT 1 FROM dsa_submissions s WHERE s.decision_id = d.id) \
+         WHERE d.id > ? AND (? OR NOT EXISTS (SELECT 1 FROM dsa_submissions s WHERE s.decision_id = d.id)) \
          ORDER BY d.id LIMIT ?",
     )
     .bind(cursor)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(decision_id, created_at, statement)| Unsent {
-            decision_id,
-            created_at,
-            statement,
-        })
-        .collect())
-}
-
-/// Every decision's statement, oldest first, after `cursor` (for an export of everything).
-pub async fn all(pool: &SqlitePool, cursor: &str, limit: i64) -> Result<Vec<Unsent>> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT id, created_at, statement FROM decisions WHERE id > ? ORDER BY id LIMIT ?",
-    )
-    .bind(cursor)
+    .bind(all)
     .bind(limit)
     .fetch_all(pool)
     .await?;

@@ -148,11 +148,7 @@ pub async fn next_batch(
     let mut cur = Batch::default();
     while cur.statements.len() < BATCH_MAX {
         let want = (BATCH_MAX - cur.statements.len()) as i64;
-        let rows = if all {
-            candor_store::dsa::all(store.reader(), cursor, want).await?
-        } else {
-            candor_store::dsa::unsent(store.reader(), cursor, want).await?
-        };
+        let rows = candor_store::dsa::unsent(store.reader(), cursor, want, all).await?;
         if rows.is_empty() {
             break;
         }
