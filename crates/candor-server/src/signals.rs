@@ -161,6 +161,9 @@ fn hash_bytes(bytes: &[u8], opts: HashOptions) -> Result<UploadSignals, ApiError
                 candor_signal::DecodePath::ReducedJpeg { denominator } => {
                     Some(format!("reduced_jpeg_1/{denominator}"))
                 }
+                candor_signal::DecodePath::ReducedInterlaced { denominator } => {
+                    Some(format!("reduced_interlaced_1/{denominator}"))
+                }
                 candor_signal::DecodePath::Streamed => Some("streamed".into()),
                 candor_signal::DecodePath::Bounded => Some("bounded".into()),
             };
