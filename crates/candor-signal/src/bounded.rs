@@ -147,16 +147,34 @@ pub(crate) fn hash_over_limit(
         ImageFormat::Jpeg => jpeg_reduced(bytes, w, h, limits),
         ImageFormat::Png => {
             if PngRows::open(bytes, limits)?.is_none() {
+                // The reduced image is hashed by the stream too: no float copy of it.
                 let (image, d, complete) = stream::png_interlaced_reduced(bytes, w, h, limits)?;
-                let rows = image.height;
-                return Ok(OverLimit::Image {
-                    image,
+                let (rw, rh) = (image.width, image.height);
+                let rows = hash_rows(rw, rh, limits, trim, |sink| {
+                    let (px, grey) = match &image.data {
+                        PixelData::Rgb8(p) => (p, false),
+                        PixelData::Grey8(p) => (p, true),
+                    };
+                    let per_row = rw as usize * if grey { 1 } else { 3 };
+                    for row in px.chunks_exact(per_row) {
+                        sink(if grey {
+                            Pixels::Grey8(row)
+                        } else {
+                            Pixels::Rgb8(row)
+                        });
+                    }
+                    Ok(rh as usize)
+                })?;
+                return Ok(OverLimit::Hashed {
+                    out: rows.out,
+                    trimmed: rows.trimmed,
                     width: w,
                     height: h,
+                    format,
                     path: DecodePath::ReducedInterlaced { denominator: d },
                     truncated: (!complete).then_some(Truncated {
                         rows_decoded: None,
-                        rows,
+                        rows: rh,
                     }),
                 });
             }
