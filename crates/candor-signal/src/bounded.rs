@@ -386,6 +386,21 @@ fn jpeg_reduced(
             "{w}×{h} JPEG is over the pixel limit even at 1/8 scale"
         ))
     })?;
+    // With libjpeg-turbo (the `turbojpeg` feature), its scaled IDCT, when it takes the file.
+    #[cfg(feature = "turbojpeg")]
+    if !truncated {
+        if let Some(image) = crate::decode::turbo::decode_scaled(bytes, d as usize, limits) {
+            return Ok(OverLimit::Image {
+                image,
+                width: w,
+                height: h,
+                path: DecodePath::ReducedJpeg {
+                    denominator: d as u8,
+                },
+                truncated: None,
+            });
+        }
+    }
     let (sw, sh) = decoder
         .scale(fw.div_ceil(d) as u16, fh.div_ceil(d) as u16)
         .map_err(err)?;
