@@ -163,7 +163,7 @@ fn main() {
         bmp_rle(64, 48, &|x, y| idx(x, y) >> 4, true, &grey_palette(16)),
     );
     add("bmp-rle8-cut", rle8[..rle8.len() / 2].to_vec());
-    add("bmp-rle-bomb", bmp_rle_zeros(700, 600));
+    add("bmp-rle-bomb", bmp_rle_zeros(250, 250));
     // TIFF: strips (8-bit, 16-bit grey, RGBA), tiles, CMYK, a PackBits bomb, cut.
     let t = encode(&img, ImageFormat::Tiff);
     add("tiff-rgb8", t.clone());
@@ -183,7 +183,7 @@ fn main() {
     );
     add("tiff-tiled", tiff_tiled(&small, 16, 16));
     add("tiff-cmyk", tiff_cmyk(&small, 5));
-    add("tiff-bomb", tiff_zero_bomb(700, 600));
+    add("tiff-bomb", tiff_zero_bomb(250, 250));
     add("tiff-cut", t[..t.len() * 2 / 3].to_vec());
 
     let mut n = 0;
