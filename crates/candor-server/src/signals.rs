@@ -21,7 +21,8 @@ pub struct UploadSignals {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pdq_displayed: Option<String>,
     /// How an image over the pixel limit was hashed: `reduced_jpeg_1/2` (…`1/4`, `1/8`),
-    /// `streamed` or `bounded`; absent for a full decode.
+    /// `reduced_interlaced_1/2` (…, an interlaced PNG from its first passes), `streamed` or
+    /// `bounded`; absent for a full decode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decode: Option<String>,
     /// The file ended early and was hashed as far as it goes (as a browser shows it).
