@@ -21,7 +21,8 @@ pub struct UploadSignals {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pdq_displayed: Option<String>,
     /// How an image over the pixel limit was hashed: `reduced_jpeg_1/2` (…`1/4`, `1/8`),
-    /// `streamed` or `bounded`; absent for a full decode.
+    /// `reduced_interlaced_1/2` (…, an interlaced PNG from its first passes), `streamed` or
+    /// `bounded`; absent for a full decode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decode: Option<String>,
     /// The file ended early and was hashed as far as it goes (as a browser shows it).
@@ -160,6 +161,9 @@ fn hash_bytes(bytes: &[u8], opts: HashOptions) -> Result<UploadSignals, ApiError
                 candor_signal::DecodePath::Full => None,
                 candor_signal::DecodePath::ReducedJpeg { denominator } => {
                     Some(format!("reduced_jpeg_1/{denominator}"))
+                }
+                candor_signal::DecodePath::ReducedInterlaced { denominator } => {
+                    Some(format!("reduced_interlaced_1/{denominator}"))
                 }
                 candor_signal::DecodePath::Streamed => Some("streamed".into()),
                 candor_signal::DecodePath::Bounded => Some("bounded".into()),

@@ -1,4 +1,7 @@
 //! Criterion benches of the signal hot paths on the reference photo in testdata/pdq (1600×1004 JPEG).
+#[path = "../tests/common/encoders.rs"]
+mod encoders;
+
 use candor_signal::decode::{decode, DecodeLimits};
 use candor_signal::digest::digest_bytes;
 use candor_signal::trim::find_border;
@@ -75,7 +78,7 @@ fn over_limit(c: &mut Criterion) {
         b.iter(|| hash_image_bytes(black_box(&jpeg), &limits(100_000_000)).unwrap())
     });
     let mut png = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(orig)
+    image::DynamicImage::ImageRgb8(orig.clone())
         .write_to(&mut png, image::ImageFormat::Png)
         .unwrap();
     let png = png.into_inner();
@@ -85,6 +88,57 @@ fn over_limit(c: &mut Criterion) {
     g.bench_function("png_1600x1004_in_memory", |b| {
         b.iter(|| hash_image_bytes(black_box(&png), &limits(100_000_000)).unwrap())
     });
+    // The formats streamed since (issue 10): each over a 1 MP limit (streamed, or the
+    // interlaced PNG from its first passes at 1/2) against its whole decode within 100 MP.
+    let grey = image::DynamicImage::ImageRgb8(orig.clone()).to_luma8();
+    let encode = |img: image::DynamicImage, format| {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    };
+    let (w, h) = (orig.width(), orig.height());
+    let grey_idx = |x: u32, y: u32| grey.get_pixel(x, y).0[0].max(1);
+    let files = [
+        (
+            "bmp24",
+            encode(
+                image::DynamicImage::ImageRgb8(orig.clone()),
+                image::ImageFormat::Bmp,
+            ),
+        ),
+        (
+            "bmp_rle8",
+            encoders::bmp_rle(w, h, &grey_idx, false, &encoders::grey_palette(256)),
+        ),
+        (
+            "tiff_rgb8",
+            encode(
+                image::DynamicImage::ImageRgb8(orig.clone()),
+                image::ImageFormat::Tiff,
+            ),
+        ),
+        ("tiff_tiled", encoders::tiff_tiled(&orig, 256, 256)),
+        (
+            "gif",
+            encoders::gif_file(
+                (w as u16, h as u16),
+                (0, 0),
+                &grey,
+                &encoders::grey_palette(256),
+                None,
+                false,
+            ),
+        ),
+        ("png_interlaced", encoders::interlaced_png(&orig, false)),
+    ];
+    for (name, bytes) in &files {
+        g.bench_function(format!("{name}_1600x1004_over_limit"), |b| {
+            b.iter(|| hash_image_bytes(black_box(bytes), &limits(1_000_000)).unwrap())
+        });
+        g.bench_function(format!("{name}_1600x1004_whole"), |b| {
+            b.iter(|| hash_image_bytes(black_box(bytes), &limits(100_000_000)).unwrap())
+        });
+    }
     g.finish();
 }
 

@@ -7,9 +7,16 @@
 //!   every coefficient (2 bytes each), which is checked against `max_alloc` first.
 //! - PNG: rows streamed from the `png` crate's row reader straight into [`PdqStream`]; the
 //!   image is never in memory (interlaced PNGs cannot be streamed: decoded whole, below).
-//! - GIF, WebP, TIFF, BMP (and interlaced PNG): their decoders give whole images only, so they
-//!   are decoded whole within `max_alloc` (checked before decoding) and fed to [`PdqStream`]
-//!   row by row (no second full-size buffer for the hash).
+//! - BMP (bands of rows; RLE rows found by one scan of the data), TIFF (strip by strip, tile
+//!   row by tile row), GIF (its first frame line by line on the logical screen): streamed by
+//!   [`crate::stream`] into [`PdqStream`], bit-exact with the whole decode. An interlaced GIF
+//!   frame holds its palette indices (1 byte a pixel; `Bounded`).
+//! - Interlaced PNG: its first Adam7 passes are the image at 1/2, 1/4 or 1/8 scale (the pixels
+//!   at multiples of the scale): only those are decoded (`ReducedInterlaced`).
+//! - WebP (its decoder has no row API; the format's own bound is 16383×16383), and BMP/TIFF
+//!   layouts the streamed readers do not take (planar TIFF, 1-bit or float TIFF, a BMP whose
+//!   pixel data overlaps its headers): decoded whole within `max_alloc` (checked before
+//!   decoding) and fed to [`PdqStream`] row by row (`Bounded`).
 //!
 //! Past `max_stream_pixels` / `max_stream_dimension`, or when the memory needed is over
 //! `max_alloc`, the image is [`SignalError::Unhashable`].
@@ -20,6 +27,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::decode::{check_limits, jpeg_is_truncated, map_image_error, FullDecode};
 use crate::decode::{DecodeLimits, DecodedImage, PixelData};
+use crate::stream::{self, Pass};
 use crate::trim::{Border, EdgeScan};
 use crate::{PdqOutput, PdqStream, Pixels, SignalError};
 
@@ -31,10 +39,14 @@ pub enum DecodePath {
     /// A JPEG over `max_pixels`, decoded at 1/`denominator` scale (2, 4 or 8) by the reduced
     /// IDCT.
     ReducedJpeg { denominator: u8 },
-    /// A PNG over `max_pixels`, streamed row by row through PDQ; no trimmed variant.
+    /// A PNG (non-interlaced), BMP, TIFF or GIF (non-interlaced first frame) over
+    /// `max_pixels`, streamed row by row through PDQ: the same bits as the whole decode.
     Streamed,
-    /// Over `max_pixels` in a format whose decoder cannot stream (GIF, WebP, TIFF, BMP,
-    /// interlaced PNG): decoded whole within `max_alloc`, hashed row by row; no trimmed variant.
+    /// An interlaced PNG over `max_pixels`, from its first Adam7 passes: the pixels at
+    /// multiples of `denominator` (2, 4 or 8) in each direction.
+    ReducedInterlaced { denominator: u8 },
+    /// Over `max_pixels` and decoded whole within `max_alloc` (WebP, an interlaced GIF frame's
+    /// palette indices, BMP/TIFF layouts the streamed readers do not take), hashed row by row.
     Bounded,
 }
 
@@ -55,7 +67,7 @@ pub(crate) enum OverLimit {
         image: DecodedImage,
         width: u32,
         height: u32,
-        denominator: u8,
+        path: DecodePath,
         truncated: Option<Truncated>,
     },
     /// Already hashed by a stream.
@@ -118,11 +130,53 @@ pub(crate) fn hash_over_limit(
 ) -> Result<OverLimit, SignalError> {
     let (w, h) = dimensions(bytes, format)?;
     check_stream_limits(w, h, limits)?;
+    let streamed = |pass: Box<Pass<'_>>, path: DecodePath| -> Result<OverLimit, SignalError> {
+        let mut pass = pass;
+        let rows = hash_rows(w, h, limits, trim, |sink| pass(sink))?;
+        Ok(OverLimit::Hashed {
+            out: rows.out,
+            trimmed: rows.trimmed,
+            width: w,
+            height: h,
+            format,
+            path,
+            truncated: None,
+        })
+    };
     match format {
         ImageFormat::Jpeg => jpeg_reduced(bytes, w, h, limits),
         ImageFormat::Png => {
             if PngRows::open(bytes, limits)?.is_none() {
-                return bounded_whole(bytes, format, w, h, limits, trim);
+                // The reduced image is hashed by the stream too: no float copy of it.
+                let (image, d, complete) = stream::png_interlaced_reduced(bytes, w, h, limits)?;
+                let (rw, rh) = (image.width, image.height);
+                let rows = hash_rows(rw, rh, limits, trim, |sink| {
+                    let (px, grey) = match &image.data {
+                        PixelData::Rgb8(p) => (p, false),
+                        PixelData::Grey8(p) => (p, true),
+                    };
+                    let per_row = rw as usize * if grey { 1 } else { 3 };
+                    for row in px.chunks_exact(per_row) {
+                        sink(if grey {
+                            Pixels::Grey8(row)
+                        } else {
+                            Pixels::Rgb8(row)
+                        });
+                    }
+                    Ok(rh as usize)
+                })?;
+                return Ok(OverLimit::Hashed {
+                    out: rows.out,
+                    trimmed: rows.trimmed,
+                    width: w,
+                    height: h,
+                    format,
+                    path: DecodePath::ReducedInterlaced { denominator: d },
+                    truncated: (!complete).then_some(Truncated {
+                        rows_decoded: None,
+                        rows: rh,
+                    }),
+                });
             }
             let (w2, h2) = (w as usize, h as usize);
             let rows = hash_rows(w, h, limits, trim, |sink| {
@@ -149,6 +203,19 @@ pub(crate) fn hash_over_limit(
                 }),
             })
         }
+        ImageFormat::Bmp => match stream::bmp_rows(bytes, w, h)? {
+            Some(pass) => streamed(pass, DecodePath::Streamed),
+            None => bounded_whole(bytes, format, w, h, limits, trim),
+        },
+        ImageFormat::Tiff => match stream::tiff_rows(bytes, w, h, limits)? {
+            Some(pass) => streamed(pass, DecodePath::Streamed),
+            None => bounded_whole(bytes, format, w, h, limits, trim),
+        },
+        ImageFormat::Gif => match stream::gif_rows(bytes, w, h, limits)? {
+            Some((pass, false)) => streamed(pass, DecodePath::Streamed),
+            Some((pass, true)) => streamed(pass, DecodePath::Bounded),
+            None => bounded_whole(bytes, format, w, h, limits, trim),
+        },
         _ => bounded_whole(bytes, format, w, h, limits, trim),
     }
 }
@@ -319,6 +386,21 @@ fn jpeg_reduced(
             "{w}×{h} JPEG is over the pixel limit even at 1/8 scale"
         ))
     })?;
+    // With libjpeg-turbo (the `turbojpeg` feature), its scaled IDCT, when it takes the file.
+    #[cfg(feature = "turbojpeg")]
+    if !truncated {
+        if let Some(image) = crate::decode::turbo::decode_scaled(bytes, d as usize, limits) {
+            return Ok(OverLimit::Image {
+                image,
+                width: w,
+                height: h,
+                path: DecodePath::ReducedJpeg {
+                    denominator: d as u8,
+                },
+                truncated: None,
+            });
+        }
+    }
     let (sw, sh) = decoder
         .scale(fw.div_ceil(d) as u16, fh.div_ceil(d) as u16)
         .map_err(err)?;
@@ -362,7 +444,9 @@ fn jpeg_reduced(
         image,
         width: w,
         height: h,
-        denominator: d as u8,
+        path: DecodePath::ReducedJpeg {
+            denominator: d as u8,
+        },
         truncated,
     })
 }
@@ -421,7 +505,7 @@ fn bounded_whole(
 
 /// Rows of a decoded image into a stream, converted as [`crate::decode`] converts
 /// (Pillow's `convert("RGB")`).
-fn push_dynamic(img: &DynamicImage, sink: &mut dyn FnMut(Pixels<'_>)) {
+pub(crate) fn push_dynamic(img: &DynamicImage, sink: &mut dyn FnMut(Pixels<'_>)) {
     let w = img.width() as usize;
     let mut row: Vec<u8> = Vec::with_capacity(w * 3);
     macro_rules! rows {
@@ -525,6 +609,11 @@ impl<'a> PngRows<'a> {
     /// show the rows before). Returns how many rows were read.
     fn read(&mut self, sink: &mut dyn FnMut(Pixels<'_>)) -> usize {
         let (w, grey, wide, color) = (self.width, self.is_grey(), self.wide, self.color);
+        let depth = if wide {
+            png::BitDepth::Sixteen
+        } else {
+            png::BitDepth::Eight
+        };
         let channels = color.samples();
         let mut n = 0;
         while n < self.height {
@@ -550,33 +639,7 @@ impl<'a> PngRows<'a> {
                 }
                 _ => {}
             }
-            self.row.clear();
-            for px in
-                src[..w * channels * bytes_per_sample].chunks_exact(channels * bytes_per_sample)
-            {
-                let sample = |i: usize| -> u16 {
-                    if wide {
-                        u16::from_be_bytes([px[2 * i], px[2 * i + 1]])
-                    } else {
-                        px[i] as u16
-                    }
-                };
-                if grey {
-                    // 16-bit grey saturates (Pillow's I;16 → RGB); 16-bit grey + alpha and
-                    // 16-bit colour keep the high byte.
-                    let v = sample(0);
-                    self.row.push(match (wide, color) {
-                        (false, _) => v as u8,
-                        (true, png::ColorType::Grayscale) => v.min(255) as u8,
-                        (true, _) => (v >> 8) as u8,
-                    });
-                } else {
-                    for i in 0..3 {
-                        let v = sample(i);
-                        self.row.push(if wide { (v >> 8) as u8 } else { v as u8 });
-                    }
-                }
-            }
+            convert_png_row(src, w, color, depth, &mut self.row);
             sink(if grey {
                 Pixels::Grey8(&self.row)
             } else {
@@ -586,6 +649,54 @@ impl<'a> PngRows<'a> {
         }
         n
     }
+}
+
+/// `samples` pixels of a PNG row (after EXPAND) to grey or RGB bytes in `out`, converted as
+/// Pillow's `convert("RGB")` (what the whole decode gives). False when `src` is short.
+pub(crate) fn convert_png_row(
+    src: &[u8],
+    samples: usize,
+    color: png::ColorType,
+    depth: png::BitDepth,
+    out: &mut Vec<u8>,
+) -> bool {
+    let wide = depth == png::BitDepth::Sixteen;
+    let grey = matches!(
+        color,
+        png::ColorType::Grayscale | png::ColorType::GrayscaleAlpha
+    );
+    let channels = color.samples();
+    let bytes_per_sample = if wide { 2 } else { 1 };
+    let len = samples * channels * bytes_per_sample;
+    if src.len() < len {
+        return false;
+    }
+    out.clear();
+    for px in src[..len].chunks_exact(channels * bytes_per_sample) {
+        let sample = |i: usize| -> u16 {
+            if wide {
+                u16::from_be_bytes([px[2 * i], px[2 * i + 1]])
+            } else {
+                px[i] as u16
+            }
+        };
+        if grey {
+            // 16-bit grey saturates (Pillow's I;16 → RGB); 16-bit grey + alpha and 16-bit
+            // colour keep the high byte.
+            let v = sample(0);
+            out.push(match (wide, color) {
+                (false, _) => v as u8,
+                (true, png::ColorType::Grayscale) => v.min(255) as u8,
+                (true, _) => (v >> 8) as u8,
+            });
+        } else {
+            for i in 0..3 {
+                let v = sample(i);
+                out.push(if wide { (v >> 8) as u8 } else { v as u8 });
+            }
+        }
+    }
+    true
 }
 
 /// A PNG within the limits whose full decode failed: its rows up to the damage, the rest a

@@ -290,7 +290,7 @@ pub(crate) fn check_limits(
 /// same pixels. Colour spaces it cannot turn into RGB (CMYK, YCCK) and files it decodes only with
 /// a warning go to the zune path, which is as lenient as Pillow.
 #[cfg(feature = "turbojpeg")]
-mod turbo {
+pub(crate) mod turbo {
     use super::*;
     use std::cell::RefCell;
 
@@ -335,6 +335,53 @@ mod turbo {
                 return Ok(None);
             }
             Ok(Some(jpeg_image(w, h, channels == 1, buf)))
+        })
+    }
+
+    /// A JPEG at 1/`d` scale (d = 2, 4, 8) through libjpeg-turbo's scaled IDCT (Pillow's
+    /// `draft` mode uses the same). `None` when it declines (colour space, warnings, cut
+    /// files): the caller uses `jpeg-decoder`'s reduced IDCT.
+    pub(crate) fn decode_scaled(
+        bytes: &[u8],
+        d: usize,
+        limits: &DecodeLimits,
+    ) -> Option<DecodedImage> {
+        let scaling = turbojpeg::ScalingFactor::new(1, d);
+        DECOMPRESSOR.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = turbojpeg::Decompressor::new().ok();
+            }
+            let dec = slot.as_mut()?;
+            let header = dec.read_header(bytes).ok()?;
+            let (format, channels) = match header.colorspace {
+                turbojpeg::Colorspace::YCbCr | turbojpeg::Colorspace::RGB => {
+                    (turbojpeg::PixelFormat::RGB, 3)
+                }
+                turbojpeg::Colorspace::Gray => (turbojpeg::PixelFormat::GRAY, 1),
+                _ => return None,
+            };
+            let scaled = header.scaled(scaling);
+            let (w, h) = (scaled.width, scaled.height);
+            check_limits(ImageFormat::Jpeg, w, h, channels, limits).ok()?;
+            dec.set_scaling_factor(scaling).ok()?;
+            let mut buf = vec![0u8; w * h * channels];
+            let image = turbojpeg::Image {
+                pixels: &mut buf[..],
+                width: w,
+                pitch: w * channels,
+                height: h,
+                format,
+            };
+            let ok = dec.decompress(bytes, image).is_ok();
+            // The thread's decompressor goes back to full scale for the next image.
+            let reset = dec
+                .set_scaling_factor(turbojpeg::ScalingFactor::ONE)
+                .is_ok();
+            if !reset {
+                *slot = None;
+            }
+            ok.then(|| jpeg_image(w, h, channels == 1, buf))
         })
     }
 }

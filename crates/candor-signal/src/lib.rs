@@ -17,6 +17,7 @@ pub mod digest;
 pub mod hash;
 pub mod pdq;
 pub mod signals;
+mod stream;
 pub mod trim;
 
 pub use bounded::{DecodePath, Truncated};

@@ -170,14 +170,14 @@ fn hash_over_limit(
             image,
             width,
             height,
-            denominator,
+            path,
             truncated,
         } => {
             let s = hash_decoded(&image, opts.trim);
             ImageSignals {
                 width,
                 height,
-                decode_path: DecodePath::ReducedJpeg { denominator },
+                decode_path: path,
                 truncated,
                 ..s
             }

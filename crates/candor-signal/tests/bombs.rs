@@ -2,6 +2,9 @@
 //! hashed in bounded memory (measured: peak RSS of a child process) when within it.
 use std::time::{Duration, Instant};
 
+#[path = "common/encoders.rs"]
+mod encoders;
+
 use candor_signal::{hash_image_bytes, DecodeLimits, DecodePath, ImageOptions, SignalError};
 
 fn crc_table() -> [u32; 256] {
@@ -170,45 +173,84 @@ fn a_real_bomb_past_the_bound_is_refused_without_inflating() {
 
 const CHILD: &str = "CANDOR_BOMB_CHILD";
 
-/// Run alone in a child process by the test below (peak memory is per process).
-#[test]
-#[ignore = "run by a_real_bomb_within_the_bound_is_hashed_in_bounded_memory"]
-fn bomb_child() {
-    let Ok(spec) = std::env::var(CHILD) else {
-        return;
-    };
-    let (w, h) = spec.split_once('x').unwrap();
-    let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
-    let png = zero_png(w, h);
-    let t = Instant::now();
-    let s = hash_image_bytes(&png, &service()).unwrap();
-    let took = t.elapsed();
+/// A black `w × h` bomb in `format`, a few bytes a row (GIF: LZW of zeros; generated from a
+/// buffer of indices that is freed before measuring), and the path it must take.
+fn bomb(format: &str, w: u32, h: u32) -> (Vec<u8>, DecodePath) {
+    match format {
+        "png" => (zero_png(w, h), DecodePath::Streamed),
+        "png-interlaced" => {
+            // Adam7 scanlines of zeros (filter byte 0 included): the same zlib of zeros.
+            let mut n = 0u64;
+            for (x0, y0, dx, dy) in encoders::ADAM7 {
+                if w > x0 && h > y0 {
+                    n += (h - y0).div_ceil(dy) as u64 * (1 + 3 * (w - x0).div_ceil(dx) as u64);
+                }
+            }
+            let idat = zeros_zlib(n);
+            let png = encoders::png_file(w, h, 2, 1, &idat);
+            (png, DecodePath::ReducedInterlaced { denominator: 4 })
+        }
+        "bmp-rle" => (encoders::bmp_rle_zeros(w, h), DecodePath::Streamed),
+        "tiff" => (encoders::tiff_zero_bomb(w, h), DecodePath::Streamed),
+        "gif" => {
+            let frame = image::GrayImage::new(w, h);
+            let palette = [[0u8, 0, 0], [255, 255, 255]];
+            let gif =
+                encoders::gif_file((w as u16, h as u16), (0, 0), &frame, &palette, None, false);
+            (gif, DecodePath::Streamed)
+        }
+        other => panic!("no bomb format {other}"),
+    }
+}
+
+fn peak_kb() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let hwm = status
+    status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))
         .unwrap()
         .split_whitespace()
         .nth(1)
         .unwrap()
-        .to_owned();
-    assert_eq!(s.decode_path, DecodePath::Streamed);
+        .parse()
+        .unwrap()
+}
+
+/// Run alone in a child process by the tests below (peak memory is per process).
+#[test]
+#[ignore = "run by the bounded-memory tests below"]
+fn bomb_child() {
+    let Ok(spec) = std::env::var(CHILD) else {
+        return;
+    };
+    let (format, size) = spec.split_once(':').unwrap_or(("png", &spec));
+    let (w, h) = size.split_once('x').unwrap();
+    let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
+    let (bytes, path) = bomb(format, w, h);
+    // Generating the file may take more than hashing it: the peak counts from here (Linux
+    // resets VmHWM to the current RSS on `5` written to clear_refs).
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    let base = peak_kb();
+    let t = Instant::now();
+    let s = hash_image_bytes(&bytes, &service()).unwrap();
+    let took = t.elapsed();
+    assert_eq!(s.decode_path, path);
     assert_eq!((s.width, s.height), (w, h));
     println!(
-        "CHILD file_bytes={} ms={} peak_kb={hwm} quality={}",
-        png.len(),
+        "CHILD file_bytes={} ms={} peak_kb={} base_kb={base} quality={}",
+        bytes.len(),
         took.as_millis(),
+        peak_kb(),
         s.pdq.quality
     );
 }
 
-#[test]
-fn a_real_bomb_within_the_bound_is_hashed_in_bounded_memory() {
-    if !std::path::Path::new("/proc/self/status").exists() {
-        return; // peak RSS is read from Linux's /proc
+/// Runs `bomb_child` on `spec` (`format:WxH`), returns its peak RSS in KiB above what it held
+/// before hashing (the file itself included), with the line it printed.
+fn child_peak(spec: &str) -> Option<(u64, String)> {
+    if !std::path::Path::new("/proc/self/clear_refs").exists() {
+        return None; // peak RSS is read (and reset) through Linux's /proc
     }
-    // 20,000 × 20,000 RGB: 1.2 GB of pixels (and 1.6 GB of floats for an in-memory PDQ) in a
-    // 7.5 MB file, 400 MP: over the 64 MP limit, within the 1.07 GP bound, so it is hashed.
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -217,7 +259,7 @@ fn a_real_bomb_within_the_bound_is_hashed_in_bounded_memory() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD, "20000x20000")
+        .env(CHILD, spec)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -229,8 +271,9 @@ fn a_real_bomb_within_the_bound_is_hashed_in_bounded_memory() {
     let line = text
         .lines()
         .find(|l| l.contains("CHILD "))
-        .unwrap_or_else(|| panic!("{text}"));
-    println!("20000x20000 zero PNG: {line}");
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_owned();
+    println!("{spec}: {line}");
     let field = |k: &str| -> u64 {
         line.split_whitespace()
             .find_map(|f| f.strip_prefix(&format!("{k}=")))
@@ -238,6 +281,35 @@ fn a_real_bomb_within_the_bound_is_hashed_in_bounded_memory() {
             .parse()
             .unwrap()
     };
+    Some((field("peak_kb"), line))
+}
+
+#[test]
+fn a_real_bomb_within_the_bound_is_hashed_in_bounded_memory() {
+    // 20,000 × 20,000 RGB: 1.2 GB of pixels (and 1.6 GB of floats for an in-memory PDQ) in a
+    // 7.5 MB file, 400 MP: over the 64 MP limit, within the 1.07 GP bound, so it is hashed.
     // The file (7.5 MB) plus the stream's rows: far below the 1.2 GB of pixels.
-    assert!(field("peak_kb") < 100 * 1024, "{line}");
+    if let Some((peak, line)) = child_peak("png:20000x20000") {
+        assert!(peak < 100 * 1024, "{line}");
+    }
+}
+
+#[test]
+fn bmp_tiff_gif_bombs_stream_in_bounded_memory() {
+    // 20,000 × 20,000 (GIF: 12,000 × 12,000, its sides are 16-bit): decoded whole, 1.2 GB of
+    // RGB (GIF: 576 MB of RGBA); streamed, the file plus a band of rows and the PDQ stream.
+    for spec in ["bmp-rle:20000x20000", "tiff:20000x20000", "gif:12000x12000"] {
+        if let Some((peak, line)) = child_peak(spec) {
+            assert!(peak < 100 * 1024, "{line}");
+        }
+    }
+}
+
+#[test]
+fn an_interlaced_png_bomb_is_hashed_at_a_reduced_scale_in_bounded_memory() {
+    // 20,000 × 20,000 interlaced: over 64 MP even at 1/2, so 1/4 (5,000 × 5,000 = 25 MP) from
+    // passes 1–3; memory is that reduced image (75 MB of RGB), not the 1.2 GB one.
+    if let Some((peak, line)) = child_peak("png-interlaced:20000x20000") {
+        assert!(peak < 150 * 1024, "{line}");
+    }
 }

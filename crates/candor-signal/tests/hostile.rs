@@ -265,16 +265,22 @@ fn over_the_limit_paths_refuse_what_needs_more_than_max_alloc() {
         s.decode_path,
         candor_signal::DecodePath::ReducedJpeg { denominator: 8 }
     );
-    // A BMP (its decoder cannot stream) over the pixel limit is decoded whole only within
-    // max_alloc.
+    // A WebP (its decoder cannot stream) over the pixel limit is decoded whole only within
+    // max_alloc; the same picture as a BMP streams in a fraction of it.
     let img = image::load_from_memory(&testdata("reference/bridge-mods/aaa-orig.jpg")).unwrap();
-    let mut bmp = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut bmp, image::ImageFormat::Bmp).unwrap();
-    let bmp = bmp.into_inner();
-    match hash_image_bytes(&bmp, &tight(2 << 20)) {
+    let encode = |format| {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    };
+    let webp = encode(image::ImageFormat::WebP);
+    match hash_image_bytes(&webp, &tight(2 << 20)) {
         Err(e @ SignalError::Unhashable { .. }) => assert!(e.is_unhashable()),
         other => panic!("expected Unhashable, got {other:?}"),
     }
-    let s = hash_image_bytes(&bmp, &tight(64 << 20)).unwrap();
+    let s = hash_image_bytes(&webp, &tight(64 << 20)).unwrap();
     assert_eq!(s.decode_path, candor_signal::DecodePath::Bounded);
+    let bmp = encode(image::ImageFormat::Bmp);
+    let s = hash_image_bytes(&bmp, &tight(2 << 20)).unwrap();
+    assert_eq!(s.decode_path, candor_signal::DecodePath::Streamed);
 }
