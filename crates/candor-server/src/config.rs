@@ -48,6 +48,10 @@ pub struct Config {
     /// Most uploads hashed at once (decoding is the expensive part); beyond it, 503 with
     /// `Retry-After` at once instead of a queue without bound. 0 = twice the cores.
     pub max_inflight_uploads: usize,
+    /// Every this many seconds, write a snapshot of the match index and the numbers if the log
+    /// grew (`DIR/snapshot/`; one is also written at graceful shutdown and after a start that
+    /// had to rebuild or catch up). 0 = only then.
+    pub snapshot_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -71,6 +75,7 @@ impl Default for Config {
             idle_timeout_secs: 60,
             max_connections: 1024,
             max_inflight_uploads: 0,
+            snapshot_interval_secs: 300,
         }
     }
 }
@@ -133,6 +138,7 @@ impl Config {
         env!("CANDOR_IDLE_TIMEOUT_SECS", idle_timeout_secs);
         env!("CANDOR_MAX_CONNECTIONS", max_connections);
         env!("CANDOR_MAX_INFLIGHT_UPLOADS", max_inflight_uploads);
+        env!("CANDOR_SNAPSHOT_INTERVAL_SECS", snapshot_interval_secs);
         if let Some(v) = get("CANDOR_POLICIES") {
             self.policies = Some(PathBuf::from(v));
         }
