@@ -68,8 +68,7 @@ impl Loading {
     /// in and mark the app ready.
     pub async fn finish(self) -> anyhow::Result<snapshot::LoadReport> {
         let app = self.app;
-        let (matcher, numbers, report) =
-            snapshot::load_state(&app.store, &app.config.data).await?;
+        let (matcher, numbers, report) = snapshot::load_state(&app.store, &app.config.data).await?;
         *app.matcher.write().expect("matcher lock") = matcher;
         *app.numbers.lock().expect("numbers lock") = numbers;
         if report.source == "snapshot" && report.entries_replayed == 0 {

@@ -300,7 +300,14 @@ impl Matcher {
         }
     }
 
-    fn insert_row(&mut self, row: i64, bank_id: i64, public_id: &str, kind: SignalKind, value: &[u8]) {
+    fn insert_row(
+        &mut self,
+        row: i64,
+        bank_id: i64,
+        public_id: &str,
+        kind: SignalKind,
+        value: &[u8],
+    ) {
         if self.rows.contains(row) {
             return;
         }
@@ -341,7 +348,9 @@ impl Matcher {
                     // Indexed already: the same row of the same bank is unchanged (a content's
                     // signals never change); anything else is re-indexed.
                     let same = s.kind == kind_code(kind)
-                        && self.entry_ref(s).is_some_and(|e| i64::from(e.bank) == r.bank_id)
+                        && self
+                            .entry_ref(s)
+                            .is_some_and(|e| i64::from(e.bank) == r.bank_id)
                         && self.rows.public_id(r.row, s) == r.public_id;
                     if same {
                         return;
@@ -631,8 +640,7 @@ impl Matcher {
             let pdq_threshold = read_u32(r)?;
             let name = read_text(r, limit as usize)?;
             let category = read_text(r, limit as usize)?;
-            if m
-                .banks
+            if m.banks
                 .insert(
                     id,
                     BankInfo {

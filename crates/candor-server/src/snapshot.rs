@@ -168,8 +168,8 @@ pub fn read(data: &Path) -> Result<Option<Snapshot>, PartError> {
         return Err(PartError("checksum mismatch".into()));
     }
     // Trusted only after the checksum.
-    let numbers: Numbers = serde_json::from_slice(&json)
-        .map_err(|e| PartError(format!("numbers: {e}")))?;
+    let numbers: Numbers =
+        serde_json::from_slice(&json).map_err(|e| PartError(format!("numbers: {e}")))?;
     if numbers.tree_size != numbers_size || matcher_from > numbers_size {
         return Err(PartError("inconsistent sizes".into()));
     }
@@ -203,7 +203,10 @@ pub struct LoadReport {
 
 /// Load the match index and the numbers, caught up to the store's current log size: from the
 /// snapshot when it is usable, otherwise rebuilt from the rows and every entry.
-pub async fn load_state(store: &Store, data: &Path) -> anyhow::Result<(Matcher, Numbers, LoadReport)> {
+pub async fn load_state(
+    store: &Store,
+    data: &Path,
+) -> anyhow::Result<(Matcher, Numbers, LoadReport)> {
     let t0 = Instant::now();
     let size = store.checkpoint().checkpoint.size;
     let dir = data.to_path_buf();
@@ -256,8 +259,7 @@ async fn replay(
         let batch = store.log_entries(at, (to - at).min(4096)).await?;
         anyhow::ensure!(!batch.is_empty(), "log entry {at} is missing");
         for e in batch {
-            let entry =
-                Entry::decode(&e).map_err(|e| anyhow::anyhow!("log entry {at}: {e}"))?;
+            let entry = Entry::decode(&e).map_err(|e| anyhow::anyhow!("log entry {at}: {e}"))?;
             f(at, &entry);
             at += 1;
         }
@@ -417,7 +419,13 @@ mod tests {
             m.insert(row, 1 + row % 2, public, SignalKind::Pdq, &h);
         }
         m.insert(41, 1, format!("{:032x}", 41), SignalKind::Md5, &[5u8; 16]);
-        m.insert(42, 1, format!("{:032x}", 42), SignalKind::Sha256, &[6u8; 32]);
+        m.insert(
+            42,
+            1,
+            format!("{:032x}", 42),
+            SignalKind::Sha256,
+            &[6u8; 32],
+        );
         m.remove(3);
         m.remove(7);
         m.compact();

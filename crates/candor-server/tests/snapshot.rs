@@ -19,7 +19,15 @@ fn hashes(n: usize, seed: u64) -> Vec<String> {
         z ^ (z >> 31)
     };
     (0..n)
-        .map(|_| format!("{:016x}{:016x}{:016x}{:016x}", next(), next(), next(), next()))
+        .map(|_| {
+            format!(
+                "{:016x}{:016x}{:016x}{:016x}",
+                next(),
+                next(),
+                next(),
+                next()
+            )
+        })
         .collect()
 }
 
@@ -46,7 +54,10 @@ fn observe(s: &TestServer, pdq: &[String], digests: &[(String, String)]) -> Valu
     }
     for (md5, sha) in digests {
         let v = s
-            .get(&format!("/v1/lookup?md5={md5}&sha256={sha}"), &s.tokens.platform)
+            .get(
+                &format!("/v1/lookup?md5={md5}&sha256={sha}"),
+                &s.tokens.platform,
+            )
             .expect(200)
             .json();
         lookups.push(v["matches"].clone());
@@ -91,8 +102,12 @@ fn snapshot_and_changes_after_it_match_a_full_rebuild() {
         add(&s, "a", json!({"md5": md5, "sha256": sha}));
     }
     // Disabled before the snapshot, enabled after it.
-    s.patch(&format!("/v1/banks/b/content/{}", ib[5]), &cur, &json!({"enabled": false}))
-        .expect(200);
+    s.patch(
+        &format!("/v1/banks/b/content/{}", ib[5]),
+        &cur,
+        &json!({"enabled": false}),
+    )
+    .expect(200);
 
     let written = s.block_on(s.app().write_snapshot()).expect("snapshot");
     assert!(written.is_some());
@@ -115,11 +130,19 @@ fn snapshot_and_changes_after_it_match_a_full_rebuild() {
         .expect(200);
     }
     for id in &ib[..2] {
-        s.patch(&format!("/v1/banks/b/content/{id}"), &cur, &json!({"enabled": false}))
-            .expect(200);
-    }
-    s.patch(&format!("/v1/banks/b/content/{}", ib[5]), &cur, &json!({"enabled": true}))
+        s.patch(
+            &format!("/v1/banks/b/content/{id}"),
+            &cur,
+            &json!({"enabled": false}),
+        )
         .expect(200);
+    }
+    s.patch(
+        &format!("/v1/banks/b/content/{}", ib[5]),
+        &cur,
+        &json!({"enabled": true}),
+    )
+    .expect(200);
     s.patch("/v1/banks/b", &cur, &json!({"pdq_threshold": 4}))
         .expect(200);
     s.delete("/v1/banks/c", &cur).expect(204);
@@ -134,20 +157,29 @@ fn snapshot_and_changes_after_it_match_a_full_rebuild() {
     // The changes show in matching before the restart (the reference is meaningful).
     assert!(s.lookup_pdq(&ha[0]).is_empty());
     assert_eq!(s.lookup_pdq(&hc[0]).len(), 1);
-    assert!(s.lookup_pdq(&flip_bits(&hb[9], 6)).is_empty(), "threshold 4");
+    assert!(
+        s.lookup_pdq(&flip_bits(&hb[9], 6)).is_empty(),
+        "threshold 4"
+    );
 
     s.restart();
     let r = report(&s);
     assert_eq!(r["source"], "snapshot", "{r}");
     assert!(r["entries_replayed"].as_u64().unwrap() > 0, "{r}");
     let from_snapshot = observe(&s, &probes, &digests);
-    assert_eq!(from_snapshot, live, "snapshot + log differs from the running service");
+    assert_eq!(
+        from_snapshot, live,
+        "snapshot + log differs from the running service"
+    );
 
     std::fs::remove_file(snapshot_file(&s)).unwrap();
     s.restart();
     assert_eq!(report(&s)["source"], "rebuild");
     let rebuilt = observe(&s, &probes, &digests);
-    assert_eq!(from_snapshot, rebuilt, "snapshot + log differs from a full rebuild");
+    assert_eq!(
+        from_snapshot, rebuilt,
+        "snapshot + log differs from a full rebuild"
+    );
 
     // Numbers after snapshot + replay equal the numbers recomputed from every entry.
     let entries = s.log_entries();
@@ -183,7 +215,9 @@ fn bad_snapshots_are_ignored_with_a_rebuild() {
     for h in hashes(30, 8) {
         other.add_pdq("a", &h);
     }
-    other.block_on(other.app().write_snapshot()).expect("snapshot");
+    other
+        .block_on(other.app().write_snapshot())
+        .expect("snapshot");
     let foreign = std::fs::read(snapshot_file(&other)).unwrap();
     other.stop();
 
@@ -231,8 +265,12 @@ fn alive_but_not_ready_while_the_index_loads() {
     assert_eq!(l.retry_after, "1");
     s.get("/v1/numbers", "").expect_error(503, "loading");
     s.get("/log/numbers", "").expect_error(503, "loading");
-    s.post("/v1/banks", &s.tokens.curator, &json!({"name": "x", "category": CAT_TERROR}))
-        .expect_error(503, "loading");
+    s.post(
+        "/v1/banks",
+        &s.tokens.curator,
+        &json!({"name": "x", "category": CAT_TERROR}),
+    )
+    .expect_error(503, "loading");
     // The log's read path does not depend on the index.
     s.get("/log/checkpoint", "").expect(200);
 

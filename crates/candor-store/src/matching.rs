@@ -51,11 +51,10 @@ fn match_row(r: &sqlx::sqlite::SqliteRow) -> MatchRow {
 impl Store {
     /// Every bank.
     pub async fn match_banks(&self) -> Result<Vec<MatchBank>> {
-        let rows = sqlx::query(
-            "SELECT id, name, category, enabled, pdq_threshold FROM banks ORDER BY id",
-        )
-        .fetch_all(self.reader())
-        .await?;
+        let rows =
+            sqlx::query("SELECT id, name, category, enabled, pdq_threshold FROM banks ORDER BY id")
+                .fetch_all(self.reader())
+                .await?;
         Ok(rows
             .iter()
             .map(|b| MatchBank {

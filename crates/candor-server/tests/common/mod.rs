@@ -263,7 +263,8 @@ impl TestServer {
 
     pub fn launch(&mut self) {
         if let Some(loading) = self.launch_deferred() {
-            self.block_on(loading.finish()).expect("loading the match index");
+            self.block_on(loading.finish())
+                .expect("loading the match index");
         }
     }
 
