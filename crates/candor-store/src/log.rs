@@ -75,9 +75,8 @@ impl Store {
     /// The tree hash at `size` from the stored hashes (no bounds check; see
     /// [`Store::tree_hash`]).
     pub(crate) async fn root_at(&self, size: u64) -> Result<Hash> {
-        Ok(self
-            .with_hashes(|r| candor_log::stored::tree_hash(size, r))
-            .await?)
+        self.with_hashes(|r| candor_log::stored::tree_hash(size, r))
+            .await
     }
 
     /// The data of a tile (hashes concatenated), if the tile lies within the latest checkpoint.
