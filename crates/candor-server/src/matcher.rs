@@ -187,6 +187,11 @@ fn encode_public(s: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
+/// An indexed row: `(row, bank id, content public id, signal)`.
+pub type IndexedRow = (i64, i64, String, SignalKind);
+/// [`Matcher::state`]: the indexed rows and the banks by id.
+pub type MatcherState = (Vec<IndexedRow>, Vec<(i64, BankInfo)>);
+
 #[derive(Default)]
 pub struct Matcher {
     banks: HashMap<i64, BankInfo>,
@@ -395,7 +400,7 @@ impl Matcher {
 
     /// Every indexed row — `(row, bank id, content public id, signal)` in row order — and the
     /// banks, sorted by id: two matchers with the same state give the same value.
-    pub fn state(&self) -> (Vec<(i64, i64, String, SignalKind)>, Vec<(i64, BankInfo)>) {
+    pub fn state(&self) -> MatcherState {
         let rows = self
             .rows
             .ids
