@@ -123,6 +123,11 @@ impl<const N: usize> DigestIndex<N> {
         self.digests.get(id.0 as usize).copied()
     }
 
+    /// Whether entry `id` was removed (false for ids never inserted).
+    pub fn is_removed(&self, id: EntryId) -> bool {
+        self.deleted.get(id.0 as usize)
+    }
+
     pub fn entry_ref(&self, id: EntryId) -> Option<EntryRef> {
         self.refs.get(id)
     }

@@ -52,6 +52,10 @@ pub struct Config {
     pub fetch: crate::fetch::FetchConfig,
     /// `[dsa]`: statements of reasons to the EU DSA Transparency Database (`crate::flows::dsa`).
     pub dsa: crate::flows::dsa::DsaConfig,
+    /// Every this many seconds, write a snapshot of the match index and the numbers if the log
+    /// grew (`DIR/snapshot/`; one is also written at graceful shutdown and after a start that
+    /// had to rebuild or catch up). 0 = only then.
+    pub snapshot_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -77,6 +81,7 @@ impl Default for Config {
             max_inflight_uploads: 0,
             fetch: crate::fetch::FetchConfig::default(),
             dsa: crate::flows::dsa::DsaConfig::default(),
+            snapshot_interval_secs: 300,
         }
     }
 }
@@ -166,6 +171,7 @@ impl Config {
         if let Some(v) = get("CANDOR_DSA_ENABLED") {
             self.dsa.enabled = parse("CANDOR_DSA_ENABLED", &v)?;
         }
+        env!("CANDOR_SNAPSHOT_INTERVAL_SECS", snapshot_interval_secs);
         if let Some(v) = get("CANDOR_POLICIES") {
             self.policies = Some(PathBuf::from(v));
         }

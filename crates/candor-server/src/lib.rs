@@ -15,10 +15,12 @@ pub mod matcher;
 mod openapi;
 pub mod routes;
 pub mod signals;
+pub mod snapshot;
 pub mod texts;
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
@@ -48,6 +50,44 @@ pub struct App {
     pub metrics: PrometheusHandle,
     /// Uploads being hashed now (bounded: beyond it, 503 with `Retry-After`).
     pub uploads: Arc<tokio::sync::Semaphore>,
+    /// The match index and the numbers are loaded and caught up with the log. Until then only
+    /// health, readiness, metrics, the log and the API description answer (others: 503).
+    pub ready: AtomicBool,
+    /// How the index was loaded at start (`None` while loading).
+    pub load_report: std::sync::Mutex<Option<snapshot::LoadReport>>,
+    /// Held while a snapshot is written; the log size of the last one written or loaded.
+    snapshot_at: tokio::sync::Mutex<Option<u64>>,
+}
+
+/// The match index and numbers of an [`App`] opened with [`App::open_deferred`], still to be
+/// loaded: [`Loading::finish`] loads them and makes the app ready.
+pub struct Loading {
+    app: AppState,
+}
+
+impl Loading {
+    /// Load the snapshot (or rebuild from the store), catch up with the log, swap the result
+    /// in and mark the app ready.
+    pub async fn finish(self) -> anyhow::Result<snapshot::LoadReport> {
+        let app = self.app;
+        let (matcher, numbers, report) = snapshot::load_state(&app.store, &app.config.data).await?;
+        *app.matcher.write().expect("matcher lock") = matcher;
+        *app.numbers.lock().expect("numbers lock") = numbers;
+        if report.source == "snapshot" && report.entries_replayed == 0 {
+            *app.snapshot_at.lock().await = Some(report.log_size);
+        }
+        *app.load_report.lock().expect("report lock") = Some(report.clone());
+        app.ready.store(true, Ordering::Release);
+        tracing::info!(
+            source = report.source,
+            entries_replayed = report.entries_replayed,
+            log_size = report.log_size,
+            millis = report.millis,
+            signals = app.matcher.read().expect("matcher lock").len(),
+            "match index ready"
+        );
+        Ok(report)
+    }
 }
 
 pub type AppState = Arc<App>;
@@ -131,8 +171,17 @@ fn prometheus() -> PrometheusHandle {
 }
 
 impl App {
-    /// Open the data directory: key, database, tokens, policies, match index, numbers.
+    /// Open the data directory: key, database, tokens, policies, match index, numbers. Returns
+    /// once the app is ready.
     pub async fn open(config: Config) -> anyhow::Result<AppState> {
+        let (app, loading) = App::open_deferred(config).await?;
+        loading.finish().await?;
+        Ok(app)
+    }
+
+    /// Open the data directory but leave the match index and the numbers to [`Loading`]: the
+    /// app can listen (health answers, readiness says 503) while they load.
+    pub async fn open_deferred(config: Config) -> anyhow::Result<(AppState, Loading)> {
         let signer = load_or_create_signer(&config.data, &config.log_origin)?;
         let store = Store::open(
             &config.data,
@@ -144,30 +193,67 @@ impl App {
         )
         .await?;
         let tokens = auth::load_tokens(&store).await?;
-        let matcher = Matcher::load(store.reader()).await?;
-        let mut numbers = candor_log::numbers::Numbers::default();
-        let size = store.checkpoint().checkpoint.size;
-        let mut start = 0;
-        while start < size {
-            for e in store.log_entries(start, 4096).await? {
-                let entry = candor_log::entry::Entry::decode(&e)
-                    .map_err(|e| anyhow::anyhow!("log entry {start}: {e}"))?;
-                numbers.apply(&entry);
-                start += 1;
-            }
-        }
         let app = Arc::new(App {
             config: config.clone(),
             store,
-            matcher: RwLock::new(matcher),
+            matcher: RwLock::new(Matcher::default()),
             tokens: Arc::new(RwLock::new(tokens)),
             policies: RwLock::new(Arc::new(PolicySet::default())),
-            numbers: std::sync::Mutex::new(numbers),
+            numbers: std::sync::Mutex::new(candor_log::numbers::Numbers::default()),
             metrics: prometheus(),
             uploads: Arc::new(tokio::sync::Semaphore::new(config.upload_slots())),
+            ready: AtomicBool::new(false),
+            load_report: std::sync::Mutex::new(None),
+            snapshot_at: tokio::sync::Mutex::new(None),
         });
+        // Before loading: storing the configured policies appends log entries, which the
+        // numbers loaded next then count.
         routes::policies::load_at_start(&app).await?;
-        Ok(app)
+        let loading = Loading { app: app.clone() };
+        Ok((app, loading))
+    }
+
+    /// Whether the match index is loaded and caught up.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Write a snapshot of the match index and the numbers (see [`snapshot`]) unless the last
+    /// one written or loaded is of the current log size. Lookups go on meanwhile; writes wait
+    /// while the index is written out (it is read-locked), not while the file is synced.
+    /// Returns the log size and the bytes written, `None` when nothing needed writing.
+    pub async fn write_snapshot(self: &Arc<Self>) -> anyhow::Result<Option<(u64, u64)>> {
+        anyhow::ensure!(self.is_ready(), "the match index is still loading");
+        let mut at = self.snapshot_at.lock().await;
+        // A write job that appends nothing: when it returns, every entry before its place in
+        // the commit order has had its after-commit effects (index and numbers) applied.
+        let from: u64 = self
+            .store
+            .write(|ctx| Box::pin(async move { Ok(ctx.log_size()) }))
+            .await?;
+        if *at == Some(from) && snapshot::path(&self.config.data).exists() {
+            return Ok(None);
+        }
+        let numbers = self.numbers.lock().expect("numbers lock").clone();
+        let root = self.store.tree_hash(numbers.tree_size).await?;
+        let size = numbers.tree_size;
+        let app = self.clone();
+        let t0 = Instant::now();
+        let bytes = tokio::task::spawn_blocking(move || {
+            let m = app.matcher.read().expect("matcher lock");
+            snapshot::write(&app.config.data, &m, &numbers, from, &root)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("snapshot writer: {e}"))?
+        .map_err(|e| anyhow::anyhow!("snapshot: {e}"))?;
+        tracing::info!(
+            log_size = size,
+            bytes,
+            millis = t0.elapsed().as_millis() as u64,
+            "snapshot written"
+        );
+        *at = Some(size);
+        Ok(Some((size, bytes)))
     }
 
     /// The whole HTTP surface.
@@ -175,6 +261,7 @@ impl App {
         let limit = self.config.max_body_bytes;
         routes::router()
             .merge(openapi::router())
+            .layer(middleware::from_fn_with_state(self.clone(), until_ready))
             .layer(middleware::from_fn(track))
             // A request — its body and its answer — finishes in time or gets 408.
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -256,6 +343,35 @@ async fn json_errors(req: Request, next: Next) -> Response {
     out
 }
 
+/// While the index loads, only health, readiness, metrics, the log's read path (not its numbers)
+/// and the API description answer; everything else (it would match against a partial index or count in
+/// partial numbers) gets 503 `loading` with `Retry-After`.
+async fn until_ready(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    if !app.is_ready() {
+        let path = req.uri().path();
+        let open = matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json")
+            || (path.starts_with("/log/") && path != "/log/numbers")
+            || path.starts_with("/docs");
+        if !open {
+            return error::ApiError {
+                retry_after: Some(1),
+                ..error::ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "loading",
+                    "the match index is loading; retry shortly (GET /readyz says when it is ready)",
+                )
+            }
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
 /// Request metrics: count and latency by route and status.
 async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
@@ -274,10 +390,12 @@ async fn track(req: Request, next: Next) -> Response {
     resp
 }
 
-/// Run the service until Ctrl-C / SIGTERM.
+/// Run the service until Ctrl-C / SIGTERM: listen at once, load the match index in the
+/// background (health answers meanwhile, readiness once it is caught up), write a snapshot
+/// every `snapshot_interval_secs` when the log grew, and one at graceful shutdown.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen: SocketAddr = config.listen;
-    let app = App::open(config).await?;
+    let (app, loading) = App::open_deferred(config).await?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -285,7 +403,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         listen = %listener.local_addr()?,
         data = %app.config.data.display(),
         log_key = %app.store.verifier().to_text(),
-        "candor serving"
+        "candor serving (loading the match index)"
     );
     if routes::tokens::live_token_count(&app.store).await? == 0 {
         // A fresh data directory: every write route needs a token, and nobody holds one yet.
@@ -303,9 +421,58 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         idle: std::time::Duration::from_secs(app.config.idle_timeout_secs),
         max_connections: app.config.max_connections,
     };
-    conn::run(listener, app.router(), limits, shutdown()).await?;
+    let background = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let report = loading.finish().await?;
+            if report.source == "rebuild" || report.entries_replayed > 0 {
+                // The next start should not have to do this again.
+                if let Err(e) = app.write_snapshot().await {
+                    tracing::warn!(error = %e, "snapshot not written");
+                }
+            }
+            let every = app.config.snapshot_interval_secs;
+            if every == 0 {
+                return Ok::<(), anyhow::Error>(());
+            }
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+                if let Err(e) = app.write_snapshot().await {
+                    tracing::warn!(error = %e, "snapshot not written");
+                }
+            }
+        })
+    };
+    let server = conn::run(listener, app.router(), limits, shutdown());
+    tokio::pin!(server);
+    tokio::pin!(background);
+    let mut loader_done = false;
+    loop {
+        tokio::select! {
+            r = &mut server => { r?; break; }
+            r = &mut background, if !loader_done => {
+                loader_done = true;
+                match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(e.context("loading the match index")),
+                    Err(e) => anyhow::bail!("loading the match index: {e}"),
+                }
+            }
+        }
+    }
     if let Some(task) = dsa {
         task.abort();
+    }
+    // The periodic task is left alone (it ends with the runtime): a snapshot it is writing
+    // holds the snapshot lock, which the one below waits for.
+    if app.is_ready() {
+        match app.write_snapshot().await {
+            Ok(Some((size, bytes))) => {
+                tracing::info!(log_size = size, bytes, "snapshot written at shutdown")
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "snapshot not written at shutdown"),
+        }
     }
     Ok(())
 }

@@ -1,16 +1,24 @@
 //! The in-memory match index over every bank: PDQ (multi-index hashing, exact within each
-//! bank's threshold), MD5 and SHA-256 by lookup. Loaded from the store at start; every bank
-//! change is applied right after its transaction commits, so it matches (or stops matching)
-//! before the request that made it is answered.
+//! bank's threshold), MD5 and SHA-256 by lookup. Built at start from a snapshot caught up with
+//! the log ([`crate::snapshot`]) or from the store; every bank change is applied right after its
+//! transaction commits, so it matches (or stops matching) before the request that made it is
+//! answered.
+//!
+//! Memory: besides the indexes (which hold each hash with its `EntryRef { bank, content: row }`),
+//! one [`Slot`] per signal row in a row-sorted array — the content's public id as 16 bytes (ids
+//! are UUID hex; any other text goes to a side map), the entry id and the kind — about 32 bytes
+//! per row, no allocation per row.
 
 use std::collections::HashMap;
+use std::io::{Read, Seek, Write};
 
 use candor_index::{EntryId, EntryRef, Hash256, Md5Index, PdqIndex, Sha256Index};
+use candor_store::matching::{MatchBank, MatchRow};
+use candor_store::Store;
 use serde::Serialize;
-use sqlx::Row;
 
 /// What the index needs to know about a bank.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BankInfo {
     pub name: String,
     pub category: String,
@@ -18,13 +26,15 @@ pub struct BankInfo {
     pub pdq_threshold: u32,
 }
 
-/// One indexed signal (a row of `content_signals`).
-#[derive(Debug, Clone)]
-struct SignalMeta {
-    bank_id: i64,
-    content_public_id: String,
-    kind: SignalKind,
-    entry: EntryId,
+impl From<&MatchBank> for BankInfo {
+    fn from(b: &MatchBank) -> BankInfo {
+        BankInfo {
+            name: b.name.clone(),
+            category: b.category.clone(),
+            enabled: b.enabled,
+            pdq_threshold: b.pdq_threshold,
+        }
+    }
 }
 
 /// The kinds of signal: the log's names are the index's.
@@ -60,53 +70,175 @@ pub struct Found {
     pub trimmed: bool,
 }
 
+const KIND_PDQ: u8 = 0;
+const KIND_MD5: u8 = 1;
+const KIND_SHA256: u8 = 2;
+/// A row that was indexed and is not any more (its slot is reused if it comes back).
+const KIND_REMOVED: u8 = 0xff;
+
+fn kind_code(k: SignalKind) -> u8 {
+    match k {
+        SignalKind::Pdq => KIND_PDQ,
+        SignalKind::Md5 => KIND_MD5,
+        SignalKind::Sha256 => KIND_SHA256,
+    }
+}
+
+/// What is kept per indexed signal row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    /// The content's public id (32 lowercase hex digits), or zeros with `text` set.
+    public: [u8; 16],
+    entry: u32,
+    kind: u8,
+    /// The public id is not UUID hex: it is in `Rows::texts`.
+    text: bool,
+}
+
+/// Signal rows by row id: sorted ids and their slots side by side.
+#[derive(Default)]
+struct Rows {
+    ids: Vec<i64>,
+    slots: Vec<Slot>,
+    live: usize,
+    texts: HashMap<i64, String>,
+}
+
+impl Rows {
+    fn position(&self, row: i64) -> Result<usize, usize> {
+        match self.ids.last() {
+            None => Err(0),
+            Some(&last) if row > last => Err(self.ids.len()),
+            _ => self.ids.binary_search(&row),
+        }
+    }
+
+    fn get(&self, row: i64) -> Option<&Slot> {
+        let i = self.position(row).ok()?;
+        let s = &self.slots[i];
+        (s.kind != KIND_REMOVED).then_some(s)
+    }
+
+    fn contains(&self, row: i64) -> bool {
+        self.get(row).is_some()
+    }
+
+    fn public_id(&self, row: i64, s: &Slot) -> String {
+        if s.text {
+            self.texts.get(&row).cloned().unwrap_or_default()
+        } else {
+            hex::encode(s.public)
+        }
+    }
+
+    /// Record a row that is not live now.
+    fn put(&mut self, row: i64, public_id: &str, kind: u8, entry: u32) {
+        let (public, text) = match encode_public(public_id) {
+            Some(p) => (p, false),
+            None => ([0; 16], true),
+        };
+        if text {
+            self.texts.insert(row, public_id.to_owned());
+        }
+        let slot = Slot {
+            public,
+            entry,
+            kind,
+            text,
+        };
+        match self.position(row) {
+            Ok(i) => self.slots[i] = slot,
+            Err(i) if i == self.ids.len() => {
+                self.ids.push(row);
+                self.slots.push(slot);
+            }
+            // A row id below the largest one, never seen (SQLite reuses the largest id after
+            // it was deleted): rare, and a shift of the arrays.
+            Err(i) => {
+                self.ids.insert(i, row);
+                self.slots.insert(i, slot);
+            }
+        }
+        self.live += 1;
+    }
+
+    fn take(&mut self, row: i64) -> Option<Slot> {
+        let i = self.position(row).ok()?;
+        let s = self.slots[i];
+        if s.kind == KIND_REMOVED {
+            return None;
+        }
+        self.slots[i].kind = KIND_REMOVED;
+        if s.text {
+            self.texts.remove(&row);
+        }
+        self.live -= 1;
+        Some(s)
+    }
+}
+
+/// A public id as 16 bytes when it is 32 lowercase hex digits (what `new_id` makes).
+fn encode_public(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    hex::decode_to_slice(s, &mut out).ok()?;
+    Some(out)
+}
+
+/// An indexed row: `(row, bank id, content public id, signal)`.
+pub type IndexedRow = (i64, i64, String, SignalKind);
+/// [`Matcher::state`]: the indexed rows and the banks by id.
+pub type MatcherState = (Vec<IndexedRow>, Vec<(i64, BankInfo)>);
+
 #[derive(Default)]
 pub struct Matcher {
     banks: HashMap<i64, BankInfo>,
     pdq: PdqIndex,
     md5: Md5Index,
     sha256: Sha256Index,
-    signals: HashMap<i64, SignalMeta>,
+    rows: Rows,
     /// Largest threshold of an enabled bank: the search radius.
     radius: u32,
+    /// MD5 or SHA-256 entries were inserted since the last compaction.
+    digests_pending: bool,
 }
 
 impl Matcher {
-    /// Load every enabled, unretracted signal from the store.
-    pub async fn load(pool: &sqlx::SqlitePool) -> Result<Matcher, sqlx::Error> {
+    /// Build from every bank and every enabled, unretracted signal in the store.
+    pub async fn load(store: &Store) -> Result<Matcher, candor_store::StoreError> {
         let mut m = Matcher::default();
-        let banks = sqlx::query("SELECT id, name, category, enabled, pdq_threshold FROM banks")
-            .fetch_all(pool)
+        for b in store.match_banks().await? {
+            m.banks.insert(b.id, BankInfo::from(&b));
+        }
+        let n = store.live_signal_count().await? as usize;
+        m.rows.ids.reserve_exact(n);
+        m.rows.slots.reserve_exact(n);
+        // Streamed and without the incremental compactions of `insert`: one at the end.
+        store
+            .for_each_live_signal(|row, bank_id, public_id, signal, value| {
+                if let Some(kind) = SignalKind::parse(signal) {
+                    m.insert_row(row, bank_id, public_id, kind, value);
+                }
+            })
             .await?;
-        for b in banks {
-            m.banks.insert(
-                b.get(0),
-                BankInfo {
-                    name: b.get(1),
-                    category: b.get(2),
-                    enabled: b.get::<i64, _>(3) != 0,
-                    pdq_threshold: b.get::<i64, _>(4) as u32,
-                },
-            );
-        }
-        // Streamed (one row at a time, not the whole table in memory) and without the
-        // incremental compactions of `insert`: one compaction at the end.
-        let mut rows = sqlx::query(
-            "SELECT s.id, c.bank_id, c.public_id, s.signal, s.value FROM content_signals s \
-             JOIN bank_content c ON c.id = s.content_id \
-             WHERE c.enabled = 1 AND c.retracted_at IS NULL ORDER BY s.id",
-        )
-        .fetch(pool);
-        while let Some(r) = futures::TryStreamExt::try_next(&mut rows).await? {
-            let kind = SignalKind::parse(r.get::<&str, _>(3)).unwrap_or(SignalKind::Sha256);
-            m.insert_row(r.get(0), r.get(1), r.get(2), kind, r.get::<&[u8], _>(4));
-        }
-        drop(rows);
-        m.pdq.compact();
-        m.md5.compact();
-        m.sha256.compact();
+        m.compact();
         m.refresh_radius();
         Ok(m)
+    }
+
+    /// Compact every index (pending entries into the tables).
+    pub fn compact(&mut self) {
+        self.pdq.compact();
+        self.md5.compact();
+        self.sha256.compact();
+        self.digests_pending = false;
+    }
+
+    /// Whether entries were inserted since the last [`compact`](Self::compact).
+    pub fn has_pending(&self) -> bool {
+        self.pdq.pending() > 0 || self.digests_pending
     }
 
     fn refresh_radius(&mut self) {
@@ -124,14 +256,32 @@ impl Matcher {
         self.refresh_radius();
     }
 
+    /// The banks the index knows, by id.
+    pub fn banks(&self) -> &HashMap<i64, BankInfo> {
+        &self.banks
+    }
+
+    fn entry_ref(&self, s: &Slot) -> Option<EntryRef> {
+        let id = EntryId(s.entry);
+        match s.kind {
+            KIND_PDQ => self.pdq.entry_ref(id),
+            KIND_MD5 => self.md5.entry_ref(id),
+            KIND_SHA256 => self.sha256.entry_ref(id),
+            _ => None,
+        }
+    }
+
     /// Forget a bank and every signal of it.
     pub fn remove_bank(&mut self, id: i64) {
         self.banks.remove(&id);
         let rows: Vec<i64> = self
-            .signals
+            .rows
+            .ids
             .iter()
-            .filter(|(_, s)| s.bank_id == id)
-            .map(|(k, _)| *k)
+            .zip(&self.rows.slots)
+            .filter(|(_, s)| s.kind != KIND_REMOVED)
+            .filter(|(_, s)| self.entry_ref(s).is_some_and(|r| i64::from(r.bank) == id))
+            .map(|(row, _)| *row)
             .collect();
         for r in rows {
             self.remove(r);
@@ -149,7 +299,7 @@ impl Matcher {
         kind: SignalKind,
         value: &[u8],
     ) {
-        self.insert_row(row, bank_id, public_id, kind, value);
+        self.insert_row(row, bank_id, &public_id, kind, value);
         if self.pdq.needs_compaction() {
             self.pdq.compact();
         }
@@ -159,49 +309,73 @@ impl Matcher {
         &mut self,
         row: i64,
         bank_id: i64,
-        public_id: String,
+        public_id: &str,
         kind: SignalKind,
         value: &[u8],
     ) {
-        if self.signals.contains_key(&row) {
+        if self.rows.contains(row) {
             return;
         }
-        let r = EntryRef {
-            bank: bank_id as u32,
-            content: row as u64,
+        let (Ok(bank), Ok(content)) = (u32::try_from(bank_id), u64::try_from(row)) else {
+            return;
         };
+        let r = EntryRef { bank, content };
         let entry = match kind {
             SignalKind::Pdq => match <[u8; 32]>::try_from(value) {
                 Ok(v) => self.pdq.insert(Hash256::from_bytes(v), r),
                 Err(_) => return,
             },
             SignalKind::Md5 => match <[u8; 16]>::try_from(value) {
-                Ok(v) => self.md5.insert(v, r),
+                Ok(v) => {
+                    self.digests_pending = true;
+                    self.md5.insert(v, r)
+                }
                 Err(_) => return,
             },
             SignalKind::Sha256 => match <[u8; 32]>::try_from(value) {
-                Ok(v) => self.sha256.insert(v, r),
+                Ok(v) => {
+                    self.digests_pending = true;
+                    self.sha256.insert(v, r)
+                }
                 Err(_) => return,
             },
         };
-        self.signals.insert(
-            row,
-            SignalMeta {
-                bank_id,
-                content_public_id: public_id,
-                kind,
-                entry,
-            },
-        );
+        self.rows.put(row, public_id, kind_code(kind), entry.0);
+    }
+
+    /// Make one row match exactly as the store says now: indexed when its content is live and
+    /// its bank exists, not indexed otherwise. Used to catch a snapshot up with the log.
+    pub fn apply_row(&mut self, r: &MatchRow) {
+        let kind = SignalKind::parse(&r.signal);
+        match kind {
+            Some(kind) if r.live && self.banks.contains_key(&r.bank_id) => {
+                if let Some(s) = self.rows.get(r.row) {
+                    // Indexed already: the same row of the same bank is unchanged (a content's
+                    // signals never change); anything else is re-indexed.
+                    let same = s.kind == kind_code(kind)
+                        && self
+                            .entry_ref(s)
+                            .is_some_and(|e| i64::from(e.bank) == r.bank_id)
+                        && self.rows.public_id(r.row, s) == r.public_id;
+                    if same {
+                        return;
+                    }
+                    self.remove(r.row);
+                }
+                self.insert_row(r.row, r.bank_id, &r.public_id, kind, &r.value);
+            }
+            _ => self.remove(r.row),
+        }
     }
 
     /// Stop matching one signal row at once.
     pub fn remove(&mut self, row: i64) {
-        if let Some(s) = self.signals.remove(&row) {
+        if let Some(s) = self.rows.take(row) {
+            let id = EntryId(s.entry);
             match s.kind {
-                SignalKind::Pdq => self.pdq.remove(s.entry),
-                SignalKind::Md5 => self.md5.remove(s.entry),
-                SignalKind::Sha256 => self.sha256.remove(s.entry),
+                KIND_PDQ => self.pdq.remove(id),
+                KIND_MD5 => self.md5.remove(id),
+                _ => self.sha256.remove(id),
             };
         }
     }
@@ -217,55 +391,93 @@ impl Matcher {
 
     /// Number of indexed signals.
     pub fn len(&self) -> usize {
-        self.signals.len()
+        self.rows.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.signals.is_empty()
+        self.rows.live == 0
+    }
+
+    /// Every indexed row — `(row, bank id, content public id, signal)` in row order — and the
+    /// banks, sorted by id: two matchers with the same state give the same value.
+    pub fn state(&self) -> MatcherState {
+        let rows = self
+            .rows
+            .ids
+            .iter()
+            .zip(&self.rows.slots)
+            .filter(|(_, s)| s.kind != KIND_REMOVED)
+            .map(|(row, s)| {
+                let bank = self.entry_ref(s).map_or(-1, |r| i64::from(r.bank));
+                let kind = match s.kind {
+                    KIND_PDQ => SignalKind::Pdq,
+                    KIND_MD5 => SignalKind::Md5,
+                    _ => SignalKind::Sha256,
+                };
+                (*row, bank, self.rows.public_id(*row, s), kind)
+            })
+            .collect();
+        let mut banks: Vec<(i64, BankInfo)> =
+            self.banks.iter().map(|(k, v)| (*k, v.clone())).collect();
+        banks.sort_by_key(|b| b.0);
+        (rows, banks)
+    }
+
+    /// Bytes held by the indexes and the row table (capacity, not length).
+    pub fn memory_bytes(&self) -> usize {
+        self.pdq.memory_bytes()
+            + self.rows.ids.capacity() * 8
+            + self.rows.slots.capacity() * std::mem::size_of::<Slot>()
     }
 
     /// Every match of `q` in enabled banks, best first, one per (bank content, signal).
     pub fn find(&self, q: &Query) -> Vec<Found> {
         let mut best: HashMap<(i64, SignalKind), Found> = HashMap::new();
-        let mut consider = |entry_ref: Option<EntryRef>,
+        let mut consider = |entry: EntryId,
+                            entry_ref: Option<EntryRef>,
                             kind: SignalKind,
                             distance: u32,
                             pq: Option<&PdqQuery>| {
             let Some(r) = entry_ref else { return };
-            let row = r.content as i64;
-            let Some(meta) = self.signals.get(&row) else {
+            let Ok(row) = i64::try_from(r.content) else {
                 return;
             };
-            let Some(bank) = self.banks.get(&meta.bank_id) else {
+            let Some(slot) = self.rows.get(row) else {
+                return;
+            };
+            if slot.entry != entry.0 || slot.kind != kind_code(kind) {
+                return;
+            }
+            let Some(bank) = self.banks.get(&i64::from(r.bank)) else {
                 return;
             };
             if !bank.enabled || (kind == SignalKind::Pdq && distance > bank.pdq_threshold) {
                 return;
             }
-            let found = Found {
-                bank: bank.name.clone(),
-                bank_category: bank.category.clone(),
-                content_id: meta.content_public_id.clone(),
-                signal: kind.as_str(),
-                distance,
-                orientation: pq.and_then(|p| p.orientation),
-                trimmed: pq.is_some_and(|p| p.trimmed),
-            };
             match best.get(&(row, kind)) {
                 Some(b) if b.distance <= distance => {}
                 _ => {
+                    let found = Found {
+                        bank: bank.name.clone(),
+                        bank_category: bank.category.clone(),
+                        content_id: self.rows.public_id(row, slot),
+                        signal: kind.as_str(),
+                        distance,
+                        orientation: pq.and_then(|p| p.orientation),
+                        trimmed: pq.is_some_and(|p| p.trimmed),
+                    };
                     best.insert((row, kind), found);
                 }
             }
         };
         if let Some(md5) = &q.md5 {
             for id in self.md5.get(md5) {
-                consider(self.md5.entry_ref(id), SignalKind::Md5, 0, None);
+                consider(id, self.md5.entry_ref(id), SignalKind::Md5, 0, None);
             }
         }
         if let Some(sha) = &q.sha256 {
             for id in self.sha256.get(sha) {
-                consider(self.sha256.entry_ref(id), SignalKind::Sha256, 0, None);
+                consider(id, self.sha256.entry_ref(id), SignalKind::Sha256, 0, None);
             }
         }
         if self.radius > 0 || self.banks.values().any(|b| b.enabled) {
@@ -273,6 +485,7 @@ impl Matcher {
                 let h = Hash256::from_bytes(pq.hash);
                 for m in self.pdq.search(&h, self.radius) {
                     consider(
+                        m.entry,
                         self.pdq.entry_ref(m.entry),
                         SignalKind::Pdq,
                         m.distance,
@@ -290,5 +503,277 @@ impl Matcher {
                 .then_with(|| a.signal.cmp(b.signal))
         });
         out
+    }
+}
+
+// ---- Snapshot encoding (the file around it is `crate::snapshot`'s) ----
+
+/// Refusal to read a snapshot part.
+#[derive(Debug)]
+pub struct PartError(pub String);
+
+impl std::fmt::Display for PartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn bad(what: impl Into<String>) -> PartError {
+    PartError(what.into())
+}
+
+impl From<std::io::Error> for PartError {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            PartError("truncated".into())
+        } else {
+            PartError(format!("read: {e}"))
+        }
+    }
+}
+
+fn read_u8(r: &mut impl Read) -> Result<u8, PartError> {
+    let mut b = [0u8; 1];
+    r.read_exact(&mut b)?;
+    Ok(b[0])
+}
+fn read_u32(r: &mut impl Read) -> Result<u32, PartError> {
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b)?;
+    Ok(u32::from_le_bytes(b))
+}
+pub(crate) fn read_u64(r: &mut impl Read) -> Result<u64, PartError> {
+    let mut b = [0u8; 8];
+    r.read_exact(&mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+fn read_text(r: &mut impl Read, max: usize) -> Result<String, PartError> {
+    let n = read_u32(r)? as usize;
+    if n > max {
+        return Err(bad(format!("a text of {n} bytes")));
+    }
+    let mut b = vec![0u8; n];
+    r.read_exact(&mut b)?;
+    String::from_utf8(b).map_err(|_| bad("a text that is not UTF-8"))
+}
+fn write_text(w: &mut impl Write, s: &str) -> std::io::Result<()> {
+    w.write_all(&(s.len() as u32).to_le_bytes())?;
+    w.write_all(s.as_bytes())
+}
+
+const SLOT_BYTES: usize = 22;
+
+impl Matcher {
+    /// The banks and the row table (checksummed by the caller's writer).
+    pub(crate) fn write_meta(&self, w: &mut impl Write) -> std::io::Result<()> {
+        let mut banks: Vec<_> = self.banks.iter().collect();
+        banks.sort_by_key(|b| *b.0);
+        w.write_all(&(banks.len() as u64).to_le_bytes())?;
+        for (id, b) in banks {
+            w.write_all(&id.to_le_bytes())?;
+            w.write_all(&[u8::from(b.enabled)])?;
+            w.write_all(&b.pdq_threshold.to_le_bytes())?;
+            write_text(w, &b.name)?;
+            write_text(w, &b.category)?;
+        }
+        let rows = &self.rows;
+        w.write_all(&(rows.ids.len() as u64).to_le_bytes())?;
+        let mut buf = Vec::with_capacity(64 * 1024);
+        for chunk in rows.ids.chunks(8192) {
+            buf.clear();
+            for id in chunk {
+                buf.extend_from_slice(&id.to_le_bytes());
+            }
+            w.write_all(&buf)?;
+        }
+        for chunk in rows.slots.chunks(2048) {
+            buf.clear();
+            for s in chunk {
+                buf.extend_from_slice(&s.public);
+                buf.extend_from_slice(&s.entry.to_le_bytes());
+                buf.push(s.kind);
+                buf.push(u8::from(s.text));
+            }
+            w.write_all(&buf)?;
+        }
+        let mut texts: Vec<_> = rows.texts.iter().collect();
+        texts.sort_by_key(|t| *t.0);
+        w.write_all(&(texts.len() as u64).to_le_bytes())?;
+        for (row, t) in texts {
+            w.write_all(&row.to_le_bytes())?;
+            write_text(w, t)?;
+        }
+        Ok(())
+    }
+
+    /// Write the three indexes, each as a `u64` length then its `candor-index` file.
+    pub(crate) fn write_indexes<W: Write + Seek>(&self, w: &mut W) -> Result<(), PartError> {
+        fn part<W: Write + Seek>(
+            w: &mut W,
+            f: impl FnOnce(&mut W) -> Result<(), candor_index::FormatError>,
+        ) -> Result<(), PartError> {
+            let at = w.stream_position()?;
+            w.write_all(&0u64.to_le_bytes())?;
+            f(w).map_err(|e| bad(format!("index: {e}")))?;
+            let end = w.stream_position()?;
+            w.seek(std::io::SeekFrom::Start(at))?;
+            w.write_all(&(end - at - 8).to_le_bytes())?;
+            w.seek(std::io::SeekFrom::Start(end))?;
+            Ok(())
+        }
+        part(w, |w| self.pdq.write_to(w).map(|_| ()))?;
+        part(w, |w| self.md5.write_to(w).map(|_| ()))?;
+        part(w, |w| self.sha256.write_to(w).map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Read what [`write_meta`](Self::write_meta) wrote; `limit` bounds every count (the file's
+    /// length), so a corrupt count cannot allocate past the file.
+    pub(crate) fn read_meta(r: &mut impl Read, limit: u64) -> Result<Matcher, PartError> {
+        let mut m = Matcher::default();
+        let nbanks = read_u64(r)?;
+        if nbanks > limit / 17 {
+            return Err(bad(format!("{nbanks} banks")));
+        }
+        for _ in 0..nbanks {
+            let id = read_u64(r)? as i64;
+            let enabled = match read_u8(r)? {
+                0 => false,
+                1 => true,
+                v => return Err(bad(format!("bank enabled flag {v}"))),
+            };
+            let pdq_threshold = read_u32(r)?;
+            let name = read_text(r, limit as usize)?;
+            let category = read_text(r, limit as usize)?;
+            if m.banks
+                .insert(
+                    id,
+                    BankInfo {
+                        name,
+                        category,
+                        enabled,
+                        pdq_threshold,
+                    },
+                )
+                .is_some()
+            {
+                return Err(bad(format!("bank {id} twice")));
+            }
+        }
+        let n = read_u64(r)?;
+        if n > limit / (8 + SLOT_BYTES as u64) {
+            return Err(bad(format!("{n} rows")));
+        }
+        let n = n as usize;
+        let mut ids = Vec::with_capacity(n);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(8192);
+            r.read_exact(&mut buf[..k * 8])?;
+            ids.extend(
+                buf[..k * 8]
+                    .chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))),
+            );
+            left -= k;
+        }
+        if ids.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(bad("row ids out of order"));
+        }
+        let mut slots = Vec::with_capacity(n);
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(2048);
+            r.read_exact(&mut buf[..k * SLOT_BYTES])?;
+            for c in buf[..k * SLOT_BYTES].chunks_exact(SLOT_BYTES) {
+                let text = match c[21] {
+                    0 => false,
+                    1 => true,
+                    v => return Err(bad(format!("row text flag {v}"))),
+                };
+                slots.push(Slot {
+                    public: c[..16].try_into().expect("16 bytes"),
+                    entry: u32::from_le_bytes(c[16..20].try_into().expect("4 bytes")),
+                    kind: c[20],
+                    text,
+                });
+            }
+            left -= k;
+        }
+        let ntexts = read_u64(r)?;
+        if ntexts > limit / 12 {
+            return Err(bad(format!("{ntexts} text ids")));
+        }
+        let mut texts = HashMap::new();
+        for _ in 0..ntexts {
+            let row = read_u64(r)? as i64;
+            texts.insert(row, read_text(r, 1 << 16)?);
+        }
+        m.rows = Rows {
+            live: slots.iter().filter(|s| s.kind != KIND_REMOVED).count(),
+            ids,
+            slots,
+            texts,
+        };
+        Ok(m)
+    }
+
+    /// Read the three indexes [`write_indexes`](Self::write_indexes) wrote and check every row
+    /// against them: its entry exists, is live, and refers back to the row.
+    pub(crate) fn read_indexes<R: Read>(&mut self, r: &mut R, limit: u64) -> Result<(), PartError> {
+        fn part<R: Read, T>(
+            r: &mut R,
+            limit: u64,
+            f: impl FnOnce(&mut std::io::Take<&mut R>) -> Result<T, candor_index::FormatError>,
+        ) -> Result<T, PartError> {
+            let len = read_u64(r)?;
+            if len > limit {
+                return Err(bad(format!("an index of {len} bytes")));
+            }
+            let mut t = r.take(len);
+            let v = f(&mut t).map_err(|e| bad(format!("index: {e}")))?;
+            if t.limit() != 0 {
+                return Err(bad("index shorter than its length"));
+            }
+            Ok(v)
+        }
+        self.pdq = part(r, limit, |t| PdqIndex::read_from(t))?;
+        self.md5 = part(r, limit, |t| Md5Index::read_from(t))?;
+        self.sha256 = part(r, limit, |t| Sha256Index::read_from(t))?;
+        let mut texts = 0;
+        for (row, s) in self.rows.ids.iter().zip(&self.rows.slots) {
+            if s.kind == KIND_REMOVED {
+                continue;
+            }
+            let id = EntryId(s.entry);
+            let (live, r) = match s.kind {
+                KIND_PDQ => (!self.pdq.is_removed(id), self.pdq.entry_ref(id)),
+                KIND_MD5 => (!self.md5.is_removed(id), self.md5.entry_ref(id)),
+                KIND_SHA256 => (!self.sha256.is_removed(id), self.sha256.entry_ref(id)),
+                k => return Err(bad(format!("row kind {k}"))),
+            };
+            if !live || r.map(|r| r.content) != u64::try_from(*row).ok() {
+                return Err(bad(format!("row {row} does not match its index entry")));
+            }
+            if s.text {
+                if !self.rows.texts.contains_key(row) {
+                    return Err(bad(format!("row {row} without its public id")));
+                }
+                texts += 1;
+            }
+        }
+        if texts != self.rows.texts.len() {
+            return Err(bad("public ids of rows that are not indexed"));
+        }
+        let live = self.pdq.len() + self.md5.len() + self.sha256.len();
+        if live != self.rows.live {
+            return Err(bad(format!(
+                "{} rows but {live} live index entries",
+                self.rows.live
+            )));
+        }
+        self.refresh_radius();
+        Ok(())
     }
 }

@@ -11,11 +11,13 @@
 //!   database never holds entries that the stored checkpoint does not cover.
 //! - Reads use a separate pool of read-only connections ([`Store::reader`]).
 //! - [`log`] reads the log back: entries, stored hashes, tiles, proofs.
+//! - [`matching`] reads what the in-memory match index is built and caught up from.
 
 pub mod appeals;
 pub mod decisions;
 pub mod dsa;
 pub mod log;
+pub mod matching;
 pub mod policies;
 pub mod review;
 pub mod tokens;

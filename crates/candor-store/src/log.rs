@@ -72,6 +72,13 @@ impl Store {
         Ok(f(&Fetched(map))?)
     }
 
+    /// The tree hash at `size` from the stored hashes (no bounds check; see
+    /// [`Store::tree_hash`]).
+    pub(crate) async fn root_at(&self, size: u64) -> Result<Hash> {
+        self.with_hashes(|r| candor_log::stored::tree_hash(size, r))
+            .await
+    }
+
     /// The data of a tile (hashes concatenated), if the tile lies within the latest checkpoint.
     pub async fn log_tile(&self, tile: Tile) -> Result<Option<Vec<u8>>> {
         let size = self.checkpoint().checkpoint.size;

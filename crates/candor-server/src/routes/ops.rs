@@ -13,16 +13,22 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// The store answers and the writer accepts work.
+/// Ready: the match index is loaded and caught up with the log, and the store answers. 503
+/// while the index loads (`status: loading`; the process is alive, see `/healthz`).
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Object), (status = 503)))]
 pub async fn readyz(State(app): State<AppState>) -> Response {
+    let size = app.store.checkpoint().checkpoint.size;
+    if !app.is_ready() {
+        let body = serde_json::json!({"status": "loading", "log_size": size});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
     let db = sqlx::query_scalar::<_, i64>("SELECT 1")
         .fetch_one(app.store.reader())
         .await
         .is_ok();
     let entries = app.matcher.read().expect("matcher lock").len();
-    let size = app.store.checkpoint().checkpoint.size;
-    let body = serde_json::json!({"status": if db {"ready"} else {"unavailable"}, "indexed_signals": entries, "log_size": size});
+    let index = app.load_report.lock().expect("report lock").clone();
+    let body = serde_json::json!({"status": if db {"ready"} else {"unavailable"}, "indexed_signals": entries, "log_size": size, "index": index});
     let status = if db {
         StatusCode::OK
     } else {

@@ -262,18 +262,28 @@ impl TestServer {
     }
 
     pub fn launch(&mut self) {
+        if let Some(loading) = self.launch_deferred() {
+            self.block_on(loading.finish())
+                .expect("loading the match index");
+        }
+    }
+
+    /// Open the data directory and listen, but leave the match index to load: the caller
+    /// finishes the returned [`candor_server::Loading`] (health answers, readiness says 503
+    /// until then).
+    pub fn launch_deferred(&mut self) -> Option<candor_server::Loading> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
         let config = self.config.clone();
-        let (app, listener) = rt.block_on(async move {
-            let app = App::open(config).await.expect("App::open");
+        let (app, loading, listener) = rt.block_on(async move {
+            let (app, loading) = App::open_deferred(config).await.expect("App::open");
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind");
-            (app, listener)
+            (app, loading, listener)
         });
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -297,6 +307,7 @@ impl TestServer {
         self.shutdown = Some(tx);
         self.task = Some(task);
         self.rt = Some(rt);
+        Some(loading)
     }
 
     /// Stop the service (graceful shutdown, store closed, runtime dropped).

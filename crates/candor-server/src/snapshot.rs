@@ -1,0 +1,489 @@
+//! The match index and the published numbers on disk, so that a restart loads them and applies
+//! only the log entries after them instead of rebuilding from every row and entry.
+//!
+//! One file, `DIR/snapshot/matcher.snap`, little-endian:
+//!
+//! ```text
+//! "CANDORSN" | u32 version (1) | u64 numbers_size | u64 matcher_from | [32] root at numbers_size
+//! | u32 n | numbers JSON (n bytes) | matcher meta (banks, row table) | u64 XXH64(all of the above)
+//! | u64 len | PDQ index file | u64 len | MD5 index file | u64 len | SHA-256 index file | EOF
+//! ```
+//!
+//! The index files are `candor-index`'s format (each with its own XXH64 checksums). The
+//! numbers are exactly those of the first `numbers_size` log entries; the matcher holds every
+//! change of the entries before `matcher_from` (and possibly some after: catching up re-reads
+//! the current rows of whatever an entry in `[matcher_from, size)` names, which is idempotent).
+//! At start the snapshot is used only if it reads back whole and `root` is the store's tree
+//! hash at `numbers_size`: a snapshot of another database, or of a log that was rolled back,
+//! is ignored (a warning, then a rebuild). Written to `matcher.snap.tmp`, fsynced, renamed,
+//! directory fsynced: a crash leaves the old snapshot or the new one.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candor_index::format::Xxh64;
+use candor_log::entry::{ChangeOp, Entry, EntryBody};
+use candor_log::numbers::Numbers;
+use candor_log::Hash;
+use candor_store::Store;
+
+use crate::matcher::{read_u64, BankInfo, Matcher, PartError};
+
+const MAGIC: &[u8; 8] = b"CANDORSN";
+const VERSION: u32 = 1;
+/// The directory under the data directory.
+pub const SNAPSHOT_DIR: &str = "snapshot";
+const FILE: &str = "matcher.snap";
+
+/// Path of the snapshot file of data directory `data`.
+pub fn path(data: &Path) -> PathBuf {
+    data.join(SNAPSHOT_DIR).join(FILE)
+}
+
+struct HashWriter<W> {
+    inner: W,
+    h: Xxh64,
+}
+
+impl<W: Write> Write for HashWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.h.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+struct HashReader<R> {
+    inner: R,
+    h: Xxh64,
+}
+
+impl<R: Read> Read for HashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.h.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// What a snapshot file holds.
+pub struct Snapshot {
+    pub matcher: Matcher,
+    pub numbers: Numbers,
+    pub matcher_from: u64,
+    pub root: Hash,
+}
+
+/// Write a snapshot of `matcher` and `numbers` into `data/snapshot/` atomically; returns its
+/// size in bytes.
+pub fn write(
+    data: &Path,
+    matcher: &Matcher,
+    numbers: &Numbers,
+    matcher_from: u64,
+    root: &Hash,
+) -> Result<u64, PartError> {
+    let dir = data.join(SNAPSHOT_DIR);
+    std::fs::create_dir_all(&dir)?;
+    let tmp = dir.join(format!("{FILE}.tmp"));
+    let file = File::create(&tmp)?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    {
+        let mut h = HashWriter {
+            inner: &mut w,
+            h: Xxh64::default(),
+        };
+        h.write_all(MAGIC)?;
+        h.write_all(&VERSION.to_le_bytes())?;
+        h.write_all(&numbers.tree_size.to_le_bytes())?;
+        h.write_all(&matcher_from.to_le_bytes())?;
+        h.write_all(root)?;
+        let json = numbers.to_json();
+        h.write_all(&(json.len() as u32).to_le_bytes())?;
+        h.write_all(&json)?;
+        matcher.write_meta(&mut h)?;
+        let sum = h.h.finish();
+        w.write_all(&sum.to_le_bytes())?;
+    }
+    matcher.write_indexes(&mut w)?;
+    let file = w
+        .into_inner()
+        .map_err(|e| PartError(format!("write: {}", e.error())))?;
+    file.sync_all()?;
+    let len = file.metadata()?.len();
+    drop(file);
+    std::fs::rename(&tmp, dir.join(FILE))?;
+    File::open(&dir)?.sync_all()?;
+    Ok(len)
+}
+
+/// Read the snapshot of `data`: `Ok(None)` when there is none.
+pub fn read(data: &Path) -> Result<Option<Snapshot>, PartError> {
+    let p = path(data);
+    let file = match File::open(&p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let limit = file.metadata()?.len();
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut h = HashReader {
+        inner: &mut r,
+        h: Xxh64::default(),
+    };
+    let mut magic = [0u8; 8];
+    h.read_exact(&mut magic)?;
+    if &magic != MAGIC {
+        return Err(PartError("not a Candor snapshot".into()));
+    }
+    let mut v = [0u8; 4];
+    h.read_exact(&mut v)?;
+    let version = u32::from_le_bytes(v);
+    if version != VERSION {
+        return Err(PartError(format!(
+            "snapshot format {version} (this build reads {VERSION})"
+        )));
+    }
+    let numbers_size = read_u64(&mut h)?;
+    let matcher_from = read_u64(&mut h)?;
+    let mut root = [0u8; 32];
+    h.read_exact(&mut root)?;
+    h.read_exact(&mut v)?;
+    let n = u32::from_le_bytes(v) as u64;
+    if n > limit {
+        return Err(PartError(format!("numbers of {n} bytes")));
+    }
+    let mut json = vec![0u8; n as usize];
+    h.read_exact(&mut json)?;
+    let mut matcher = Matcher::read_meta(&mut h, limit)?;
+    let sum = h.h.finish();
+    let stored = read_u64(&mut r)?;
+    if stored != sum {
+        return Err(PartError("checksum mismatch".into()));
+    }
+    // Trusted only after the checksum.
+    let numbers: Numbers =
+        serde_json::from_slice(&json).map_err(|e| PartError(format!("numbers: {e}")))?;
+    if numbers.tree_size != numbers_size || matcher_from > numbers_size {
+        return Err(PartError("inconsistent sizes".into()));
+    }
+    matcher.read_indexes(&mut r, limit)?;
+    let mut rest = [0u8; 1];
+    if r.read(&mut rest)? != 0 {
+        return Err(PartError("trailing bytes".into()));
+    }
+    Ok(Some(Snapshot {
+        matcher,
+        numbers,
+        matcher_from,
+        root,
+    }))
+}
+
+/// How the state was loaded at start.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoadReport {
+    /// `snapshot` or `rebuild`.
+    pub source: &'static str,
+    /// Why a snapshot present was not used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_error: Option<String>,
+    /// Log entries read after the snapshot (all of them on a rebuild).
+    pub entries_replayed: u64,
+    /// Log size the state is caught up to.
+    pub log_size: u64,
+    pub millis: u64,
+}
+
+/// Load the match index and the numbers, caught up to the store's current log size: from the
+/// snapshot when it is usable, otherwise rebuilt from the rows and every entry.
+pub async fn load_state(
+    store: &Store,
+    data: &Path,
+) -> anyhow::Result<(Matcher, Numbers, LoadReport)> {
+    let t0 = Instant::now();
+    let size = store.checkpoint().checkpoint.size;
+    let dir = data.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || read(&dir))
+        .await
+        .map_err(|e| anyhow::anyhow!("snapshot reader: {e}"))?;
+    let mut snapshot_error = None;
+    match read {
+        Ok(Some(snap)) => match catch_up(store, snap, size).await {
+            Ok((m, n, replayed)) => {
+                let report = LoadReport {
+                    source: "snapshot",
+                    snapshot_error: None,
+                    entries_replayed: replayed,
+                    log_size: size,
+                    millis: t0.elapsed().as_millis() as u64,
+                };
+                return Ok((m, n, report));
+            }
+            Err(e) => snapshot_error = Some(e),
+        },
+        Ok(None) => {}
+        Err(e) => snapshot_error = Some(e.0),
+    }
+    if let Some(e) = &snapshot_error {
+        tracing::warn!(snapshot = %path(data).display(), reason = %e, "snapshot not used; rebuilding the match index from the store");
+    }
+    let matcher = Matcher::load(store).await?;
+    let mut numbers = Numbers::default();
+    replay(store, 0, size, |_, e| numbers.apply(e)).await?;
+    let report = LoadReport {
+        source: "rebuild",
+        snapshot_error,
+        entries_replayed: size,
+        log_size: size,
+        millis: t0.elapsed().as_millis() as u64,
+    };
+    Ok((matcher, numbers, report))
+}
+
+/// Call `f(index, entry)` for every log entry in `[from, to)`.
+async fn replay(
+    store: &Store,
+    from: u64,
+    to: u64,
+    mut f: impl FnMut(u64, &Entry),
+) -> anyhow::Result<()> {
+    let mut at = from;
+    while at < to {
+        let batch = store.log_entries(at, (to - at).min(4096)).await?;
+        anyhow::ensure!(!batch.is_empty(), "log entry {at} is missing");
+        for e in batch {
+            let entry = Entry::decode(&e).map_err(|e| anyhow::anyhow!("log entry {at}: {e}"))?;
+            f(at, &entry);
+            at += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Apply the log entries after the snapshot to it: the numbers from `numbers_size`, the
+/// matcher from `matcher_from` (current rows of every bank and content those entries name).
+async fn catch_up(
+    store: &Store,
+    snap: Snapshot,
+    size: u64,
+) -> Result<(Matcher, Numbers, u64), String> {
+    let Snapshot {
+        mut matcher,
+        mut numbers,
+        matcher_from,
+        root,
+    } = snap;
+    if numbers.tree_size > size {
+        return Err(format!(
+            "it was taken at log size {}, beyond this log ({size} entries): another log, or one rolled back",
+            numbers.tree_size
+        ));
+    }
+    let here = store
+        .tree_hash(numbers.tree_size)
+        .await
+        .map_err(|e| format!("tree hash: {e}"))?;
+    if here != root {
+        return Err(format!(
+            "it belongs to another log (root at size {} differs)",
+            numbers.tree_size
+        ));
+    }
+    let numbers_from = numbers.tree_size;
+    let mut deleted: HashSet<String> = HashSet::new();
+    let mut contents: HashSet<String> = HashSet::new();
+    replay(store, matcher_from, size, |i, e| {
+        if i >= numbers_from {
+            numbers.apply(e);
+        }
+        match &e.body {
+            EntryBody::Bank(b) if b.op == ChangeOp::Delete => {
+                deleted.insert(b.bank.clone());
+            }
+            EntryBody::BankContent(c) => {
+                contents.insert(c.content.clone());
+            }
+            _ => {}
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    if numbers.tree_size != size {
+        return Err("numbers out of step with the log".into());
+    }
+    let db = store
+        .match_banks()
+        .await
+        .map_err(|e| format!("banks: {e}"))?;
+    let db: HashMap<i64, BankInfo> = db.iter().map(|b| (b.id, BankInfo::from(b))).collect();
+    let snap_banks: Vec<(i64, BankInfo)> = matcher
+        .banks()
+        .iter()
+        .map(|(k, v)| (*k, v.clone()))
+        .collect();
+    // Banks to read whole: new since the snapshot, or an id that now names another bank.
+    let mut reload: Vec<i64> = Vec::new();
+    for (id, info) in &snap_banks {
+        let gone = match db.get(id) {
+            None => true,
+            Some(b) => b.name != info.name || deleted.contains(&info.name),
+        };
+        if gone {
+            matcher.remove_bank(*id);
+            if db.contains_key(id) {
+                reload.push(*id);
+            }
+        }
+    }
+    for id in db.keys() {
+        if !snap_banks.iter().any(|(k, _)| k == id) {
+            reload.push(*id);
+        }
+    }
+    for (id, info) in &db {
+        matcher.set_bank(*id, info.clone());
+    }
+    for id in &reload {
+        for r in store
+            .signals_of_bank(*id)
+            .await
+            .map_err(|e| format!("bank rows: {e}"))?
+        {
+            matcher.apply_row(&r);
+        }
+    }
+    let contents: Vec<String> = contents.into_iter().collect();
+    for r in store
+        .signals_of_contents(&contents)
+        .await
+        .map_err(|e| format!("content rows: {e}"))?
+    {
+        if !reload.contains(&r.bank_id) {
+            matcher.apply_row(&r);
+        }
+    }
+    let matcher = if matcher.has_pending() {
+        tokio::task::spawn_blocking(move || {
+            matcher.compact();
+            matcher
+        })
+        .await
+        .map_err(|e| format!("compaction: {e}"))?
+    } else {
+        matcher
+    };
+    Ok((matcher, numbers, size - matcher_from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::{PdqQuery, Query, SignalKind};
+
+    fn sample() -> Matcher {
+        let mut m = Matcher::default();
+        m.set_bank(
+            1,
+            BankInfo {
+                name: "a".into(),
+                category: "STATEMENT_CATEGORY_SCAMS_AND_FRAUD".into(),
+                enabled: true,
+                pdq_threshold: 31,
+            },
+        );
+        m.set_bank(
+            2,
+            BankInfo {
+                name: "b".into(),
+                category: "STATEMENT_CATEGORY_ANIMAL_WELFARE".into(),
+                enabled: false,
+                pdq_threshold: 10,
+            },
+        );
+        for row in 1..=40i64 {
+            let mut h = [0u8; 32];
+            h[0] = row as u8;
+            h[31] = (row * 7) as u8;
+            let public = if row == 7 {
+                "not-a-uuid".to_string()
+            } else {
+                format!("{row:032x}")
+            };
+            m.insert(row, 1 + row % 2, public, SignalKind::Pdq, &h);
+        }
+        m.insert(41, 1, format!("{:032x}", 41), SignalKind::Md5, &[5u8; 16]);
+        m.insert(
+            42,
+            1,
+            format!("{:032x}", 42),
+            SignalKind::Sha256,
+            &[6u8; 32],
+        );
+        m.remove(3);
+        m.remove(7);
+        m.compact();
+        m.insert(43, 1, "text id".into(), SignalKind::Pdq, &[9u8; 32]);
+        m
+    }
+
+    fn query(byte0: u8) -> Query {
+        let mut h = [0u8; 32];
+        h[0] = byte0;
+        Query {
+            pdq: vec![PdqQuery {
+                hash: h,
+                orientation: None,
+                trimmed: false,
+            }],
+            md5: Some([5u8; 16]),
+            sha256: Some([6u8; 32]),
+        }
+    }
+
+    #[test]
+    fn round_trip_then_every_flipped_byte_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = sample();
+        let numbers = Numbers {
+            tree_size: 12,
+            policy_changes: 12,
+            ..Numbers::default()
+        };
+        let root = [7u8; 32];
+        write(dir.path(), &m, &numbers, 10, &root).unwrap();
+        let snap = read(dir.path()).unwrap().expect("snapshot");
+        assert_eq!(snap.matcher.state(), m.state());
+        assert_eq!(snap.numbers, numbers);
+        assert_eq!((snap.matcher_from, snap.root), (10, root));
+        for b in [1u8, 2, 4, 9] {
+            assert_eq!(snap.matcher.find(&query(b)), m.find(&query(b)));
+        }
+        assert!(!m.find(&query(1)).is_empty());
+
+        let p = path(dir.path());
+        let good = std::fs::read(&p).unwrap();
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x04;
+            std::fs::write(&p, &bad).unwrap();
+            assert!(read(dir.path()).is_err(), "byte {i} flipped was accepted");
+        }
+        for n in [0, 1, 8, good.len() / 3, good.len() - 1] {
+            std::fs::write(&p, &good[..n]).unwrap();
+            assert!(read(dir.path()).is_err(), "truncated at {n} was accepted");
+        }
+        let mut longer = good.clone();
+        longer.push(0);
+        std::fs::write(&p, &longer).unwrap();
+        assert!(read(dir.path()).is_err(), "trailing byte accepted");
+        std::fs::remove_file(&p).unwrap();
+        assert!(read(dir.path()).unwrap().is_none());
+    }
+}
