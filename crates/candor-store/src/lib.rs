@@ -12,6 +12,7 @@
 //! - Reads use a separate pool of read-only connections ([`Store::reader`]).
 //! - [`log`] reads the log back: entries, stored hashes, tiles, proofs.
 
+pub mod banks;
 pub mod log;
 mod writer;
 
