@@ -24,7 +24,12 @@ anchor_lines="${ANCHOR_BODY_LINES:-200000}"
 if [ -z "${SKIP_BUILD:-}" ]; then
   (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --release -p candor)
 fi
-candor="$target/release/candor"
+# A copy: building the anchor replaces target/release/candor.
+mkdir -p "$target/import-this"
+if [ -z "${SKIP_BUILD:-}" ] || [ ! -x "$target/import-this/candor" ]; then
+  cp "$target/release/candor" "$target/import-this/candor"
+fi
+candor="$target/import-this/candor"
 anchor=
 if [ -n "${ANCHOR_REV:-}" ]; then
   src="$target/import-anchor-src"
@@ -34,8 +39,6 @@ if [ -n "${ANCHOR_REV:-}" ]; then
     git -C "$root" archive "$ANCHOR_REV" | tar -x -C "$src"
     (cd "$src" && CARGO_TARGET_DIR="$target" cargo build --release -p candor)
     cp "$target/release/candor" "$anchor"
-    # The anchor's build replaced this tree's binary: build it again.
-    (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --release -p candor)
   fi
 fi
 

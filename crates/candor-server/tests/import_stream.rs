@@ -133,8 +133,11 @@ fn read_answer(c: &mut TcpStream) -> (u16, Value) {
     )
 }
 
-/// Every content of `bank` with its signals: public id → [(signal, hex value, salt)].
-fn stored(s: &TestServer, bank: &str) -> BTreeMap<i64, (String, Vec<(String, String, Vec<u8>)>)> {
+/// A content's public id and its signals: (signal, hex value, salt).
+type Stored = (String, Vec<(String, String, Vec<u8>)>);
+
+/// Every content of `bank` by row id, with its signals.
+fn stored(s: &TestServer, bank: &str) -> BTreeMap<i64, Stored> {
     let pool = s.app().store.reader().clone();
     let bank = bank.to_string();
     s.block_on(async move {
