@@ -13,8 +13,18 @@ pub struct Config {
     pub data: PathBuf,
     /// Listen address.
     pub listen: SocketAddr,
-    /// Largest request body accepted (bytes); uploads above it get 413.
+    /// Largest request body accepted (bytes); uploads above it get 413. Not for imports
+    /// (`max_import_bytes`).
     pub max_body_bytes: usize,
+    /// Largest body of `POST /v1/banks/{bank}/import` (bytes); 413 above it. The body is read
+    /// as it arrives and only its parsed hashes are kept (~50 bytes each).
+    pub max_import_bytes: usize,
+    /// Most hashes in one import (one atomic write that holds the writer while it runs); a
+    /// longer list is split into several imports. 413 above it.
+    pub max_import_lines: usize,
+    /// An import — reading its body and writing it — must finish within this many seconds
+    /// (408 otherwise); a pause of `request_timeout_secs` in its body also ends it.
+    pub import_timeout_secs: u64,
     /// Decode limits for uploaded images.
     pub max_image_pixels: u64,
     pub max_image_dimension: u32,
@@ -64,6 +74,9 @@ impl Default for Config {
             data: PathBuf::from("candor-data"),
             listen: "127.0.0.1:8080".parse().expect("valid address"),
             max_body_bytes: 32 * 1024 * 1024,
+            max_import_bytes: 256 * 1024 * 1024,
+            max_import_lines: 1_000_000,
+            import_timeout_secs: 600,
             max_image_pixels: 64_000_000,
             max_image_dimension: 20_000,
             pdq_threshold: 31,
@@ -139,6 +152,9 @@ impl Config {
         env!("CANDOR_DATA", data);
         env!("CANDOR_LISTEN", listen);
         env!("CANDOR_MAX_BODY_BYTES", max_body_bytes);
+        env!("CANDOR_MAX_IMPORT_BYTES", max_import_bytes);
+        env!("CANDOR_MAX_IMPORT_LINES", max_import_lines);
+        env!("CANDOR_IMPORT_TIMEOUT_SECS", import_timeout_secs);
         env!("CANDOR_MAX_IMAGE_PIXELS", max_image_pixels);
         env!("CANDOR_MAX_IMAGE_DIMENSION", max_image_dimension);
         env!("CANDOR_PDQ_THRESHOLD", pdq_threshold);
@@ -187,6 +203,14 @@ impl Config {
             "max_body_bytes must be at least 1024"
         );
         anyhow::ensure!(self.max_batch >= 1, "max_batch must be at least 1");
+        anyhow::ensure!(
+            self.max_import_bytes >= 1024 && self.max_import_lines >= 1,
+            "max_import_bytes must be at least 1024 and max_import_lines at least 1"
+        );
+        anyhow::ensure!(
+            self.import_timeout_secs >= 1,
+            "import_timeout_secs must be at least 1"
+        );
         anyhow::ensure!(
             self.header_read_timeout_secs >= 1
                 && self.request_timeout_secs >= 1

@@ -24,3 +24,16 @@ pub fn append(
     });
     Ok(index)
 }
+
+/// Count `times` entries like `like` in the published numbers once the transaction commits,
+/// for entries a job encoded and appended itself in bulk (`WriteCtx::append`), such as an
+/// import's. The caller guarantees each of them counts exactly as `like` does.
+pub fn count_after_commit(ctx: &mut WriteCtx, app: &Arc<App>, like: Entry, times: u64) {
+    let app = app.clone();
+    ctx.after_commit(move || {
+        let mut numbers = app.numbers.lock().expect("numbers lock");
+        for _ in 0..times {
+            numbers.apply(&like);
+        }
+    });
+}

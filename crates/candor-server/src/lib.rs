@@ -259,17 +259,27 @@ impl App {
     /// The whole HTTP surface.
     pub fn router(self: &Arc<Self>) -> Router {
         let limit = self.config.max_body_bytes;
+        let timeout = |secs| {
+            tower_http::timeout::TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                std::time::Duration::from_secs(secs),
+            )
+        };
+        // Bank import streams list-sized bodies: its own limits (checked as the body arrives,
+        // by the handler) and timeout.
+        let import = routes::import_router()
+            .layer(middleware::from_fn(track))
+            .layer(timeout(self.config.import_timeout_secs))
+            .layer(DefaultBodyLimit::disable());
         routes::router()
             .merge(openapi::router())
             .layer(middleware::from_fn_with_state(self.clone(), until_ready))
             .layer(middleware::from_fn(track))
             // A request — its body and its answer — finishes in time or gets 408.
-            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                axum::http::StatusCode::REQUEST_TIMEOUT,
-                std::time::Duration::from_secs(self.config.request_timeout_secs),
-            ))
+            .layer(timeout(self.config.request_timeout_secs))
             .layer(DefaultBodyLimit::max(limit))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+            .merge(import)
             // Outside the body limit: its early 413 (by Content-Length) is plain text.
             .layer(middleware::from_fn(json_errors))
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -14,6 +14,7 @@
 //! - [`matching`] reads what the in-memory match index is built and caught up from.
 
 pub mod appeals;
+pub mod banks;
 pub mod decisions;
 pub mod dsa;
 pub mod log;

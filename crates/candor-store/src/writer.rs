@@ -47,6 +47,30 @@ impl WriteCtx {
     pub fn after_commit(&mut self, f: impl FnOnce() + Send + 'static) {
         self.effects.push(Box::new(f));
     }
+
+    /// Write the entries this job appended so far (and their stored hashes) into the
+    /// transaction now, and drop them from memory: a job that appends a very large number of
+    /// entries (an import) calls this every few thousand so the writer's memory stays bounded.
+    /// They are still committed — and covered by the signed checkpoint — with the batch, and
+    /// rolled back with the job if it fails. Entries of earlier jobs in the batch stay pending
+    /// (a failing job must not take them with it).
+    pub async fn flush_log(&mut self) -> Result<()> {
+        let (e0, h0) = self.appender.job_start;
+        let a = &self.appender;
+        let entries: Vec<(i64, &[u8])> = a.pending[e0..]
+            .iter()
+            .map(|(i, e)| (*i as i64, e.as_slice()))
+            .collect();
+        insert_rows(&mut self.conn, "log_entries (idx, data)", &entries).await?;
+        let hashes: Vec<(i64, &[u8])> = a.pending_hashes[h0..]
+            .iter()
+            .map(|(i, h)| (*i as i64, h.as_slice()))
+            .collect();
+        insert_rows(&mut self.conn, "log_hashes (idx, hash)", &hashes).await?;
+        self.appender.pending.truncate(e0);
+        self.appender.pending_hashes.truncate(h0);
+        Ok(())
+    }
 }
 
 /// The log's tree state: size, the roots of the perfect subtrees that make up the tree (left
@@ -54,8 +78,11 @@ impl WriteCtx {
 pub(crate) struct Appender {
     size: u64,
     frontier: Vec<(u32, Hash)>,
-    /// Entries appended in the open transaction (index = committed size + position).
-    pending: Vec<Vec<u8>>,
+    /// Entries appended in the open transaction and not yet written to it, with their index.
+    pending: Vec<(u64, Vec<u8>)>,
+    /// Where the running job's entries and hashes start in `pending` and `pending_hashes`
+    /// (what [`WriteCtx::flush_log`] may write early).
+    job_start: (usize, usize),
     committed_size: u64,
     committed_frontier: Vec<(u32, Hash)>,
     /// Stored hashes (Go tlog layout) produced by the pending entries.
@@ -94,6 +121,7 @@ impl Appender {
             size,
             frontier: frontier.clone(),
             pending: Vec::new(),
+            job_start: (0, 0),
             committed_size: size,
             committed_frontier: frontier,
             pending_hashes: Vec::new(),
@@ -163,7 +191,7 @@ impl Appender {
                 .push((stored_hash_index(level, n >> level), h));
         }
         self.frontier.push((level, h));
-        self.pending.push(entry);
+        self.pending.push((n, entry));
         self.size += 1;
         n
     }
@@ -173,8 +201,9 @@ impl Appender {
         fold_root(&self.frontier)
     }
 
-    /// A mark to roll back to if a job fails.
-    fn mark(&self) -> (u64, Vec<(u32, Hash)>, usize, usize) {
+    /// A mark to roll back to if a job fails; also where the job's entries start.
+    fn mark(&mut self) -> (u64, Vec<(u32, Hash)>, usize, usize) {
+        self.job_start = (self.pending.len(), self.pending_hashes.len());
         (
             self.size,
             self.frontier.clone(),
@@ -327,13 +356,12 @@ async fn finish(
 ) -> Result<Option<SignedCheckpoint>> {
     let a = &ctx.appender;
     let mut signed = None;
-    if !a.pending.is_empty() {
+    if a.size != a.committed_size {
         // Multi-row inserts: every statement is a round trip to SQLite's worker thread, which
         // costs more than the insert itself (a batch of a thousand one-entry jobs would
         // otherwise spend most of its time on ~3,000 round trips).
-        let first = a.committed_size;
-        let entries: Vec<(i64, &[u8])> = (a.pending.iter().enumerate())
-            .map(|(i, e)| ((first + i as u64) as i64, e.as_slice()))
+        let entries: Vec<(i64, &[u8])> = (a.pending.iter())
+            .map(|(i, e)| (*i as i64, e.as_slice()))
             .collect();
         insert_rows(&mut ctx.conn, "log_entries (idx, data)", &entries).await?;
         let hashes: Vec<(i64, &[u8])> = (a.pending_hashes.iter())

@@ -1,5 +1,5 @@
 //! The single writer under concurrency: group-committed jobs, rejected jobs rolled back
-//! (rows, log entries and effects), the log's checkpoint, proofs and tiles against
+//! (rows, log entries — also those a job wrote early with `flush_log` — and effects), the log's checkpoint, proofs and tiles against
 //! `candor-log`'s own maths, and the same after reopening.
 
 use std::collections::{BTreeMap, HashSet};
@@ -51,6 +51,12 @@ async fn run_jobs(store: &Store, first_job: u64, effects: Arc<Mutex<Vec<(u64, u6
                             let mut idx = Vec::new();
                             for k in 0..n {
                                 idx.push(ctx.append(entry(job, k)));
+                                // Some jobs write their entries early (as imports do); a
+                                // rejected one must still leave none, and the entries of
+                                // the jobs before it in the batch must survive.
+                                if job % 4 == 1 && k == 0 {
+                                    ctx.flush_log().await?;
+                                }
                             }
                             assert_eq!(ctx.log_size(), idx[idx.len() - 1] + 1);
                             let first = idx[0];

@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use candor_log::entry::{BankContentEntry, BankEntry, ChangeOp, ContentOp, EntryBody};
+use candor_log::entry::{BankContentEntry, BankEntry, ChangeOp, ContentOp, Entry, EntryBody};
 use candor_policy::Category;
+use candor_store::banks as store;
+use futures::StreamExt;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use super::{check_slug, check_text, parse_enum, Page};
 use crate::auth::{Caller, Role};
@@ -99,30 +100,25 @@ fn check_threshold(t: u32) -> Result<(), ApiError> {
 }
 
 async fn load_bank(app: &App, name: &str) -> ApiResult<(i64, Bank)> {
-    let row = sqlx::query(
-        "SELECT b.id, b.name, b.description, b.category, b.provenance, b.enabled, b.pdq_threshold, \
-         b.created_at, b.updated_at, \
-         (SELECT COUNT(*) FROM bank_content c WHERE c.bank_id = b.id AND c.retracted_at IS NULL) \
-         FROM banks b WHERE b.name = ?",
-    )
-    .bind(name)
-    .fetch_optional(app.store.reader())
-    .await?
-    .ok_or_else(|| ApiError::not_found("bank_not_found", format!("no bank {name:?}")))?;
-    Ok((row.get(0), bank_from_row(&row, 1)))
+    let row = store::find_bank(app.store.reader(), name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("bank_not_found", format!("no bank {name:?}")))?;
+    Ok((row.id, Bank::from(row)))
 }
 
-fn bank_from_row(row: &sqlx::sqlite::SqliteRow, o: usize) -> Bank {
-    Bank {
-        name: row.get(o),
-        description: row.get(o + 1),
-        category: row.get(o + 2),
-        provenance: row.get(o + 3),
-        enabled: row.get::<i64, _>(o + 4) != 0,
-        pdq_threshold: row.get::<i64, _>(o + 5) as u32,
-        created_at: row.get(o + 6),
-        updated_at: row.get(o + 7),
-        content_count: row.get(o + 8),
+impl From<store::BankRow> for Bank {
+    fn from(b: store::BankRow) -> Bank {
+        Bank {
+            name: b.name,
+            description: b.description,
+            category: b.category,
+            provenance: b.provenance,
+            enabled: b.enabled,
+            pdq_threshold: b.pdq_threshold,
+            content_count: b.content_count,
+            created_at: b.created_at,
+            updated_at: b.updated_at,
+        }
     }
 }
 
@@ -130,15 +126,8 @@ fn bank_from_row(row: &sqlx::sqlite::SqliteRow, o: usize) -> Bank {
 #[utoipa::path(get, path = "/v1/banks", tag = "banks", responses((status = 200, body = [Bank])), security(("bearer" = [])))]
 pub async fn list(State(app): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Bank>>> {
     caller.require(BANK_READERS)?;
-    let rows = sqlx::query(
-        "SELECT b.name, b.description, b.category, b.provenance, b.enabled, b.pdq_threshold, \
-         b.created_at, b.updated_at, \
-         (SELECT COUNT(*) FROM bank_content c WHERE c.bank_id = b.id AND c.retracted_at IS NULL) \
-         FROM banks b ORDER BY b.name",
-    )
-    .fetch_all(app.store.reader())
-    .await?;
-    Ok(Json(rows.iter().map(|r| bank_from_row(r, 0)).collect()))
+    let banks = store::list_banks(app.store.reader()).await?;
+    Ok(Json(banks.into_iter().map(Bank::from).collect()))
 }
 
 /// One bank.
@@ -174,33 +163,32 @@ pub async fn create(
     app.store
         .write(move |ctx| {
             Box::pin(async move {
-                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM banks WHERE name = ?")
-                    .bind(&name)
-                    .fetch_optional(&mut ctx.conn)
-                    .await?;
-                if exists.is_some() {
-                    return Err(candor_store::StoreError::Rejected(format!("bank {name:?} exists")));
-                }
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO banks (name, description, category, provenance, enabled, pdq_threshold, created_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                let id = store::create_bank(
+                    &mut ctx.conn,
+                    &store::NewBank {
+                        name: &name,
+                        description: &b.description,
+                        category: &category,
+                        provenance: &prov,
+                        enabled,
+                        pdq_threshold: threshold,
+                        now: &now,
+                    },
                 )
-                .bind(&name)
-                .bind(&b.description)
-                .bind(&category)
-                .bind(&prov)
-                .bind(enabled as i64)
-                .bind(threshold as i64)
-                .bind(&now)
-                .bind(&now)
-                .fetch_one(&mut ctx.conn)
                 .await?;
-                record_bank(ctx, &a, &now, id, ChangeOp::Create, BankInfo {
-                    name,
-                    category,
-                    enabled,
-                    pdq_threshold: threshold,
-                })
+                record_bank(
+                    ctx,
+                    &a,
+                    &now,
+                    id,
+                    ChangeOp::Create,
+                    BankInfo {
+                        name,
+                        category,
+                        enabled,
+                        pdq_threshold: threshold,
+                    },
+                )
             })
         })
         .await?;
@@ -262,27 +250,26 @@ pub async fn update(
     app.store
         .write(move |ctx| {
             Box::pin(async move {
-                let n = sqlx::query(
-                    "UPDATE banks SET description = ?, category = ?, enabled = ?, pdq_threshold = ?, updated_at = ? WHERE id = ?",
-                )
-                .bind(&description)
-                .bind(&category)
-                .bind(enabled as i64)
-                .bind(threshold as i64)
-                .bind(&now)
-                .bind(id)
-                .execute(&mut ctx.conn)
-                .await?
-                .rows_affected();
-                if n == 0 {
-                    return Err(candor_store::StoreError::Rejected("bank was deleted".into()));
-                }
-                record_bank(ctx, &a, &now, id, ChangeOp::Update, BankInfo {
-                    name,
-                    category,
+                let settings = store::BankSettings {
+                    description: &description,
+                    category: &category,
                     enabled,
                     pdq_threshold: threshold,
-                })
+                };
+                store::update_bank(&mut ctx.conn, id, &settings, &now).await?;
+                record_bank(
+                    ctx,
+                    &a,
+                    &now,
+                    id,
+                    ChangeOp::Update,
+                    BankInfo {
+                        name,
+                        category,
+                        enabled,
+                        pdq_threshold: threshold,
+                    },
+                )
             })
         })
         .await?;
@@ -303,19 +290,19 @@ pub async fn delete(
     app.store
         .write(move |ctx| {
             Box::pin(async move {
-                sqlx::query("DELETE FROM content_signals WHERE content_id IN (SELECT id FROM bank_content WHERE bank_id = ?)")
-                    .bind(id)
-                    .execute(&mut ctx.conn)
-                    .await?;
-                sqlx::query("DELETE FROM bank_content WHERE bank_id = ?").bind(id).execute(&mut ctx.conn).await?;
-                sqlx::query("DELETE FROM banks WHERE id = ?").bind(id).execute(&mut ctx.conn).await?;
-                append(ctx, &a, &now, EntryBody::Bank(BankEntry {
-                    bank: cur.name.clone(),
-                    op: ChangeOp::Delete,
-                    category: cur.category.clone(),
-                    enabled: false,
-                    pdq_threshold: cur.pdq_threshold,
-                }))?;
+                store::delete_bank(&mut ctx.conn, id).await?;
+                append(
+                    ctx,
+                    &a,
+                    &now,
+                    EntryBody::Bank(BankEntry {
+                        bank: cur.name.clone(),
+                        op: ChangeOp::Delete,
+                        category: cur.category.clone(),
+                        enabled: false,
+                        pdq_threshold: cur.pdq_threshold,
+                    }),
+                )?;
                 let a2 = a.clone();
                 ctx.after_commit(move || a2.matcher.write().expect("matcher lock").remove_bank(id));
                 Ok(())
@@ -528,32 +515,31 @@ pub async fn insert_content_in(
     now: &str,
     from_content: Option<candor_log::merkle::Hash>,
 ) -> Result<Vec<u64>, candor_store::StoreError> {
-    let content_row: i64 = sqlx::query_scalar(
-        "INSERT INTO bank_content (public_id, bank_id, provenance, note, enabled, created_at, created_by) \
-         VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING id",
+    let content_row = store::add_content(
+        &mut ctx.conn,
+        &store::NewContent {
+            public_id,
+            bank_id,
+            provenance: prov,
+            note,
+            created_by: by,
+            now,
+        },
     )
-    .bind(public_id)
-    .bind(bank_id)
-    .bind(prov)
-    .bind(note)
-    .bind(now)
-    .bind(by)
-    .fetch_one(&mut ctx.conn)
     .await?;
     let mut indexes = Vec::new();
     let mut rows = Vec::new();
     for s in signals {
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
-        let row: i64 = sqlx::query_scalar(
-            "INSERT INTO content_signals (content_id, signal, value, quality, salt) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        let row = store::add_signal(
+            &mut ctx.conn,
+            content_row,
+            s.kind,
+            &s.value,
+            s.quality,
+            &salt,
         )
-        .bind(content_row)
-        .bind(s.kind.as_str())
-        .bind(s.value.as_slice())
-        .bind(s.quality.map(i64::from))
-        .bind(salt.as_slice())
-        .fetch_one(&mut ctx.conn)
         .await?;
         rows.push((row, s.kind, s.value.clone()));
         indexes.push(append(
@@ -585,43 +571,35 @@ pub async fn insert_content_in(
 }
 
 async fn load_content(app: &App, bank: &str, public_id: &str) -> ApiResult<BankContent> {
-    let row = sqlx::query(
-        "SELECT c.id, c.public_id, b.name, c.provenance, c.note, c.enabled, c.retracted_at, c.retraction_reason, \
-         c.created_at, c.created_by FROM bank_content c JOIN banks b ON b.id = c.bank_id \
-         WHERE c.public_id = ? AND b.name = ?",
-    )
-    .bind(public_id)
-    .bind(bank)
-    .fetch_optional(app.store.reader())
-    .await?
-    .ok_or_else(|| ApiError::not_found("content_not_found", format!("no content {public_id:?} in bank {bank:?}")))?;
-    content_from_row(app, &row).await
+    let row = store::find_content(app.store.reader(), bank, public_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "content_not_found",
+                format!("no content {public_id:?} in bank {bank:?}"),
+            )
+        })?;
+    content_from_row(app, row).await
 }
 
-async fn content_from_row(app: &App, row: &sqlx::sqlite::SqliteRow) -> ApiResult<BankContent> {
-    let id: i64 = row.get(0);
-    let sigs = sqlx::query(
-        "SELECT signal, value, quality FROM content_signals WHERE content_id = ? ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(app.store.reader())
-    .await?;
+async fn content_from_row(app: &App, row: store::ContentRow) -> ApiResult<BankContent> {
+    let sigs = store::signals_of(app.store.reader(), row.id).await?;
     Ok(BankContent {
-        id: row.get(1),
-        bank: row.get(2),
-        provenance: row.get(3),
-        note: row.get(4),
-        enabled: row.get::<i64, _>(5) != 0,
-        retracted_at: row.get(6),
-        retraction_reason: row.get(7),
-        created_at: row.get(8),
-        created_by: row.get(9),
+        id: row.public_id,
+        bank: row.bank,
+        provenance: row.provenance,
+        note: row.note,
+        enabled: row.enabled,
+        retracted_at: row.retracted_at,
+        retraction_reason: row.retraction_reason,
+        created_at: row.created_at,
+        created_by: row.created_by,
         signals: sigs
-            .iter()
+            .into_iter()
             .map(|s| ContentSignal {
-                signal: s.get(0),
-                value: hex::encode(s.get::<Vec<u8>, _>(1)),
-                quality: s.get::<Option<i64>, _>(2).map(|q| q as u8),
+                signal: s.kind.as_str().to_string(),
+                value: hex::encode(s.value),
+                quality: s.quality,
             })
             .collect(),
         log_indexes: Vec::new(),
@@ -644,25 +622,16 @@ pub async fn list_content(
     Query(page): Query<Page>,
 ) -> ApiResult<Json<ContentPage>> {
     caller.require(BANK_READERS)?;
-    let (bank_id, b) = load_bank(&app, &bank).await?;
+    let (bank_id, _) = load_bank(&app, &bank).await?;
     let limit = page.limit();
-    let rows = sqlx::query(
-        "SELECT c.id, c.public_id, ?, c.provenance, c.note, c.enabled, c.retracted_at, c.retraction_reason, \
-         c.created_at, c.created_by FROM bank_content c WHERE c.bank_id = ? AND c.id > ? ORDER BY c.id LIMIT ?",
-    )
-    .bind(&b.name)
-    .bind(bank_id)
-    .bind(page.after_rowid()?)
-    .bind(limit)
-    .fetch_all(app.store.reader())
-    .await?;
+    let rows = store::list_content(app.store.reader(), bank_id, page.after_rowid()?, limit).await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.id.to_string()))
+        .flatten();
     let mut items = Vec::with_capacity(rows.len());
-    for r in &rows {
+    for r in rows {
         items.push(content_from_row(&app, r).await?);
     }
-    let next = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|r| r.get::<i64, _>(0).to_string()))
-        .flatten();
     Ok(Json(ContentPage { items, next }))
 }
 
@@ -764,56 +733,30 @@ pub async fn change_content_in(
     now: &str,
 ) -> Result<(), candor_store::StoreError> {
     use candor_store::StoreError::Rejected;
-    let row = sqlx::query(
-        "SELECT c.id, c.bank_id, c.enabled, c.retracted_at, c.provenance, b.category FROM bank_content c \
-         JOIN banks b ON b.id = c.bank_id WHERE c.public_id = ? AND b.name = ?",
-    )
-    .bind(content)
-    .bind(bank)
-    .fetch_optional(&mut ctx.conn)
-    .await?
-    .ok_or_else(|| Rejected(format!("no content {content:?} in bank {bank:?}")))?;
-    let (cid, bank_id): (i64, i64) = (row.get(0), row.get(1));
-    let enabled = row.get::<i64, _>(2) != 0;
-    let retracted = row.get::<Option<String>, _>(3).is_some();
-    let (prov, category): (String, String) = (row.get(4), row.get(5));
-    if retracted {
+    let c = store::content_state(&mut ctx.conn, bank, content)
+        .await?
+        .ok_or_else(|| Rejected(format!("no content {content:?} in bank {bank:?}")))?;
+    let (cid, bank_id) = (c.id, c.bank_id);
+    if c.retracted {
         return Err(Rejected(format!("content {content:?} is retracted")));
     }
     match op {
-        ContentOp::Retract => {
-            sqlx::query("UPDATE bank_content SET retracted_at = ?, retraction_reason = ?, enabled = 0 WHERE id = ?")
-                .bind(now)
-                .bind(&reason)
-                .bind(cid)
-                .execute(&mut ctx.conn)
-                .await?;
-        }
+        ContentOp::Retract => store::retract(&mut ctx.conn, cid, now, reason.as_deref()).await?,
         ContentOp::Enable | ContentOp::Disable => {
             let want = op == ContentOp::Enable;
-            if want == enabled {
+            if want == c.enabled {
                 return Ok(());
             }
-            sqlx::query("UPDATE bank_content SET enabled = ? WHERE id = ?")
-                .bind(want as i64)
-                .bind(cid)
-                .execute(&mut ctx.conn)
-                .await?;
+            store::set_enabled(&mut ctx.conn, cid, want).await?;
         }
         ContentOp::Add => return Err(Rejected("add is not a change".into())),
     }
-    let sigs = sqlx::query(
-        "SELECT id, signal, value, salt FROM content_signals WHERE content_id = ? ORDER BY id",
-    )
-    .bind(cid)
-    .fetch_all(&mut ctx.conn)
-    .await?;
+    let sigs = store::signals_of(&mut ctx.conn, cid).await?;
     let mut rows = Vec::new();
-    for s in &sigs {
-        let kind = SignalKind::parse(s.get::<&str, _>(1)).unwrap_or(SignalKind::Sha256);
-        let value: Vec<u8> = s.get(2);
+    for s in sigs {
         let salt: [u8; 16] = s
-            .get::<Vec<u8>, _>(3)
+            .salt
+            .as_slice()
             .try_into()
             .map_err(|_| Rejected("bad salt".into()))?;
         append(
@@ -824,15 +767,15 @@ pub async fn change_content_in(
                 bank: bank.to_string(),
                 content: content.to_string(),
                 op,
-                signal: kind,
-                commitment: candor_log::commit::signal_commitment(&salt, kind.as_str(), &value),
-                category: category.clone(),
-                provenance: prov.clone(),
+                signal: s.kind,
+                commitment: candor_log::commit::signal_commitment(&salt, s.kind.as_str(), &s.value),
+                category: c.category.clone(),
+                provenance: c.provenance.clone(),
                 reason: reason.clone(),
                 content_commitment: None,
             }),
         )?;
-        rows.push((s.get::<i64, _>(0), kind, value));
+        rows.push((s.id, s.kind, s.value));
     }
     let a2 = a.clone();
     let public = content.to_string();
@@ -874,9 +817,6 @@ pub struct ImportResult {
     pub last_log_index: Option<u64>,
 }
 
-/// Lines per write transaction of an import.
-const IMPORT_BATCH: usize = 5000;
-
 /// Parse one import line: `<pdq hex>`, or `<signal> <hex>` with signal pdq, md5 or sha256.
 /// Blank lines and `#` comments are skipped.
 pub fn import_line(line: &str, n: usize) -> Result<Option<NewSignal>, ApiError> {
@@ -905,76 +845,331 @@ pub fn import_line(line: &str, n: usize) -> Result<Option<NewSignal>, ApiError> 
     }))
 }
 
-/// Import a hash list into a bank: one signal per line (`<pdq hex>` or `<signal> <hex>`),
-/// each line one bank content with the bank's provenance. The whole body is checked before
-/// anything is written; then it is written in transactions of 5,000 lines, each line logged.
+/// Longest import line accepted (a `sha256 <64 hex>` line with generous spacing fits many
+/// times over); a longer one is malformed, so a body without newlines cannot fill memory.
+const MAX_IMPORT_LINE: usize = 1024;
+
+/// Lines whose rows, entries and stored hashes are prepared and written together: large enough
+/// for multi-row statements, small enough that an import's memory does not grow with them.
+const IMPORT_CHUNK: usize = 4096;
+
+/// One parsed import line, compact (no text kept): the signal and its value (MD5 in the first
+/// 16 bytes).
+#[derive(Clone, Copy)]
+struct ImportLine {
+    kind: SignalKind,
+    value: [u8; 32],
+}
+
+impl ImportLine {
+    fn value(&self) -> &[u8] {
+        match self.kind {
+            SignalKind::Md5 => &self.value[..16],
+            _ => &self.value,
+        }
+    }
+}
+
+/// Read an import body as it arrives: every line parsed at once (only its compact form kept),
+/// the first malformed one rejects the import with its number. Bounded by
+/// `max_import_bytes`, `max_import_lines` and, between two pieces of the body,
+/// `request_timeout_secs`.
+async fn read_import(app: &App, headers: &HeaderMap, body: Body) -> ApiResult<Vec<ImportLine>> {
+    let cfg = &app.config;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "import_too_large",
+            format!(
+                "an import is at most {} bytes and {} hashes (max_import_bytes, max_import_lines): split the list into several imports",
+                cfg.max_import_bytes, cfg.max_import_lines
+            ),
+        )
+    };
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cfg.max_import_bytes as u64) {
+        return Err(too_large());
+    }
+    let stall = std::time::Duration::from_secs(cfg.request_timeout_secs);
+    let mut stream = body.into_data_stream();
+    let mut lines = Vec::new();
+    let mut carry: Vec<u8> = Vec::new();
+    let mut n = 0usize;
+    let mut total = 0usize;
+    let take = |line: &[u8], n: usize, lines: &mut Vec<ImportLine>| -> ApiResult<()> {
+        let text = std::str::from_utf8(line).map_err(|_| {
+            ApiError::bad_request("invalid_import", format!("line {n}: not UTF-8 text"))
+        })?;
+        if let Some(s) = import_line(text, n)? {
+            if lines.len() >= cfg.max_import_lines {
+                return Err(too_large());
+            }
+            let mut value = [0u8; 32];
+            value[..s.value.len()].copy_from_slice(&s.value);
+            lines.push(ImportLine {
+                kind: s.kind,
+                value,
+            });
+        }
+        Ok(())
+    };
+    loop {
+        let chunk = match tokio::time::timeout(stall, stream.next()).await {
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!("no part of the list arrived for {} s", stall.as_secs()),
+                ))
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(ApiError::bad_request(
+                    "invalid_body",
+                    format!("the list could not be read: {e}"),
+                ))
+            }
+            Ok(Some(Ok(c))) => c,
+        };
+        total += chunk.len();
+        if total > cfg.max_import_bytes {
+            return Err(too_large());
+        }
+        let mut rest: &[u8] = &chunk;
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+            n += 1;
+            if carry.is_empty() {
+                take(&rest[..pos], n, &mut lines)?;
+            } else {
+                carry.extend_from_slice(&rest[..pos]);
+                take(&carry, n, &mut lines)?;
+                carry.clear();
+            }
+            rest = &rest[pos + 1..];
+        }
+        carry.extend_from_slice(rest);
+        if carry.len() > MAX_IMPORT_LINE {
+            return Err(ApiError::bad_request(
+                "invalid_import",
+                format!("line {}: longer than {MAX_IMPORT_LINE} bytes", n + 1),
+            ));
+        }
+    }
+    if !carry.is_empty() {
+        take(&carry, n + 1, &mut lines)?;
+    }
+    Ok(lines)
+}
+
+/// A chunk of import lines made ready off the writer: public ids, salts and encoded log
+/// entries (commitments inside).
+struct PreparedChunk {
+    ids: Vec<uuid::Uuid>,
+    salts: Vec<[u8; 16]>,
+    entries: Vec<Vec<u8>>,
+}
+
+/// What every entry of an import shares.
+#[derive(Clone)]
+struct ImportCommon {
+    bank: String,
+    category: String,
+    provenance: String,
+    now: String,
+}
+
+impl ImportCommon {
+    fn entry(&self, content: String, kind: SignalKind, commitment: [u8; 32]) -> Entry {
+        Entry::new(
+            self.now.clone(),
+            EntryBody::BankContent(BankContentEntry {
+                bank: self.bank.clone(),
+                content,
+                op: ContentOp::Add,
+                signal: kind,
+                commitment,
+                category: self.category.clone(),
+                provenance: self.provenance.clone(),
+                reason: None,
+                content_commitment: None,
+            }),
+        )
+    }
+}
+
+fn prepare_chunk(
+    common: &ImportCommon,
+    lines: &[ImportLine],
+) -> Result<PreparedChunk, candor_store::StoreError> {
+    let mut rng = rand::rng();
+    let mut chunk = PreparedChunk {
+        ids: Vec::with_capacity(lines.len()),
+        salts: Vec::with_capacity(lines.len()),
+        entries: Vec::with_capacity(lines.len()),
+    };
+    for l in lines {
+        let id = uuid::Uuid::now_v7();
+        let mut salt = [0u8; 16];
+        rng.fill_bytes(&mut salt);
+        let commitment = candor_log::commit::signal_commitment(&salt, l.kind.as_str(), l.value());
+        let entry = common.entry(id.simple().to_string(), l.kind, commitment);
+        chunk.entries.push(entry.encode_checked()?);
+        chunk.ids.push(id);
+        chunk.salts.push(salt);
+    }
+    Ok(chunk)
+}
+
+/// Import a hash list into a bank: one signal per line (`<pdq hex>` or `<signal> <hex>`, blank
+/// lines and `#` comments skipped), each line one bank content with the bank's provenance, a
+/// fresh salt and its own log entry. The body is read as it arrives and checked whole before
+/// anything is written: a malformed line rejects the import (400, with its line number) and
+/// nothing is written. The import is then one atomic write: every content, signal and entry, or
+/// none; it matches when this returns. An import holds at most `max_import_lines` hashes
+/// (default 1,000,000) and `max_import_bytes` (default 256 MiB): a larger list is several
+/// imports. Other writes wait while an import is written (~20 s for 1M hashes).
 #[utoipa::path(post, path = "/v1/banks/{bank}/import", tag = "banks", params(("bank" = String, Path)),
     request_body(content = String, content_type = "text/plain", description = "one hash per line"),
-    responses((status = 200, body = ImportResult), (status = 400)), security(("bearer" = [])))]
+    responses((status = 200, body = ImportResult), (status = 400), (status = 413)), security(("bearer" = [])))]
 pub async fn import(
     State(app): State<AppState>,
     caller: Caller,
     Path(bank): Path<String>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> ApiResult<Json<ImportResult>> {
     caller.require(&[Role::Curator])?;
     let (bank_id, b) = load_bank(&app, &bank).await?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("invalid_import", "the list is not UTF-8 text"))?;
-    let mut signals = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if let Some(s) = import_line(line, i + 1)? {
-            signals.push(s);
-        }
-    }
-    let who = caller.who();
+    let lines = Arc::new(read_import(&app, &headers, body).await?);
     let mut result = ImportResult {
         imported: 0,
         first_log_index: None,
         last_log_index: None,
     };
-    for chunk in signals.chunks(IMPORT_BATCH) {
-        let chunk = chunk.to_vec();
-        let a = app.clone();
-        let (name, category, prov, who) = (
-            b.name.clone(),
-            b.category.clone(),
-            b.provenance.clone(),
-            who.clone(),
-        );
-        let now = now_rfc3339();
-        let idx = app
-            .store
-            .write(move |ctx| {
-                Box::pin(async move {
-                    let mut idx = Vec::with_capacity(chunk.len());
-                    for s in &chunk {
-                        let id = new_id();
-                        idx.extend(
-                            insert_content_in(
-                                ctx,
-                                &a,
-                                bank_id,
-                                &name,
-                                &category,
-                                &id,
-                                std::slice::from_ref(s),
-                                "",
-                                &prov,
-                                &who,
-                                &now,
-                                None,
-                            )
-                            .await?,
-                        );
-                    }
-                    Ok(idx)
-                })
-            })
-            .await?;
-        result.imported += idx.len() as u64;
-        result.first_log_index = result.first_log_index.or(idx.first().copied());
-        result.last_log_index = idx.last().copied().or(result.last_log_index);
+    if lines.is_empty() {
+        return Ok(Json(result));
     }
+    let common = ImportCommon {
+        bank: b.name.clone(),
+        category: b.category.clone(),
+        provenance: b.provenance.clone(),
+        now: now_rfc3339(),
+    };
+    let who = caller.who();
+    let a = app.clone();
+    let (first, last) = app
+        .store
+        .write(move |ctx| {
+            Box::pin(async move { write_import(ctx, &a, bank_id, &common, &who, lines).await })
+        })
+        .await?;
+    result.imported = (last - first) + 1;
+    result.first_log_index = Some(first);
+    result.last_log_index = Some(last);
     Ok(Json(result))
+}
+
+/// The import's write, inside one job: chunks are prepared on a blocking thread one ahead of
+/// the writer (ids, salts, commitments, entry encoding in parallel with SQLite), written with
+/// multi-row statements, their entries appended and written early (`flush_log`) so memory does
+/// not grow with the import; the match index and the numbers are updated once, after commit.
+/// Returns the first and last log index.
+async fn write_import(
+    ctx: &mut candor_store::WriteCtx,
+    a: &Arc<App>,
+    bank_id: i64,
+    common: &ImportCommon,
+    who: &str,
+    lines: Arc<Vec<ImportLine>>,
+) -> Result<(u64, u64), candor_store::StoreError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let (c, l) = (common.clone(), lines.clone());
+    let producer = tokio::task::spawn_blocking(move || {
+        for part in l.chunks(IMPORT_CHUNK) {
+            let prepared = prepare_chunk(&c, part);
+            let stop = prepared.is_err();
+            if tx.blocking_send(prepared).is_err() || stop {
+                return; // the job ended (failed): nothing more is wanted
+            }
+        }
+    });
+    let mut ids = Vec::with_capacity(lines.len());
+    let mut first_rows: Option<store::ImportedRows> = None;
+    let (mut first, mut last) = (None, 0u64);
+    let mut done = 0usize;
+    while let Some(chunk) = rx.recv().await {
+        let chunk = chunk?;
+        let part = &lines[done..done + chunk.ids.len()];
+        let public: Vec<String> = chunk.ids.iter().map(|u| u.simple().to_string()).collect();
+        let items: Vec<store::ImportedSignal> = (part.iter().enumerate())
+            .map(|(i, l)| store::ImportedSignal {
+                public_id: &public[i],
+                kind: l.kind,
+                value: l.value(),
+                salt: &chunk.salts[i],
+            })
+            .collect();
+        let rows = store::add_imported(
+            &mut ctx.conn,
+            bank_id,
+            &common.provenance,
+            who,
+            &common.now,
+            &items,
+        )
+        .await?;
+        // Rows are consecutive over the whole import (one writer, one transaction).
+        let f = *first_rows.get_or_insert(rows);
+        if rows.first_content != f.first_content + done as i64
+            || rows.first_signal != f.first_signal + done as i64
+        {
+            return Err(candor_store::StoreError::Corrupt(
+                "import rows are not consecutive".into(),
+            ));
+        }
+        for e in chunk.entries {
+            let i = ctx.append(e);
+            first.get_or_insert(i);
+            last = i;
+        }
+        ctx.flush_log().await?;
+        ids.extend(chunk.ids);
+        done += part.len();
+    }
+    let _ = producer.await;
+    let (Some(first), Some(rows)) = (first, first_rows) else {
+        return Err(candor_store::StoreError::Rejected(
+            "nothing to import".into(),
+        ));
+    };
+    if done != lines.len() {
+        return Err(candor_store::StoreError::Corrupt(
+            "the import was not prepared whole".into(),
+        ));
+    }
+    // The numbers count a bank-content entry by its type, op and signal: one entry of each
+    // signal stands for all of its kind.
+    let mut counts: Vec<(SignalKind, u64)> = Vec::new();
+    for l in lines.iter() {
+        match counts.iter_mut().find(|(k, _)| *k == l.kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((l.kind, 1)),
+        }
+    }
+    for (kind, n) in counts {
+        let like = common.entry(String::new(), kind, [0; 32]);
+        crate::entries::count_after_commit(ctx, a, like, n);
+    }
+    let a2 = a.clone();
+    ctx.after_commit(move || {
+        let mut m = a2.matcher.write().expect("matcher lock");
+        for (i, (l, id)) in lines.iter().zip(ids).enumerate() {
+            let row = rows.first_signal + i as i64;
+            m.insert(row, bank_id, id.simple().to_string(), l.kind, l.value());
+        }
+    });
+    Ok((first, last))
 }

@@ -1,4 +1,5 @@
-//! Every route, by room. `router()` is the whole `/v1` API plus `/log`, health and metrics.
+//! Every route, by room. `router()` is the whole `/v1` API plus `/log`, health and metrics,
+//! but for `import_router()` (bank import: its own body limit and timeout).
 
 pub mod access;
 pub mod appeals;
@@ -38,7 +39,6 @@ pub fn router() -> Router<AppState> {
             "/v1/banks/{bank}/content",
             get(banks::list_content).post(banks::add_content),
         )
-        .route("/v1/banks/{bank}/import", post(banks::import))
         .route(
             "/v1/banks/{bank}/content/{content}",
             get(banks::get_content).patch(banks::set_content_enabled),
@@ -81,6 +81,12 @@ pub fn router() -> Router<AppState> {
         .route("/log/numbers", get(log::numbers))
         .route("/log/tile/{*path}", get(log::tile))
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
+}
+
+/// The routes with their own body limit and timeout (`max_import_bytes`,
+/// `import_timeout_secs`): bank import, which streams list-sized bodies.
+pub fn import_router() -> Router<AppState> {
+    Router::new().route("/v1/banks/{bank}/import", post(banks::import))
 }
 
 /// Roles that may read everything.

@@ -1,0 +1,470 @@
+//! The banks room: banks, their content and its signals. Every query of the room lives here,
+//! as an operation in the room's words; `candor-server` calls these and never writes SQL.
+//!
+//! Writes take `&mut SqliteConnection` (inside a writer job: `&mut ctx.conn`), reads a
+//! `&SqlitePool` (`store.reader()`) or, inside a job, the job's connection. Log entries and the
+//! match index are the caller's: this module only stores rows.
+
+use candor_log::entry::SignalKind;
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::{Row, SqliteExecutor};
+
+use crate::{Result, StoreError};
+
+/// A bank, with the number of its live (unretracted) contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub provenance: String,
+    pub enabled: bool,
+    pub pdq_threshold: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    pub content_count: i64,
+}
+
+/// A bank to create.
+#[derive(Debug, Clone)]
+pub struct NewBank<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub category: &'a str,
+    pub provenance: &'a str,
+    pub enabled: bool,
+    pub pdq_threshold: u32,
+    pub now: &'a str,
+}
+
+/// The settings of a bank an update may change.
+#[derive(Debug, Clone)]
+pub struct BankSettings<'a> {
+    pub description: &'a str,
+    pub category: &'a str,
+    pub enabled: bool,
+    pub pdq_threshold: u32,
+}
+
+/// One bank content (without its signals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentRow {
+    /// Row id (the pagination cursor).
+    pub id: i64,
+    pub public_id: String,
+    pub bank: String,
+    pub provenance: String,
+    pub note: String,
+    pub enabled: bool,
+    pub retracted_at: Option<String>,
+    pub retraction_reason: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+/// One stored signal of a content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalRow {
+    /// Row id of `content_signals` (the match index's key).
+    pub id: i64,
+    /// `pdq`, `md5` or `sha256` (unknown names read as `sha256`, as the index does).
+    pub kind: SignalKind,
+    pub value: Vec<u8>,
+    pub quality: Option<u8>,
+    pub salt: Vec<u8>,
+}
+
+/// A content to add.
+#[derive(Debug, Clone)]
+pub struct NewContent<'a> {
+    pub public_id: &'a str,
+    pub bank_id: i64,
+    pub provenance: &'a str,
+    pub note: &'a str,
+    pub created_by: &'a str,
+    pub now: &'a str,
+}
+
+/// A content as a change sees it: where it is and whether it can still change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentState {
+    pub id: i64,
+    pub bank_id: i64,
+    pub enabled: bool,
+    pub retracted: bool,
+    pub provenance: String,
+    pub category: String,
+}
+
+/// One line of an import: a content with one signal, its public id and salt chosen by the
+/// caller.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportedSignal<'a> {
+    pub public_id: &'a str,
+    pub kind: SignalKind,
+    pub value: &'a [u8],
+    pub salt: &'a [u8; 16],
+}
+
+/// Where [`add_imported`] put its rows: content `i` got row `first_content + i` and its signal
+/// row `first_signal + i`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportedRows {
+    pub first_content: i64,
+    pub first_signal: i64,
+}
+
+const BANK_COLUMNS: &str = "b.id, b.name, b.description, b.category, b.provenance, b.enabled, \
+     b.pdq_threshold, b.created_at, b.updated_at, \
+     (SELECT COUNT(*) FROM bank_content c WHERE c.bank_id = b.id AND c.retracted_at IS NULL)";
+
+fn bank_from_row(row: &SqliteRow) -> BankRow {
+    BankRow {
+        id: row.get(0),
+        name: row.get(1),
+        description: row.get(2),
+        category: row.get(3),
+        provenance: row.get(4),
+        enabled: row.get::<i64, _>(5) != 0,
+        pdq_threshold: row.get::<i64, _>(6) as u32,
+        created_at: row.get(7),
+        updated_at: row.get(8),
+        content_count: row.get(9),
+    }
+}
+
+/// The bank called `name`.
+pub async fn find_bank(pool: &SqlitePool, name: &str) -> Result<Option<BankRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {BANK_COLUMNS} FROM banks b WHERE b.name = ?"
+    ))
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(bank_from_row))
+}
+
+/// Every bank, by name.
+pub async fn list_banks(pool: &SqlitePool) -> Result<Vec<BankRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {BANK_COLUMNS} FROM banks b ORDER BY b.name"
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(bank_from_row).collect())
+}
+
+/// Create a bank; returns its id. [`StoreError::Rejected`] if the name is taken.
+pub async fn create_bank(conn: &mut SqliteConnection, b: &NewBank<'_>) -> Result<i64> {
+    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM banks WHERE name = ?")
+        .bind(b.name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if exists.is_some() {
+        return Err(StoreError::Rejected(format!("bank {:?} exists", b.name)));
+    }
+    Ok(sqlx::query_scalar(
+        "INSERT INTO banks (name, description, category, provenance, enabled, pdq_threshold, \
+         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(b.name)
+    .bind(b.description)
+    .bind(b.category)
+    .bind(b.provenance)
+    .bind(b.enabled as i64)
+    .bind(i64::from(b.pdq_threshold))
+    .bind(b.now)
+    .bind(b.now)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Change a bank's settings. [`StoreError::Rejected`] if the bank is gone.
+pub async fn update_bank(
+    conn: &mut SqliteConnection,
+    id: i64,
+    s: &BankSettings<'_>,
+    now: &str,
+) -> Result<()> {
+    let n = sqlx::query(
+        "UPDATE banks SET description = ?, category = ?, enabled = ?, pdq_threshold = ?, \
+         updated_at = ? WHERE id = ?",
+    )
+    .bind(s.description)
+    .bind(s.category)
+    .bind(s.enabled as i64)
+    .bind(i64::from(s.pdq_threshold))
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(StoreError::Rejected("bank was deleted".into()));
+    }
+    Ok(())
+}
+
+/// Delete a bank with all its content and signals.
+pub async fn delete_bank(conn: &mut SqliteConnection, id: i64) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM content_signals WHERE content_id IN \
+         (SELECT id FROM bank_content WHERE bank_id = ?)",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM bank_content WHERE bank_id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM banks WHERE id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+const CONTENT_COLUMNS: &str = "c.id, c.public_id, b.name, c.provenance, c.note, c.enabled, \
+     c.retracted_at, c.retraction_reason, c.created_at, c.created_by";
+
+fn content_from_row(row: &SqliteRow) -> ContentRow {
+    ContentRow {
+        id: row.get(0),
+        public_id: row.get(1),
+        bank: row.get(2),
+        provenance: row.get(3),
+        note: row.get(4),
+        enabled: row.get::<i64, _>(5) != 0,
+        retracted_at: row.get(6),
+        retraction_reason: row.get(7),
+        created_at: row.get(8),
+        created_by: row.get(9),
+    }
+}
+
+/// The content `public_id` of bank `bank`.
+pub async fn find_content(
+    pool: &SqlitePool,
+    bank: &str,
+    public_id: &str,
+) -> Result<Option<ContentRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {CONTENT_COLUMNS} FROM bank_content c JOIN banks b ON b.id = c.bank_id \
+         WHERE c.public_id = ? AND b.name = ?"
+    ))
+    .bind(public_id)
+    .bind(bank)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(content_from_row))
+}
+
+/// A page of a bank's content, oldest first: rows after row id `after`, at most `limit`.
+pub async fn list_content(
+    pool: &SqlitePool,
+    bank_id: i64,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<ContentRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {CONTENT_COLUMNS} FROM bank_content c JOIN banks b ON b.id = c.bank_id \
+         WHERE c.bank_id = ? AND c.id > ? ORDER BY c.id LIMIT ?"
+    ))
+    .bind(bank_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(content_from_row).collect())
+}
+
+/// The signals of content row `content_id`, in the order they were added.
+pub async fn signals_of<'e>(
+    executor: impl SqliteExecutor<'e>,
+    content_id: i64,
+) -> Result<Vec<SignalRow>> {
+    let rows = sqlx::query(
+        "SELECT id, signal, value, quality, salt FROM content_signals WHERE content_id = ? \
+         ORDER BY id",
+    )
+    .bind(content_id)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| SignalRow {
+            id: r.get(0),
+            kind: SignalKind::parse(r.get::<&str, _>(1)).unwrap_or(SignalKind::Sha256),
+            value: r.get(2),
+            quality: r.get::<Option<i64>, _>(3).map(|q| q.clamp(0, 255) as u8),
+            salt: r.get(4),
+        })
+        .collect())
+}
+
+/// Add one content (enabled); returns its row id. Its signals follow with [`add_signal`].
+pub async fn add_content(conn: &mut SqliteConnection, c: &NewContent<'_>) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO bank_content (public_id, bank_id, provenance, note, enabled, created_at, \
+         created_by) VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING id",
+    )
+    .bind(c.public_id)
+    .bind(c.bank_id)
+    .bind(c.provenance)
+    .bind(c.note)
+    .bind(c.now)
+    .bind(c.created_by)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Add one salted signal to content row `content_id`; returns the signal's row id.
+pub async fn add_signal(
+    conn: &mut SqliteConnection,
+    content_id: i64,
+    kind: SignalKind,
+    value: &[u8],
+    quality: Option<u8>,
+    salt: &[u8; 16],
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO content_signals (content_id, signal, value, quality, salt) \
+         VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(content_id)
+    .bind(kind.as_str())
+    .bind(value)
+    .bind(quality.map(i64::from))
+    .bind(salt.as_slice())
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Rows per multi-row `INSERT` of an import (7 parameters a row, far below SQLite's 32,766).
+const IMPORT_ROWS_PER_STATEMENT: usize = 500;
+
+/// Add many one-signal contents to bank `bank_id` (an import), each enabled, with the same
+/// provenance, author and time. Rows get consecutive ids after the current largest (the single
+/// writer's transaction makes that safe), so the caller knows every row without reading back;
+/// the inserts are multi-row statements (a statement is a round trip to SQLite's thread).
+pub async fn add_imported(
+    conn: &mut SqliteConnection,
+    bank_id: i64,
+    provenance: &str,
+    created_by: &str,
+    now: &str,
+    items: &[ImportedSignal<'_>],
+) -> Result<ImportedRows> {
+    let first_content: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM bank_content")
+            .fetch_one(&mut *conn)
+            .await?;
+    let first_signal: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM content_signals")
+            .fetch_one(&mut *conn)
+            .await?;
+    for (c, chunk) in items.chunks(IMPORT_ROWS_PER_STATEMENT).enumerate() {
+        let base = (c * IMPORT_ROWS_PER_STATEMENT) as i64;
+        let mut sql = String::with_capacity(120 + chunk.len() * 24);
+        sql.push_str(
+            "INSERT INTO bank_content (id, public_id, bank_id, provenance, note, enabled, \
+             created_at, created_by) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 { "" } else { ", " });
+            sql.push_str("(?, ?, ?, ?, '', 1, ?, ?)");
+        }
+        let mut q = sqlx::query(&sql);
+        for (i, it) in chunk.iter().enumerate() {
+            q = q
+                .bind(first_content + base + i as i64)
+                .bind(it.public_id)
+                .bind(bank_id)
+                .bind(provenance)
+                .bind(now)
+                .bind(created_by);
+        }
+        q.execute(&mut *conn).await?;
+        let mut sql = String::with_capacity(100 + chunk.len() * 20);
+        sql.push_str(
+            "INSERT INTO content_signals (id, content_id, signal, value, quality, salt) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 { "" } else { ", " });
+            sql.push_str("(?, ?, ?, ?, NULL, ?)");
+        }
+        let mut q = sqlx::query(&sql);
+        for (i, it) in chunk.iter().enumerate() {
+            q = q
+                .bind(first_signal + base + i as i64)
+                .bind(first_content + base + i as i64)
+                .bind(it.kind.as_str())
+                .bind(it.value)
+                .bind(it.salt.as_slice());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(ImportedRows {
+        first_content,
+        first_signal,
+    })
+}
+
+/// The content `public_id` of bank `bank` as a change needs it, read inside the job.
+pub async fn content_state(
+    conn: &mut SqliteConnection,
+    bank: &str,
+    public_id: &str,
+) -> Result<Option<ContentState>> {
+    let row = sqlx::query(
+        "SELECT c.id, c.bank_id, c.enabled, c.retracted_at, c.provenance, b.category \
+         FROM bank_content c JOIN banks b ON b.id = c.bank_id \
+         WHERE c.public_id = ? AND b.name = ?",
+    )
+    .bind(public_id)
+    .bind(bank)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| ContentState {
+        id: r.get(0),
+        bank_id: r.get(1),
+        enabled: r.get::<i64, _>(2) != 0,
+        retracted: r.get::<Option<String>, _>(3).is_some(),
+        provenance: r.get(4),
+        category: r.get(5),
+    }))
+}
+
+/// Retract content row `content_id` (final): disabled, with the time and the reason.
+pub async fn retract(
+    conn: &mut SqliteConnection,
+    content_id: i64,
+    now: &str,
+    reason: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE bank_content SET retracted_at = ?, retraction_reason = ?, enabled = 0 WHERE id = ?",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(content_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Enable or disable content row `content_id`.
+pub async fn set_enabled(
+    conn: &mut SqliteConnection,
+    content_id: i64,
+    enabled: bool,
+) -> Result<()> {
+    sqlx::query("UPDATE bank_content SET enabled = ? WHERE id = ?")
+        .bind(enabled as i64)
+        .bind(content_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
