@@ -293,7 +293,38 @@ def notice_in_matrix(syn, token, decision_id, seconds=60):
     fail(f"no message naming {decision_id} in {room}")
 
 
+def unit_checks():
+    """The module's pure parts: config checks, jurisdiction rules, puid, the outcome rule."""
+    sys.path.insert(0, str(ROOT / "integrations" / "synapse"))
+    import candor_synapse as cs
+    from synapse.module_api.errors import ConfigError
+
+    base = {"url": "http://127.0.0.1:1", "token": "t", "jurisdiction": "de"}
+    c = cs.parse_config(base)
+    check(c.default_jurisdiction == "DE" and not c.fail_open and c.surface == "group", f"defaults: {c}")
+    for bad in ({"surface": "chat"}, {"jurisdiction": "Germany"}, {"fail_mode": "maybe"}, {"tokn": "x"},
+                {"url": "ftp://x"}, {"token": ""}, {"timeout": 0}, {"jurisdiction": {}},
+                {"check": {"everything": True}}):
+        try:
+            cs.parse_config({**base, **bad})
+        except ConfigError:
+            continue
+        fail(f"config {bad} was accepted")
+    c = cs.parse_config({**base, "jurisdiction": {"default": "DE", "users": [{"@bob:*": "AT"}, {"@*:x.fr": "FR"}],
+                                                  "servers": [{"*.be": "BE"}]}})
+    check(cs.find_jurisdiction(c, "@bob:x.fr", "x.fr") == "AT", "first user pattern wins")
+    check(cs.find_jurisdiction(c, "@eve:x.fr", "x.fr") == "FR", "user pattern")
+    check(cs.find_jurisdiction(c, None, "media.be") == "BE", "server pattern")
+    check(cs.find_jurisdiction(c, None, "other.org") == "DE", "default")
+    check(cs.puid("a.b:8448", "Xy_z") == "a-b-8448_Xy_z", cs.puid("a.b:8448", "Xy_z"))
+    check(not cs.outcome({"audience": [{"action": "deliver"}, {"action": "withhold"}]}).clean, "one withhold")
+    check(not cs.outcome({}).clean, "no actions is not clean")
+    check(cs.outcome({"audience": [{"action": "deliver"}]}).clean, "deliver is clean")
+    log("module unit checks passed")
+
+
 def run(args, tmp):
+    unit_checks()
     candor = Candor(args.candor, tmp)
     candor.start()
     curator = candor.token("curator", "e2e-curator")

@@ -332,7 +332,13 @@ class CandorMediaChecker:
             }
             if ctype_other:
                 context["content_type_other"] = ctype_other
-            answer = await self._api.defer_to_thread(scan, self._c, context, chunks)
+            try:
+                answer = await self._api.defer_to_thread(scan, self._c, context, chunks)
+            except CandorUnavailable:
+                raise
+            except Exception as e:  # never an unhandled error in Synapse's upload path
+                logger.exception("Candor: unexpected error checking %s", content_id)
+                raise CandorUnavailable(f"unexpected error: {e!r}") from e
         except CandorUnavailable as e:
             if self._c.fail_open:
                 logger.warning("Candor: could not check %s (%s); fail_mode open: allowed", content_id, e)
