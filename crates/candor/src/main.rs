@@ -5,6 +5,7 @@ mod hash_cmd;
 mod index_cmd;
 mod log_cmd;
 mod policy_cmd;
+mod scan_cmd;
 mod serve_cmd;
 
 #[derive(Parser)]
@@ -38,6 +39,9 @@ enum Command {
     /// Explain what a policy file does before it is published (simulator and lints).
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Scan one file with a running service: exit 0 clean, 1 not clean (reason on stderr), 2
+    /// could not check. Flags or CANDOR_* variables (matrix-content-scanner's `scan.script`).
+    ScanFile(scan_cmd::ScanFileArgs),
 }
 
 #[derive(Subcommand)]
@@ -56,6 +60,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve_cmd::run_serve(args),
         Command::Token(cmd) => serve_cmd::run_token(cmd),
         Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::ScanFile(args) => scan_cmd::run(args),
     };
     match result {
         Ok(code) => code,
