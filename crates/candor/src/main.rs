@@ -6,6 +6,7 @@ mod hash_cmd;
 mod index_cmd;
 mod log_cmd;
 mod policy_cmd;
+mod scan_cmd;
 mod serve_cmd;
 
 #[derive(Parser)]
@@ -42,6 +43,9 @@ enum Command {
     /// Statements of reasons for the EU DSA Transparency Database: export, submit.
     #[command(subcommand)]
     Dsa(dsa_cmd::DsaCommand),
+    /// Scan one file with a running service: exit 0 clean, 1 not clean (reason on stderr), 2
+    /// could not check. Flags or CANDOR_* variables (matrix-content-scanner's `scan.script`).
+    ScanFile(scan_cmd::ScanFileArgs),
 }
 
 #[derive(Subcommand)]
@@ -61,6 +65,7 @@ fn main() -> std::process::ExitCode {
         Command::Token(cmd) => serve_cmd::run_token(cmd),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Dsa(cmd) => dsa_cmd::run(cmd),
+        Command::ScanFile(args) => scan_cmd::run(args),
     };
     match result {
         Ok(code) => code,
