@@ -90,12 +90,6 @@ impl From<candor_store::StoreError> for ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> ApiError {
-        ApiError::internal(format!("database: {e}"))
-    }
-}
-
 /// JSON body rejections (malformed JSON, wrong content type, too large) as API errors.
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(r: axum::extract::rejection::JsonRejection) -> ApiError {

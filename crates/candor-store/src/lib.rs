@@ -195,6 +195,14 @@ impl Store {
         &self.reader
     }
 
+    /// Whether the database answers a query (readiness).
+    pub async fn ping(&self) -> bool {
+        sqlx::query_scalar::<_, i64>("SELECT 1")
+            .fetch_one(&self.reader)
+            .await
+            .is_ok()
+    }
+
     /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -13,9 +13,9 @@ use serde::Serialize;
 use crate::auth::Caller;
 use crate::entries::append;
 use crate::error::{ApiError, ApiResult};
+use crate::flows::banks::change_content_in;
 use crate::flows::decisions::load_decision;
 use crate::flows::review::{item_notice, load_item, load_person, outcome_notices};
-use crate::routes::banks::change_content_in;
 use crate::{new_id, now_rfc3339, App};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -6,6 +6,7 @@
 //! Routes do auth, parsing and the answer; they never call one another and hold no SQL.
 
 pub mod appeals;
+pub mod banks;
 pub mod decisions;
 pub mod dsa;
 pub mod review;

@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::auth::Caller;
 use crate::entries::append;
 use crate::error::{ApiError, ApiResult};
+use crate::flows::banks::{insert_content_in, NewSignal};
 use crate::matcher::SignalKind;
-use crate::routes::banks::{insert_content_in, NewSignal};
 use crate::{new_id, now_rfc3339, App};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -22,10 +22,7 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
         let body = serde_json::json!({"status": "loading", "log_size": size});
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     }
-    let db = sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(app.store.reader())
-        .await
-        .is_ok();
+    let db = app.store.ping().await;
     let entries = app.matcher.read().expect("matcher lock").len();
     let index = app.load_report.lock().expect("report lock").clone();
     let body = serde_json::json!({"status": if db {"ready"} else {"unavailable"}, "indexed_signals": entries, "log_size": size, "index": index});

@@ -1,0 +1,217 @@
+//! The bank content flows: add content (with its salted signals and one log entry per signal)
+//! and change it (retract, enable, disable), inside a job, the match index updated after
+//! commit. Called by the bank routes, the review flow (a confirmation grows a bank) and the
+//! appeal flow (a reversal retracts what a review added).
+
+use std::sync::Arc;
+
+use candor_log::entry::{BankContentEntry, ContentOp, EntryBody};
+use candor_store::banks as store;
+use rand::RngCore;
+
+use crate::entries::append;
+use crate::error::ApiResult;
+use crate::matcher::SignalKind;
+use crate::{now_rfc3339, App};
+
+/// Signals to store for a new bank content.
+#[derive(Debug, Clone)]
+pub struct NewSignal {
+    pub kind: SignalKind,
+    pub value: Vec<u8>,
+    pub quality: Option<u8>,
+}
+
+/// Insert one bank content with its signals (used by curators and by review confirmations).
+/// Returns the log indexes.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_content(
+    app: &Arc<App>,
+    bank_id: i64,
+    bank: &str,
+    category: &str,
+    public_id: String,
+    signals: Vec<NewSignal>,
+    note: String,
+    prov: String,
+    by: String,
+) -> ApiResult<Vec<u64>> {
+    let now = now_rfc3339();
+    let a = app.clone();
+    let (bank, category) = (bank.to_string(), category.to_string());
+    Ok(app
+        .store
+        .write(move |ctx| {
+            Box::pin(async move {
+                insert_content_in(
+                    ctx, &a, bank_id, &bank, &category, &public_id, &signals, &note, &prov, &by,
+                    &now, None,
+                )
+                .await
+            })
+        })
+        .await?)
+}
+
+/// The write itself, inside a job (also used by the review queue). `from_content` is the
+/// content commitment of a person's content a review added (logged with each signal, so the
+/// person can find the addition with their notice).
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_content_in(
+    ctx: &mut candor_store::WriteCtx,
+    a: &Arc<App>,
+    bank_id: i64,
+    bank: &str,
+    category: &str,
+    public_id: &str,
+    signals: &[NewSignal],
+    note: &str,
+    prov: &str,
+    by: &str,
+    now: &str,
+    from_content: Option<candor_log::merkle::Hash>,
+) -> Result<Vec<u64>, candor_store::StoreError> {
+    let content_row = store::add_content(
+        &mut ctx.conn,
+        &store::NewContent {
+            public_id,
+            bank_id,
+            provenance: prov,
+            note,
+            created_by: by,
+            now,
+        },
+    )
+    .await?;
+    let mut indexes = Vec::new();
+    let mut rows = Vec::new();
+    for s in signals {
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let row = store::add_signal(
+            &mut ctx.conn,
+            content_row,
+            s.kind,
+            &s.value,
+            s.quality,
+            &salt,
+        )
+        .await?;
+        rows.push((row, s.kind, s.value.clone()));
+        indexes.push(append(
+            ctx,
+            a,
+            now,
+            EntryBody::BankContent(BankContentEntry {
+                bank: bank.to_string(),
+                content: public_id.to_string(),
+                op: ContentOp::Add,
+                signal: s.kind,
+                commitment: candor_log::commit::signal_commitment(&salt, s.kind.as_str(), &s.value),
+                category: category.to_string(),
+                provenance: prov.to_string(),
+                reason: None,
+                content_commitment: from_content,
+            }),
+        )?);
+    }
+    let a2 = a.clone();
+    let public_id = public_id.to_string();
+    ctx.after_commit(move || {
+        let mut m = a2.matcher.write().expect("matcher lock");
+        for (row, kind, value) in rows {
+            m.insert(row, bank_id, public_id.clone(), kind, &value);
+        }
+    });
+    Ok(indexes)
+}
+
+/// Retract, enable or disable one content (all its signals), in a job.
+pub async fn change_content(
+    app: &Arc<App>,
+    bank: &str,
+    content: &str,
+    op: ContentOp,
+    reason: Option<String>,
+) -> ApiResult<()> {
+    let now = now_rfc3339();
+    let a = app.clone();
+    let (bank, content) = (bank.to_string(), content.to_string());
+    app.store
+        .write(move |ctx| {
+            Box::pin(
+                async move { change_content_in(ctx, &a, &bank, &content, op, reason, &now).await },
+            )
+        })
+        .await?;
+    Ok(())
+}
+
+pub async fn change_content_in(
+    ctx: &mut candor_store::WriteCtx,
+    a: &Arc<App>,
+    bank: &str,
+    content: &str,
+    op: ContentOp,
+    reason: Option<String>,
+    now: &str,
+) -> Result<(), candor_store::StoreError> {
+    use candor_store::StoreError::Rejected;
+    let c = store::content_state(&mut ctx.conn, bank, content)
+        .await?
+        .ok_or_else(|| Rejected(format!("no content {content:?} in bank {bank:?}")))?;
+    let (cid, bank_id) = (c.id, c.bank_id);
+    if c.retracted {
+        return Err(Rejected(format!("content {content:?} is retracted")));
+    }
+    match op {
+        ContentOp::Retract => store::retract(&mut ctx.conn, cid, now, reason.as_deref()).await?,
+        ContentOp::Enable | ContentOp::Disable => {
+            let want = op == ContentOp::Enable;
+            if want == c.enabled {
+                return Ok(());
+            }
+            store::set_enabled(&mut ctx.conn, cid, want).await?;
+        }
+        ContentOp::Add => return Err(Rejected("add is not a change".into())),
+    }
+    let sigs = store::signals_of(&mut ctx.conn, cid).await?;
+    let mut rows = Vec::new();
+    for s in sigs {
+        let salt: [u8; 16] = s
+            .salt
+            .as_slice()
+            .try_into()
+            .map_err(|_| Rejected("bad salt".into()))?;
+        append(
+            ctx,
+            a,
+            now,
+            EntryBody::BankContent(BankContentEntry {
+                bank: bank.to_string(),
+                content: content.to_string(),
+                op,
+                signal: s.kind,
+                commitment: candor_log::commit::signal_commitment(&salt, s.kind.as_str(), &s.value),
+                category: c.category.clone(),
+                provenance: c.provenance.clone(),
+                reason: reason.clone(),
+                content_commitment: None,
+            }),
+        )?;
+        rows.push((s.id, s.kind, s.value));
+    }
+    let a2 = a.clone();
+    let public = content.to_string();
+    ctx.after_commit(move || {
+        let mut m = a2.matcher.write().expect("matcher lock");
+        for (row, kind, value) in rows {
+            if op == ContentOp::Enable {
+                m.insert(row, bank_id, public.clone(), kind, &value);
+            } else {
+                m.remove(row);
+            }
+        }
+    });
+    Ok(())
+}
