@@ -700,23 +700,28 @@ async fn read_import(app: &App, headers: &HeaderMap, body: Body) -> ApiResult<Ve
     let mut carry: Vec<u8> = Vec::new();
     let mut n = 0usize;
     let mut total = 0usize;
-    let take = |line: &[u8], n: usize, lines: &mut Vec<ImportLine>| -> ApiResult<()> {
-        let text = std::str::from_utf8(line).map_err(|_| {
-            ApiError::bad_request("invalid_import", format!("line {n}: not UTF-8 text"))
-        })?;
-        if let Some(s) = import_line(text, n)? {
-            if lines.len() >= cfg.max_import_lines {
-                return Err(too_large());
+    let mut over = false;
+    let take =
+        |line: &[u8], n: usize, lines: &mut Vec<ImportLine>, over: &mut bool| -> ApiResult<()> {
+            let text = std::str::from_utf8(line).map_err(|_| {
+                ApiError::bad_request("invalid_import", format!("line {n}: not UTF-8 text"))
+            })?;
+            if let Some(s) = import_line(text, n)? {
+                if lines.len() >= cfg.max_import_lines {
+                    // Read on (within max_import_bytes) and answer 413 at the end: a client still
+                    // sending would otherwise see a broken pipe instead of the answer.
+                    *over = true;
+                    return Ok(());
+                }
+                let mut value = [0u8; 32];
+                value[..s.value.len()].copy_from_slice(&s.value);
+                lines.push(ImportLine {
+                    kind: s.kind,
+                    value,
+                });
             }
-            let mut value = [0u8; 32];
-            value[..s.value.len()].copy_from_slice(&s.value);
-            lines.push(ImportLine {
-                kind: s.kind,
-                value,
-            });
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     loop {
         let chunk = match tokio::time::timeout(stall, stream.next()).await {
             Err(_) => {
@@ -743,10 +748,10 @@ async fn read_import(app: &App, headers: &HeaderMap, body: Body) -> ApiResult<Ve
         while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
             n += 1;
             if carry.is_empty() {
-                take(&rest[..pos], n, &mut lines)?;
+                take(&rest[..pos], n, &mut lines, &mut over)?;
             } else {
                 carry.extend_from_slice(&rest[..pos]);
-                take(&carry, n, &mut lines)?;
+                take(&carry, n, &mut lines, &mut over)?;
                 carry.clear();
             }
             rest = &rest[pos + 1..];
@@ -760,7 +765,10 @@ async fn read_import(app: &App, headers: &HeaderMap, body: Body) -> ApiResult<Ve
         }
     }
     if !carry.is_empty() {
-        take(&carry, n + 1, &mut lines)?;
+        take(&carry, n + 1, &mut lines, &mut over)?;
+    }
+    if over {
+        return Err(too_large());
     }
     Ok(lines)
 }
