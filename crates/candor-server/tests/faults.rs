@@ -39,12 +39,21 @@ impl Tmpfs {
     }
 
     fn remount(&self, mode: &str) {
-        let st = Command::new("mount")
-            .args(["-o", &format!("remount,{mode}")])
-            .arg(self.dir.path())
-            .status()
-            .unwrap();
-        assert!(st.success(), "remount {mode}");
+        // A stopped service's SQLite connections close on their own worker threads, a moment
+        // after the runtime is gone; until then a read-only remount is refused as busy.
+        for _ in 0..100 {
+            let st = Command::new("mount")
+                .args(["-o", &format!("remount,{mode}")])
+                .arg(self.dir.path())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            if st.success() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("remount {mode}: still busy after 10 s");
     }
 }
 
