@@ -178,7 +178,7 @@ impl Network {
                 bits >> (width - prefix)
             }
         }
-        match (self.addr, canonical(ip)) {
+        match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(n), IpAddr::V4(i)) => {
                 masked(u32::from(n).into(), self.prefix, 32)
                     == masked(u32::from(i).into(), self.prefix, 32)
@@ -191,20 +191,10 @@ impl Network {
     }
 }
 
-/// IPv4-mapped IPv6 addresses as the IPv4 address they reach.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => ip,
-        },
-        v4 => v4,
-    }
-}
-
 /// What kind of special address `ip` is, or `None` for a public unicast address.
 pub fn special_kind(ip: IpAddr) -> Option<&'static str> {
-    match canonical(ip) {
+    // IPv4-mapped IPv6 addresses are judged as the IPv4 address they reach.
+    match ip.to_canonical() {
         IpAddr::V4(v4) => special_v4(v4),
         IpAddr::V6(v6) => special_v6(v6),
     }
@@ -292,7 +282,7 @@ impl Rules {
             }
             let rule = rule.trim_start_matches('[').trim_end_matches(']');
             match (rule.parse::<IpAddr>(), host.parse::<IpAddr>()) {
-                (Ok(a), Ok(b)) => canonical(a) == canonical(b),
+                (Ok(a), Ok(b)) => a.to_canonical() == b.to_canonical(),
                 _ => rule == host,
             }
         })
@@ -457,11 +447,9 @@ pub fn fetch(cfg: &FetchConfig, url: &str) -> Result<Fetched, FetchError> {
         }
         let mut bytes = Vec::new();
         let mut body = resp.into_body();
-        let reader = body
-            .with_config()
-            .limit(cfg.max_bytes.saturating_add(1))
-            .reader();
-        reader
+        // Unlimited in ureq; the one bound is here: one byte past the limit tells "too large".
+        body.with_config()
+            .reader()
             .take(cfg.max_bytes.saturating_add(1))
             .read_to_end(&mut bytes)
             .map_err(|e| {

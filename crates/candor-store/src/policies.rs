@@ -59,12 +59,3 @@ pub async fn replace(
     .await?;
     Ok(())
 }
-
-/// The banks as the policy linter and simulator see them: `(name, category, pdq_threshold)`.
-pub async fn banks(pool: &SqlitePool) -> Result<Vec<(String, String, i64)>> {
-    Ok(
-        sqlx::query_as("SELECT name, category, pdq_threshold FROM banks ORDER BY name")
-            .fetch_all(pool)
-            .await?,
-    )
-}

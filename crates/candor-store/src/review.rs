@@ -137,16 +137,6 @@ pub async fn person(pool: &SqlitePool, id: &str) -> Result<Option<PersonRow>> {
     )
 }
 
-/// The bank a reviewer adds an item to: `(bank row id, category)`.
-pub async fn target_bank(pool: &SqlitePool, name: &str) -> Result<Option<(i64, String)>> {
-    Ok(
-        sqlx::query_as("SELECT id, category FROM banks WHERE name = ?")
-            .bind(name)
-            .fetch_optional(pool)
-            .await?,
-    )
-}
-
 /// Close an open item with the reviewer's outcome (`confirmed` or `rejected`); false when it
 /// was no longer open.
 #[allow(clippy::too_many_arguments)]

@@ -304,11 +304,12 @@ async fn review_queue_close_and_additions() {
         Ok(())
     })
     .unwrap();
-    assert_eq!(
-        review::target_bank(s.reader(), "own").await.unwrap(),
-        Some((1, "STATEMENT_CATEGORY_X".to_string()))
-    );
-    assert!(review::target_bank(s.reader(), "none")
+    let own = candor_store::banks::find_bank(s.reader(), "own")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((own.id, own.category.as_str()), (1, "STATEMENT_CATEGORY_X"));
+    assert!(candor_store::banks::find_bank(s.reader(), "none")
         .await
         .unwrap()
         .is_none());

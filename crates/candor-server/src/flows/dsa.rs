@@ -79,28 +79,18 @@ impl DsaConfig {
 
 /// The statement's puid: the content id in the API's alphabet, then the decision id.
 pub fn dsa_puid(content_puid: &str, decision_id: &str) -> String {
-    let tail: String = decision_id
-        .chars()
-        .map(|c| {
+    fn api_alphabet(s: &str) -> impl Iterator<Item = char> + '_ {
+        s.chars().map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
             } else {
                 '_'
             }
         })
-        .collect();
+    }
+    let tail: String = api_alphabet(decision_id).collect();
     let room = PUID_MAX.saturating_sub(tail.len() + 1);
-    let head: String = content_puid
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(room)
-        .collect();
+    let head: String = api_alphabet(content_puid).take(room).collect();
     if head.is_empty() {
         tail.chars().take(PUID_MAX).collect()
     } else {

@@ -91,12 +91,12 @@ pub async fn finish(
     }
     let bank = match &add_to_bank {
         Some(name) => {
-            let (id, category) = candor_store::review::target_bank(app.store.reader(), name)
+            let b = candor_store::banks::find_bank(app.store.reader(), name)
                 .await?
                 .ok_or_else(|| {
                     ApiError::not_found("bank_not_found", format!("no bank {name:?}"))
                 })?;
-            Some((id, name.clone(), category))
+            Some((b.id, b.name, b.category))
         }
         None => None,
     };

@@ -92,14 +92,14 @@ pub async fn bank_infos(app: &App) -> ApiResult<Vec<BankInfo>> {
 pub async fn stored_banks(
     store: &candor_store::Store,
 ) -> Result<Vec<BankInfo>, candor_store::StoreError> {
-    let rows = candor_store::policies::banks(store.reader()).await?;
+    let rows = candor_store::banks::list_banks(store.reader()).await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(name, category, t)| {
+        .filter_map(|b| {
             Some(BankInfo {
-                name,
-                category: serde_json::from_value(serde_json::Value::String(category)).ok()?,
-                pdq_threshold: u32::try_from(t).ok()?,
+                category: serde_json::from_value(serde_json::Value::String(b.category)).ok()?,
+                name: b.name,
+                pdq_threshold: b.pdq_threshold,
             })
         })
         .collect())
