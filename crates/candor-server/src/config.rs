@@ -66,6 +66,13 @@ pub struct Config {
     /// grew (`DIR/snapshot/`; one is also written at graceful shutdown and after a start that
     /// had to rebuild or catch up). 0 = only then.
     pub snapshot_interval_secs: u64,
+    /// The database: unset for the embedded SQLite file `DIR/candor.db`; `postgres://…` for one
+    /// PostgreSQL shared by several nodes (each keeps its own data directory for its key copy
+    /// and snapshot). Environment `CANDOR_DATABASE_URL`.
+    pub database_url: Option<String>,
+    /// On PostgreSQL, how often a node re-reads the log for other nodes' changes when no
+    /// notification arrives (a safety net; notifications wake it at once).
+    pub follow_poll_millis: u64,
 }
 
 impl Default for Config {
@@ -95,6 +102,8 @@ impl Default for Config {
             fetch: crate::fetch::FetchConfig::default(),
             dsa: crate::flows::dsa::DsaConfig::default(),
             snapshot_interval_secs: 300,
+            database_url: None,
+            follow_poll_millis: 500,
         }
     }
 }
@@ -109,6 +118,15 @@ fn split_list(v: &str) -> Vec<String> {
 }
 
 impl Config {
+    /// The store's options for this configuration (database, batch size).
+    pub fn store_options(&self) -> candor_store::StoreOptions {
+        candor_store::StoreOptions {
+            max_batch: self.max_batch,
+            database_url: self.database_url.clone(),
+            ..candor_store::StoreOptions::default()
+        }
+    }
+
     /// Uploads hashed at once: `max_inflight_uploads`, or twice the cores when 0.
     pub fn upload_slots(&self) -> usize {
         if self.max_inflight_uploads > 0 {
@@ -150,6 +168,10 @@ impl Config {
             };
         }
         env!("CANDOR_DATA", data);
+        if let Some(v) = get("CANDOR_DATABASE_URL") {
+            self.database_url = Some(v).filter(|v| !v.trim().is_empty());
+        }
+        env!("CANDOR_FOLLOW_POLL_MILLIS", follow_poll_millis);
         env!("CANDOR_LISTEN", listen);
         env!("CANDOR_MAX_BODY_BYTES", max_body_bytes);
         env!("CANDOR_MAX_IMPORT_BYTES", max_import_bytes);

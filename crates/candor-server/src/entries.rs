@@ -18,6 +18,10 @@ pub fn append(
     let entry = Entry::new(time.to_string(), body);
     let bytes = entry.encode_checked()?;
     let index = ctx.append(bytes);
+    if app.follows_log() {
+        // On a shared database the follower counts every node's entries in log order.
+        return Ok(index);
+    }
     let app = app.clone();
     ctx.after_commit(move || {
         app.numbers.lock().expect("numbers lock").apply(&entry);
@@ -29,6 +33,9 @@ pub fn append(
 /// for entries a job encoded and appended itself in bulk (`WriteCtx::append`), such as an
 /// import's. The caller guarantees each of them counts exactly as `like` does.
 pub fn count_after_commit(ctx: &mut WriteCtx, app: &Arc<App>, like: Entry, times: u64) {
+    if app.follows_log() {
+        return;
+    }
     let app = app.clone();
     ctx.after_commit(move || {
         let mut numbers = app.numbers.lock().expect("numbers lock");

@@ -11,6 +11,7 @@ pub mod entries;
 pub mod error;
 pub mod fetch;
 pub mod flows;
+pub mod follow;
 pub mod matcher;
 mod openapi;
 pub mod routes;
@@ -30,7 +31,7 @@ use axum::response::Response;
 use axum::Router;
 use candor_log::Signer;
 use candor_policy::PolicySet;
-use candor_store::{Store, StoreOptions};
+use candor_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
@@ -183,15 +184,7 @@ impl App {
     /// app can listen (health answers, readiness says 503) while they load.
     pub async fn open_deferred(config: Config) -> anyhow::Result<(AppState, Loading)> {
         let signer = load_or_create_signer(&config.data, &config.log_origin)?;
-        let store = Store::open(
-            &config.data,
-            signer,
-            StoreOptions {
-                max_batch: config.max_batch,
-                ..StoreOptions::default()
-            },
-        )
-        .await?;
+        let store = Store::open(&config.data, signer, config.store_options()).await?;
         let tokens = auth::load_tokens(&store).await?;
         let app = Arc::new(App {
             config: config.clone(),
@@ -286,6 +279,12 @@ impl App {
                 panic_response,
             ))
             .with_state(self.clone())
+    }
+
+    /// Whether this node shares its database with others (PostgreSQL): then [`follow`] applies
+    /// every node's log entries, and counts them in the numbers.
+    pub fn follows_log(&self) -> bool {
+        self.store.backend() == candor_store::Backend::Postgres
     }
 
     pub fn policies(&self) -> Arc<PolicySet> {
@@ -412,6 +411,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(
         listen = %listener.local_addr()?,
         data = %app.config.data.display(),
+        database = %app.store.location(),
         log_key = %app.store.verifier().to_text(),
         "candor serving (loading the match index)"
     );
@@ -435,6 +435,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let app = app.clone();
         tokio::spawn(async move {
             let report = loading.finish().await?;
+            if app.follows_log() {
+                tokio::spawn(follow::run(app.clone()));
+            }
             if report.source == "rebuild" || report.entries_replayed > 0 {
                 // The next start should not have to do this again.
                 if let Err(e) = app.write_snapshot().await {

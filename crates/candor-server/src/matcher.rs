@@ -236,6 +236,14 @@ impl Matcher {
         self.digests_pending = false;
     }
 
+    /// Compact the PDQ index when enough entries are pending (as [`insert`](Self::insert)
+    /// does), after rows were applied with [`apply_row`](Self::apply_row).
+    pub fn compact_if_needed(&mut self) {
+        if self.pdq.needs_compaction() {
+            self.pdq.compact();
+        }
+    }
+
     /// Whether entries were inserted since the last [`compact`](Self::compact).
     pub fn has_pending(&self) -> bool {
         self.pdq.pending() > 0 || self.digests_pending

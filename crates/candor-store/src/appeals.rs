@@ -1,7 +1,8 @@
 //! Appeals: of a decision, or of a review's addition of a person's content to a bank.
 
-use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::{AnyConnection, AnyPool};
 
 use crate::Result;
 
@@ -48,7 +49,7 @@ pub struct AppealRow {
 
 const APPEAL: &str = "SELECT id, decision_id, account, reason, created_at, status, reviewer, decided_at, outcome, outcome_reason, review_item FROM appeals";
 
-fn appeal_from_row(r: &SqliteRow) -> AppealRow {
+fn appeal_from_row(r: &AnyRow) -> AppealRow {
     AppealRow {
         id: r.get(0),
         decision_id: r.get(1),
@@ -65,8 +66,8 @@ fn appeal_from_row(r: &SqliteRow) -> AppealRow {
 }
 
 /// One appeal.
-pub async fn get(pool: &SqlitePool, id: &str) -> Result<Option<AppealRow>> {
-    let row = sqlx::query(&format!("{APPEAL} WHERE id = ?"))
+pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<AppealRow>> {
+    let row = sqlx::query(&crate::numbered(&format!("{APPEAL} WHERE id = ?")))
         .bind(id)
         .fetch_optional(pool)
         .await?;
@@ -74,19 +75,21 @@ pub async fn get(pool: &SqlitePool, id: &str) -> Result<Option<AppealRow>> {
 }
 
 /// The appeals an account filed, oldest first.
-pub async fn of_account(pool: &SqlitePool, account: &str) -> Result<Vec<AppealRow>> {
-    let rows = sqlx::query(&format!("{APPEAL} WHERE account = ? ORDER BY id"))
-        .bind(account)
-        .fetch_all(pool)
-        .await?;
+pub async fn of_account(pool: &AnyPool, account: &str) -> Result<Vec<AppealRow>> {
+    let rows = sqlx::query(&crate::numbered(&format!(
+        "{APPEAL} WHERE account = ? ORDER BY id"
+    )))
+    .bind(account)
+    .fetch_all(pool)
+    .await?;
     Ok(rows.iter().map(appeal_from_row).collect())
 }
 
 /// Appeals with `status` (`all` for every one), oldest first, at most 1,000.
-pub async fn list(pool: &SqlitePool, status: &str) -> Result<Vec<AppealRow>> {
-    let rows = sqlx::query(&format!(
+pub async fn list(pool: &AnyPool, status: &str) -> Result<Vec<AppealRow>> {
+    let rows = sqlx::query(&crate::numbered(&format!(
         "{APPEAL} WHERE (? = 'all' OR status = ?) ORDER BY id LIMIT 1000"
-    ))
+    )))
     .bind(status)
     .bind(status)
     .fetch_all(pool)
@@ -96,7 +99,7 @@ pub async fn list(pool: &SqlitePool, status: &str) -> Result<Vec<AppealRow>> {
 
 /// The account's open appeal against `subject`, if any.
 pub async fn open_for(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     subject: &Subject,
     account: &str,
 ) -> Result<Option<String>> {
@@ -104,9 +107,9 @@ pub async fn open_for(
         Subject::Decision(d) => ("decision_id", d),
         Subject::Addition(i) => ("review_item", i),
     };
-    Ok(sqlx::query_scalar(&format!(
+    Ok(sqlx::query_scalar(&crate::numbered(&format!(
         "SELECT id FROM appeals WHERE {column} = ? AND account = ? AND status = 'open'"
-    ))
+    )))
     .bind(value)
     .bind(account)
     .fetch_optional(conn)
@@ -115,17 +118,17 @@ pub async fn open_for(
 
 /// File an appeal.
 pub async fn file(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &str,
     subject: &Subject,
     account: &str,
     reason: &str,
     now: &str,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query(&crate::numbered(
         "INSERT INTO appeals (id, decision_id, review_item, account, reason, created_at, status) \
          VALUES (?, ?, ?, ?, ?, ?, 'open')",
-    )
+    ))
     .bind(id)
     .bind(subject.decision())
     .bind(subject.review_item())
@@ -139,17 +142,15 @@ pub async fn file(
 
 /// Decide an open appeal (`upheld` or `reversed`); false when it was no longer open.
 pub async fn decide(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &str,
     reviewer: &str,
     now: &str,
     outcome: &str,
     reason: &str,
 ) -> Result<bool> {
-    let n = sqlx::query(
-        "UPDATE appeals SET status = 'decided', reviewer = ?, decided_at = ?, outcome = ?, outcome_reason = ? \
-         WHERE id = ? AND status = 'open'",
-    )
+    let n = sqlx::query(&crate::numbered("UPDATE appeals SET status = 'decided', reviewer = ?, decided_at = ?, outcome = ?, outcome_reason = ? \
+         WHERE id = ? AND status = 'open'",))
     .bind(reviewer)
     .bind(now)
     .bind(outcome)

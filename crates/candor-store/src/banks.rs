@@ -1,13 +1,14 @@
 //! The banks room: banks, their content and its signals. Every query of the room lives here,
 //! as an operation in the room's words; `candor-server` calls these and never writes SQL.
 //!
-//! Writes take `&mut SqliteConnection` (inside a writer job: `&mut ctx.conn`), reads a
-//! `&SqlitePool` (`store.reader()`) or, inside a job, the job's connection. Log entries and the
+//! Writes take `&mut AnyConnection` (inside a writer job: `&mut ctx.conn`), reads a
+//! `&AnyPool` (`store.reader()`) or, inside a job, the job's connection. Log entries and the
 //! match index are the caller's: this module only stores rows.
 
 use candor_log::entry::SignalKind;
-use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
-use sqlx::{Row, SqliteExecutor};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use sqlx::{AnyConnection, AnyPool};
 
 use crate::{Result, StoreError};
 
@@ -119,7 +120,7 @@ const BANK_COLUMNS: &str = "b.id, b.name, b.description, b.category, b.provenanc
      b.pdq_threshold, b.created_at, b.updated_at, \
      (SELECT COUNT(*) FROM bank_content c WHERE c.bank_id = b.id AND c.retracted_at IS NULL)";
 
-fn bank_from_row(row: &SqliteRow) -> BankRow {
+fn bank_from_row(row: &AnyRow) -> BankRow {
     BankRow {
         id: row.get(0),
         name: row.get(1),
@@ -135,10 +136,10 @@ fn bank_from_row(row: &SqliteRow) -> BankRow {
 }
 
 /// The bank called `name`.
-pub async fn find_bank(pool: &SqlitePool, name: &str) -> Result<Option<BankRow>> {
-    let row = sqlx::query(&format!(
+pub async fn find_bank(pool: &AnyPool, name: &str) -> Result<Option<BankRow>> {
+    let row = sqlx::query(&crate::numbered(&format!(
         "SELECT {BANK_COLUMNS} FROM banks b WHERE b.name = ?"
-    ))
+    )))
     .bind(name)
     .fetch_optional(pool)
     .await?;
@@ -146,28 +147,30 @@ pub async fn find_bank(pool: &SqlitePool, name: &str) -> Result<Option<BankRow>>
 }
 
 /// Every bank, by name.
-pub async fn list_banks(pool: &SqlitePool) -> Result<Vec<BankRow>> {
-    let rows = sqlx::query(&format!(
+pub async fn list_banks(pool: &AnyPool) -> Result<Vec<BankRow>> {
+    let rows = sqlx::query(&crate::numbered(&format!(
         "SELECT {BANK_COLUMNS} FROM banks b ORDER BY b.name"
-    ))
+    )))
     .fetch_all(pool)
     .await?;
     Ok(rows.iter().map(bank_from_row).collect())
 }
 
 /// Create a bank; returns its id. [`StoreError::Rejected`] if the name is taken.
-pub async fn create_bank(conn: &mut SqliteConnection, b: &NewBank<'_>) -> Result<i64> {
-    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM banks WHERE name = ?")
-        .bind(b.name)
-        .fetch_optional(&mut *conn)
-        .await?;
+pub async fn create_bank(conn: &mut AnyConnection, b: &NewBank<'_>) -> Result<i64> {
+    let exists: Option<i64> =
+        sqlx::query_scalar(&crate::numbered("SELECT id FROM banks WHERE name = ?"))
+            .bind(b.name)
+            .fetch_optional(&mut *conn)
+            .await?;
     if exists.is_some() {
         return Err(StoreError::Rejected(format!("bank {:?} exists", b.name)));
     }
-    Ok(sqlx::query_scalar(
-        "INSERT INTO banks (name, description, category, provenance, enabled, pdq_threshold, \
-         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
+    Ok(sqlx::query_scalar(&crate::numbered(
+        "INSERT INTO banks (id, name, description, category, provenance, enabled, pdq_threshold, \
+         created_at, updated_at) VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM banks), \
+         ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    ))
     .bind(b.name)
     .bind(b.description)
     .bind(b.category)
@@ -182,15 +185,15 @@ pub async fn create_bank(conn: &mut SqliteConnection, b: &NewBank<'_>) -> Result
 
 /// Change a bank's settings. [`StoreError::Rejected`] if the bank is gone.
 pub async fn update_bank(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     s: &BankSettings<'_>,
     now: &str,
 ) -> Result<()> {
-    let n = sqlx::query(
+    let n = sqlx::query(&crate::numbered(
         "UPDATE banks SET description = ?, category = ?, enabled = ?, pdq_threshold = ?, \
          updated_at = ? WHERE id = ?",
-    )
+    ))
     .bind(s.description)
     .bind(s.category)
     .bind(s.enabled as i64)
@@ -207,19 +210,21 @@ pub async fn update_bank(
 }
 
 /// Delete a bank with all its content and signals.
-pub async fn delete_bank(conn: &mut SqliteConnection, id: i64) -> Result<()> {
-    sqlx::query(
+pub async fn delete_bank(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query(&crate::numbered(
         "DELETE FROM content_signals WHERE content_id IN \
          (SELECT id FROM bank_content WHERE bank_id = ?)",
-    )
+    ))
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("DELETE FROM bank_content WHERE bank_id = ?")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM banks WHERE id = ?")
+    sqlx::query(&crate::numbered(
+        "DELETE FROM bank_content WHERE bank_id = ?",
+    ))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(&crate::numbered("DELETE FROM banks WHERE id = ?"))
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -229,7 +234,7 @@ pub async fn delete_bank(conn: &mut SqliteConnection, id: i64) -> Result<()> {
 const CONTENT_COLUMNS: &str = "c.id, c.public_id, b.name, c.provenance, c.note, c.enabled, \
      c.retracted_at, c.retraction_reason, c.created_at, c.created_by";
 
-fn content_from_row(row: &SqliteRow) -> ContentRow {
+fn content_from_row(row: &AnyRow) -> ContentRow {
     ContentRow {
         id: row.get(0),
         public_id: row.get(1),
@@ -246,14 +251,14 @@ fn content_from_row(row: &SqliteRow) -> ContentRow {
 
 /// The content `public_id` of bank `bank`.
 pub async fn find_content(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     bank: &str,
     public_id: &str,
 ) -> Result<Option<ContentRow>> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(&crate::numbered(&format!(
         "SELECT {CONTENT_COLUMNS} FROM bank_content c JOIN banks b ON b.id = c.bank_id \
          WHERE c.public_id = ? AND b.name = ?"
-    ))
+    )))
     .bind(public_id)
     .bind(bank)
     .fetch_optional(pool)
@@ -263,15 +268,15 @@ pub async fn find_content(
 
 /// A page of a bank's content, oldest first: rows after row id `after`, at most `limit`.
 pub async fn list_content(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     bank_id: i64,
     after: i64,
     limit: i64,
 ) -> Result<Vec<ContentRow>> {
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query(&crate::numbered(&format!(
         "SELECT {CONTENT_COLUMNS} FROM bank_content c JOIN banks b ON b.id = c.bank_id \
          WHERE c.bank_id = ? AND c.id > ? ORDER BY c.id LIMIT ?"
-    ))
+    )))
     .bind(bank_id)
     .bind(after)
     .bind(limit)
@@ -282,13 +287,13 @@ pub async fn list_content(
 
 /// The signals of content row `content_id`, in the order they were added.
 pub async fn signals_of<'e>(
-    executor: impl SqliteExecutor<'e>,
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     content_id: i64,
 ) -> Result<Vec<SignalRow>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(&crate::numbered(
         "SELECT id, signal, value, quality, salt FROM content_signals WHERE content_id = ? \
          ORDER BY id",
-    )
+    ))
     .bind(content_id)
     .fetch_all(executor)
     .await?;
@@ -305,11 +310,12 @@ pub async fn signals_of<'e>(
 }
 
 /// Add one content (enabled); returns its row id. Its signals follow with [`add_signal`].
-pub async fn add_content(conn: &mut SqliteConnection, c: &NewContent<'_>) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO bank_content (public_id, bank_id, provenance, note, enabled, created_at, \
-         created_by) VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING id",
-    )
+pub async fn add_content(conn: &mut AnyConnection, c: &NewContent<'_>) -> Result<i64> {
+    Ok(sqlx::query_scalar(&crate::numbered(
+        "INSERT INTO bank_content (id, public_id, bank_id, provenance, note, enabled, created_at, \
+         created_by) VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM bank_content), \
+         ?, ?, ?, ?, 1, ?, ?) RETURNING id",
+    ))
     .bind(c.public_id)
     .bind(c.bank_id)
     .bind(c.provenance)
@@ -322,17 +328,15 @@ pub async fn add_content(conn: &mut SqliteConnection, c: &NewContent<'_>) -> Res
 
 /// Add one salted signal to content row `content_id`; returns the signal's row id.
 pub async fn add_signal(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     content_id: i64,
     kind: SignalKind,
     value: &[u8],
     quality: Option<u8>,
     salt: &[u8; 16],
 ) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO content_signals (content_id, signal, value, quality, salt) \
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
-    )
+    Ok(sqlx::query_scalar(&crate::numbered("INSERT INTO content_signals (id, content_id, signal, value, quality, salt) \
+         VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM content_signals), ?, ?, ?, ?, ?) RETURNING id",))
     .bind(content_id)
     .bind(kind.as_str())
     .bind(value)
@@ -350,21 +354,23 @@ const IMPORT_ROWS_PER_STATEMENT: usize = 500;
 /// writer's transaction makes that safe), so the caller knows every row without reading back;
 /// the inserts are multi-row statements (a statement is a round trip to SQLite's thread).
 pub async fn add_imported(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     bank_id: i64,
     provenance: &str,
     created_by: &str,
     now: &str,
     items: &[ImportedSignal<'_>],
 ) -> Result<ImportedRows> {
-    let first_content: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM bank_content")
-            .fetch_one(&mut *conn)
-            .await?;
-    let first_signal: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM content_signals")
-            .fetch_one(&mut *conn)
-            .await?;
+    let first_content: i64 = sqlx::query_scalar(&crate::numbered(
+        "SELECT COALESCE(MAX(id), 0) + 1 FROM bank_content",
+    ))
+    .fetch_one(&mut *conn)
+    .await?;
+    let first_signal: i64 = sqlx::query_scalar(&crate::numbered(
+        "SELECT COALESCE(MAX(id), 0) + 1 FROM content_signals",
+    ))
+    .fetch_one(&mut *conn)
+    .await?;
     for (c, chunk) in items.chunks(IMPORT_ROWS_PER_STATEMENT).enumerate() {
         let base = (c * IMPORT_ROWS_PER_STATEMENT) as i64;
         let mut sql = String::with_capacity(120 + chunk.len() * 24);
@@ -376,6 +382,7 @@ pub async fn add_imported(
             sql.push_str(if i == 0 { "" } else { ", " });
             sql.push_str("(?, ?, ?, ?, '', 1, ?, ?)");
         }
+        let sql = crate::numbered(&sql);
         let mut q = sqlx::query(&sql);
         for (i, it) in chunk.iter().enumerate() {
             q = q
@@ -395,6 +402,7 @@ pub async fn add_imported(
             sql.push_str(if i == 0 { "" } else { ", " });
             sql.push_str("(?, ?, ?, ?, NULL, ?)");
         }
+        let sql = crate::numbered(&sql);
         let mut q = sqlx::query(&sql);
         for (i, it) in chunk.iter().enumerate() {
             q = q
@@ -414,15 +422,15 @@ pub async fn add_imported(
 
 /// The content `public_id` of bank `bank` as a change needs it, read inside the job.
 pub async fn content_state(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     bank: &str,
     public_id: &str,
 ) -> Result<Option<ContentState>> {
-    let row = sqlx::query(
+    let row = sqlx::query(&crate::numbered(
         "SELECT c.id, c.bank_id, c.enabled, c.retracted_at, c.provenance, b.category \
          FROM bank_content c JOIN banks b ON b.id = c.bank_id \
          WHERE c.public_id = ? AND b.name = ?",
-    )
+    ))
     .bind(public_id)
     .bind(bank)
     .fetch_optional(&mut *conn)
@@ -439,14 +447,14 @@ pub async fn content_state(
 
 /// Retract content row `content_id` (final): disabled, with the time and the reason.
 pub async fn retract(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     content_id: i64,
     now: &str,
     reason: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query(&crate::numbered(
         "UPDATE bank_content SET retracted_at = ?, retraction_reason = ?, enabled = 0 WHERE id = ?",
-    )
+    ))
     .bind(now)
     .bind(reason)
     .bind(content_id)
@@ -456,15 +464,13 @@ pub async fn retract(
 }
 
 /// Enable or disable content row `content_id`.
-pub async fn set_enabled(
-    conn: &mut SqliteConnection,
-    content_id: i64,
-    enabled: bool,
-) -> Result<()> {
-    sqlx::query("UPDATE bank_content SET enabled = ? WHERE id = ?")
-        .bind(enabled as i64)
-        .bind(content_id)
-        .execute(&mut *conn)
-        .await?;
+pub async fn set_enabled(conn: &mut AnyConnection, content_id: i64, enabled: bool) -> Result<()> {
+    sqlx::query(&crate::numbered(
+        "UPDATE bank_content SET enabled = ? WHERE id = ?",
+    ))
+    .bind(enabled as i64)
+    .bind(content_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

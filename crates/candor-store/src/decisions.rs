@@ -1,7 +1,8 @@
 //! Decisions, the accounts they affect, and notices (about a decision or a review item).
 
-use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::{AnyConnection, AnyPool};
 
 use crate::Result;
 
@@ -46,7 +47,7 @@ const DECISION: &str =
     "SELECT id, created_at, puid, surface, action, policy_id, jurisdictions, statement, matches, \
      status, decided_by, log_index, review_item FROM decisions";
 
-fn decision_from_row(r: &SqliteRow) -> DecisionRow {
+fn decision_from_row(r: &AnyRow) -> DecisionRow {
     DecisionRow {
         id: r.get(0),
         created_at: r.get(1),
@@ -65,8 +66,8 @@ fn decision_from_row(r: &SqliteRow) -> DecisionRow {
 }
 
 /// One decision.
-pub async fn get(pool: &SqlitePool, id: &str) -> Result<Option<DecisionRow>> {
-    let row = sqlx::query(&format!("{DECISION} WHERE id = ?"))
+pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<DecisionRow>> {
+    let row = sqlx::query(&crate::numbered(&format!("{DECISION} WHERE id = ?")))
         .bind(id)
         .fetch_optional(pool)
         .await?;
@@ -74,11 +75,9 @@ pub async fn get(pool: &SqlitePool, id: &str) -> Result<Option<DecisionRow>> {
 }
 
 /// Record a decision.
-pub async fn record(conn: &mut SqliteConnection, d: &NewDecision<'_>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO decisions (id, created_at, puid, surface, action, policy_id, jurisdictions, statement, matches, status, decided_by, nonce, log_index, review_item) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'in_force', 'automated', ?, ?, ?)",
-    )
+pub async fn record(conn: &mut AnyConnection, d: &NewDecision<'_>) -> Result<()> {
+    sqlx::query(&crate::numbered("INSERT INTO decisions (id, created_at, puid, surface, action, policy_id, jurisdictions, statement, matches, status, decided_by, nonce, log_index, review_item) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'in_force', 'automated', ?, ?, ?)",))
     .bind(d.id)
     .bind(d.created_at)
     .bind(d.puid)
@@ -98,15 +97,14 @@ pub async fn record(conn: &mut SqliteConnection, d: &NewDecision<'_>) -> Result<
 
 /// Name an account the decision affects (`sender` or `recipient`); recorded once.
 pub async fn add_account(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     decision: &str,
     account: &str,
     jurisdiction: &str,
     role: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT OR IGNORE INTO decision_accounts (decision_id, account, jurisdiction, role) VALUES (?, ?, ?, ?)",
-    )
+    sqlx::query(&crate::numbered("INSERT INTO decision_accounts (decision_id, account, jurisdiction, role) VALUES (?, ?, ?, ?) \
+         ON CONFLICT DO NOTHING",))
     .bind(decision)
     .bind(account)
     .bind(jurisdiction)
@@ -117,27 +115,28 @@ pub async fn add_account(
 }
 
 /// Whether the decision affects `account`.
-pub async fn affects(pool: &SqlitePool, decision: &str, account: &str) -> Result<bool> {
-    let hit: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM decision_accounts WHERE decision_id = ? AND account = ?")
-            .bind(decision)
-            .bind(account)
-            .fetch_optional(pool)
-            .await?;
+pub async fn affects(pool: &AnyPool, decision: &str, account: &str) -> Result<bool> {
+    let hit: Option<i64> = sqlx::query_scalar(&crate::numbered(
+        "SELECT 1 FROM decision_accounts WHERE decision_id = ? AND account = ?",
+    ))
+    .bind(decision)
+    .bind(account)
+    .fetch_optional(pool)
+    .await?;
     Ok(hit.is_some())
 }
 
 /// A review closed a held decision: `confirmed` (a person now stands behind it) or `lifted`.
 /// Only a decision still in force changes.
 pub async fn close_review(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &str,
     status: &str,
     by: &str,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query(&crate::numbered(
         "UPDATE decisions SET status = ?, decided_by = ? WHERE id = ? AND status = 'in_force'",
-    )
+    ))
     .bind(status)
     .bind(by)
     .bind(id)
@@ -147,25 +146,26 @@ pub async fn close_review(
 }
 
 /// An appeal reversed the decision.
-pub async fn reverse(conn: &mut SqliteConnection, id: &str) -> Result<()> {
-    sqlx::query("UPDATE decisions SET status = 'reversed' WHERE id = ?")
-        .bind(id)
-        .execute(conn)
-        .await?;
+pub async fn reverse(conn: &mut AnyConnection, id: &str) -> Result<()> {
+    sqlx::query(&crate::numbered(
+        "UPDATE decisions SET status = 'reversed' WHERE id = ?",
+    ))
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// The decisions about an account: `(decision id, role, its notice to the account is still
 /// deferred)`, oldest first.
-pub async fn of_account(pool: &SqlitePool, account: &str) -> Result<Vec<(String, String, bool)>> {
-    Ok(sqlx::query_as(
-        "SELECT a.decision_id, a.role, EXISTS (SELECT 1 FROM notices n WHERE n.decision_id = a.decision_id \
+pub async fn of_account(pool: &AnyPool, account: &str) -> Result<Vec<(String, String, bool)>> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(&crate::numbered("SELECT a.decision_id, a.role, CASE WHEN EXISTS (SELECT 1 FROM notices n WHERE n.decision_id = a.decision_id \
          AND n.account = a.account AND n.kind = 'decision' AND n.deferred_legal_basis IS NOT NULL \
-         AND n.released_at IS NULL) FROM decision_accounts a WHERE a.account = ? ORDER BY a.decision_id",
-    )
+         AND n.released_at IS NULL) THEN 1 ELSE 0 END FROM decision_accounts a WHERE a.account = ? ORDER BY a.decision_id",))
     .bind(account)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(rows.into_iter().map(|(d, r, x)| (d, r, x != 0)).collect())
 }
 
 /// A stored notice with what opens its log entry's content commitment (the decision's or the
@@ -207,7 +207,7 @@ const NOTICE: &str = "SELECT n.id, n.decision_id, n.account, n.role, n.kind, n.t
      COALESCE(d.nonce, r.nonce), COALESCE(d.puid, r.puid), n.review_item \
      FROM notices n LEFT JOIN decisions d ON d.id = n.decision_id LEFT JOIN review_items r ON r.id = n.review_item";
 
-fn notice_from_row(r: &SqliteRow) -> NoticeRow {
+fn notice_from_row(r: &AnyRow) -> NoticeRow {
     NoticeRow {
         id: r.get(0),
         decision_id: r.get(1),
@@ -226,11 +226,9 @@ fn notice_from_row(r: &SqliteRow) -> NoticeRow {
 }
 
 /// Store a notice.
-pub async fn add_notice(conn: &mut SqliteConnection, n: &NewNotice<'_>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO notices (id, decision_id, review_item, account, role, kind, text, created_at, deferred_legal_basis, log_index) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
+pub async fn add_notice(conn: &mut AnyConnection, n: &NewNotice<'_>) -> Result<()> {
+    sqlx::query(&crate::numbered("INSERT INTO notices (id, decision_id, review_item, account, role, kind, text, created_at, deferred_legal_basis, log_index) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",))
     .bind(n.id)
     .bind(n.decision_id)
     .bind(n.review_item)
@@ -247,21 +245,18 @@ pub async fn add_notice(conn: &mut SqliteConnection, n: &NewNotice<'_>) -> Resul
 }
 
 /// Everyone the decision's first notices went to: `(account, role)`.
-pub async fn notified(
-    conn: &mut SqliteConnection,
-    decision: &str,
-) -> Result<Vec<(String, String)>> {
-    Ok(sqlx::query_as(
+pub async fn notified(conn: &mut AnyConnection, decision: &str) -> Result<Vec<(String, String)>> {
+    Ok(sqlx::query_as(&crate::numbered(
         "SELECT account, role FROM notices WHERE decision_id = ? AND kind = 'decision'",
-    )
+    ))
     .bind(decision)
     .fetch_all(conn)
     .await?)
 }
 
 /// One notice.
-pub async fn notice(pool: &SqlitePool, id: &str) -> Result<Option<NoticeRow>> {
-    let row = sqlx::query(&format!("{NOTICE} WHERE n.id = ?"))
+pub async fn notice(pool: &AnyPool, id: &str) -> Result<Option<NoticeRow>> {
+    let row = sqlx::query(&crate::numbered(&format!("{NOTICE} WHERE n.id = ?")))
         .bind(id)
         .fetch_optional(pool)
         .await?;
@@ -270,13 +265,13 @@ pub async fn notice(pool: &SqlitePool, id: &str) -> Result<Option<NoticeRow>> {
 
 /// The notices to an account, oldest first; deferred ones only with `include_deferred`.
 pub async fn notices_of_account(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: &str,
     include_deferred: bool,
 ) -> Result<Vec<NoticeRow>> {
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query(&crate::numbered(&format!(
         "{NOTICE} WHERE n.account = ? AND (? OR n.deferred_legal_basis IS NULL OR n.released_at IS NOT NULL) ORDER BY n.id"
-    ))
+    )))
     .bind(account)
     .bind(include_deferred)
     .fetch_all(pool)
@@ -285,10 +280,8 @@ pub async fn notices_of_account(
 }
 
 /// Release a deferred notice; false when `id` is not a notice still deferred.
-pub async fn release_notice(conn: &mut SqliteConnection, id: &str, now: &str) -> Result<bool> {
-    let n = sqlx::query(
-        "UPDATE notices SET released_at = ? WHERE id = ? AND deferred_legal_basis IS NOT NULL AND released_at IS NULL",
-    )
+pub async fn release_notice(conn: &mut AnyConnection, id: &str, now: &str) -> Result<bool> {
+    let n = sqlx::query(&crate::numbered("UPDATE notices SET released_at = ? WHERE id = ? AND deferred_legal_basis IS NOT NULL AND released_at IS NULL",))
     .bind(now)
     .bind(id)
     .execute(conn)

@@ -1,6 +1,6 @@
 //! What was sent to the EU DSA Transparency Database, and what is still to send.
 
-use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool};
 
 use crate::Result;
 
@@ -14,12 +14,10 @@ pub struct Unsent {
 
 /// Decisions not yet sent (with `all`, every decision), oldest first, after `cursor` (a
 /// decision id), at most `limit`.
-pub async fn unsent(pool: &SqlitePool, cursor: &str, limit: i64, all: bool) -> Result<Vec<Unsent>> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT d.id, d.created_at, d.statement FROM decisions d \
+pub async fn unsent(pool: &AnyPool, cursor: &str, limit: i64, all: bool) -> Result<Vec<Unsent>> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(&crate::numbered("SELECT d.id, d.created_at, d.statement FROM decisions d \
          WHERE d.id > ? AND (? OR NOT EXISTS (SELECT 1 FROM dsa_submissions s WHERE s.decision_id = d.id)) \
-         ORDER BY d.id LIMIT ?",
-    )
+         ORDER BY d.id LIMIT ?",))
     .bind(cursor)
     .bind(all)
     .bind(limit)
@@ -38,16 +36,14 @@ pub async fn unsent(pool: &SqlitePool, cursor: &str, limit: i64, all: bool) -> R
 /// Record that these `(decision id, puid)` are in the database (`how`: `created` or
 /// `existing`). Recording one twice keeps the first record.
 pub async fn record_sent(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     sent: &[(String, String)],
     at: &str,
     how: &str,
 ) -> Result<()> {
     for (decision, puid) in sent {
-        sqlx::query(
-            "INSERT INTO dsa_submissions (decision_id, puid, submitted_at, how) VALUES (?, ?, ?, ?) \
-             ON CONFLICT(decision_id) DO NOTHING",
-        )
+        sqlx::query(&crate::numbered("INSERT INTO dsa_submissions (decision_id, puid, submitted_at, how) VALUES (?, ?, ?, ?) \
+             ON CONFLICT(decision_id) DO NOTHING",))
         .bind(decision)
         .bind(puid)
         .bind(at)
@@ -59,10 +55,10 @@ pub async fn record_sent(
 }
 
 /// How many statements were sent, by `how`.
-pub async fn sent_counts(pool: &SqlitePool) -> Result<Vec<(String, i64)>> {
-    Ok(
-        sqlx::query_as("SELECT how, COUNT(*) FROM dsa_submissions GROUP BY how ORDER BY how")
-            .fetch_all(pool)
-            .await?,
-    )
+pub async fn sent_counts(pool: &AnyPool) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(&crate::numbered(
+        "SELECT how, COUNT(*) FROM dsa_submissions GROUP BY how ORDER BY how",
+    ))
+    .fetch_all(pool)
+    .await?)
 }

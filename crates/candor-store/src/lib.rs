@@ -30,10 +30,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use candor_log::{Checkpoint, Signer, Verifier};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyConnection, AnyPool};
 use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{mpsc, oneshot};
 
@@ -46,6 +45,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_person_steps.sql")),
     (3, include_str!("../migrations/0003_dsa_submissions.sql")),
 ];
+
+/// The same schema on PostgreSQL: version 3 in one script (PostgreSQL support began there);
+/// later versions get one script per backend. `tests/schema.rs` checks that both backends
+/// end with the same tables and columns.
+const PG_MIGRATIONS: &[(i64, &str)] =
+    &[(3, include_str!("../migrations/postgres/0003_schema.sql"))];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -98,11 +103,236 @@ pub struct SignedCheckpoint {
 /// Handle to the store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    reader: SqlitePool,
+    reader: AnyPool,
     jobs: mpsc::Sender<writer::Queued>,
     latest: Arc<RwLock<SignedCheckpoint>>,
     verifier: Verifier,
-    path: PathBuf,
+    target: Arc<Target>,
+    /// Woken when another node's writer commits (PostgreSQL `NOTIFY candor_log`).
+    changes: Arc<tokio::sync::Notify>,
+}
+
+/// The database a store is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default: one file, one node.
+    Sqlite,
+    /// One database for several nodes.
+    Postgres,
+}
+
+enum Target {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Target {
+    fn parse(dir: &Path, url: Option<&str>) -> Result<Target> {
+        match url.map(str::trim).filter(|u| !u.is_empty()) {
+            None => Ok(Target::Sqlite(dir.join("candor.db"))),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Ok(Target::Postgres(u.to_string()))
+            }
+            Some(u) if u.starts_with("sqlite:") => {
+                let p = u.trim_start_matches("sqlite:").trim_start_matches("//");
+                if p.is_empty() || p.contains('?') {
+                    return Err(StoreError::Rejected(format!(
+                        "database URL {u:?}: expected sqlite:PATH (a file path, no options)"
+                    )));
+                }
+                Ok(Target::Sqlite(PathBuf::from(p)))
+            }
+            Some(u) => Err(StoreError::Rejected(format!(
+                "database URL {:?}: expected postgres://… or sqlite:PATH",
+                redact(u)
+            ))),
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        match self {
+            Target::Sqlite(_) => Backend::Sqlite,
+            Target::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// `url` with any password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(unparseable URL)".into(),
+    }
+}
+
+/// SQL with its `?` placeholders numbered `$1, $2, …` in order (outside quoted strings and
+/// identifiers): the form both SQLite and PostgreSQL accept, so every query is written once.
+pub fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0u32;
+    let mut quote: Option<char> = None;
+    for c in sql.chars() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c == '?' => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// Listen for `candor_log` notifications on PostgreSQL and wake [`Store::changed`]; reconnects
+/// after errors, ends when the store is dropped.
+async fn listen(url: String, changes: std::sync::Weak<tokio::sync::Notify>) {
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect(&url).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "store: cannot listen for log changes; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if changes.upgrade().is_none() {
+                    return;
+                }
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen("candor_log").await {
+            tracing::warn!(error = %e, "store: LISTEN failed; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            let got = tokio::time::timeout(Duration::from_secs(5), listener.try_recv()).await;
+            let Some(n) = changes.upgrade() else { return };
+            match got {
+                // Quiet: check that the store is still alive, keep listening.
+                Err(_) => continue,
+                Ok(Ok(Some(_))) => n.notify_one(),
+                // The connection was lost (and re-established by the listener): changes may
+                // have been missed, so wake the follower anyway.
+                Ok(Ok(None)) => n.notify_one(),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "store: log change listener failed; reconnecting");
+                    n.notify_one();
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The SQLite writer connection (probed for writing) and the read-only pool.
+async fn open_sqlite(path: &Path, readers: u32) -> Result<(AnyConnection, AnyPool)> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let url = |mode: &str| -> Result<AnyConnectOptions> {
+        let base = SqliteConnectOptions::new().filename(path).to_url_lossy();
+        let mut u = url::Url::parse(&format!("sqlite://{}", base.path()))
+            .map_err(|e| StoreError::Rejected(format!("database path: {e}")))?;
+        u.set_query(Some(&format!("mode={mode}")));
+        Ok(AnyConnectOptions::from_url(&u)?.disable_statement_logging())
+    };
+    let unwritable = |e: &dyn std::fmt::Display| {
+        StoreError::Unavailable(format!(
+            "the database {} cannot be opened for writing (a read-only file or filesystem, or no space?): {e}",
+            path.display()
+        ))
+    };
+    let mut conn = AnyConnection::connect_with(&url("rwc")?)
+        .await
+        .map_err(|e| unwritable(&e))?;
+    for pragma in SQLITE_PRAGMAS {
+        sqlx::query(pragma)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| unwritable(&e))?;
+    }
+    sqlx::query("PRAGMA journal_mode = WAL")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| unwritable(&e))?;
+    // SQLite quietly opens a file it cannot write read-only; the first write would fail
+    // long after start. Take the write lock once, now, and say what is wrong.
+    let probe = async {
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
+        // Rewriting the header's user_version with its own value is a real page write,
+        // rolled back at once.
+        let v: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut conn)
+            .await?;
+        let written = sqlx::query(&format!("PRAGMA user_version = {v}"))
+            .execute(&mut conn)
+            .await;
+        let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+        written
+    };
+    if let Err(e) = probe.await {
+        return Err(StoreError::Unavailable(format!(
+            "the database {} cannot be written (a read-only file or filesystem, or no space): {e}",
+            path.display()
+        )));
+    }
+    let reader = AnyPoolOptions::new()
+        .max_connections(readers.max(1))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                for pragma in SQLITE_PRAGMAS {
+                    sqlx::query(pragma).execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(url("ro")?)
+        .await?;
+    Ok((conn, reader))
+}
+
+/// Set on every SQLite connection (WAL is a property of the file, set once by the writer).
+const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 10000",
+];
+
+/// The PostgreSQL writer connection and the read pool.
+async fn open_postgres(url: &str, readers: u32) -> Result<(AnyConnection, AnyPool)> {
+    let unreachable = |e: &dyn std::fmt::Display| {
+        StoreError::Unavailable(format!(
+            "the PostgreSQL database {} cannot be reached: {e}",
+            redact(url)
+        ))
+    };
+    let options = AnyConnectOptions::from_str(url)
+        .map_err(|e| unreachable(&e))?
+        .disable_statement_logging();
+    let conn = AnyConnection::connect_with(&options)
+        .await
+        .map_err(|e| unreachable(&e))?;
+    let reader = AnyPoolOptions::new()
+        .max_connections(readers.max(1))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(|e| unreachable(&e))?;
+    Ok((conn, reader))
 }
 
 /// Options for [`Store::open`].
@@ -112,6 +342,9 @@ pub struct StoreOptions {
     pub max_batch: usize,
     /// Read connections.
     pub readers: u32,
+    /// `postgres://…` for PostgreSQL, `sqlite:PATH` for another SQLite file; `None` for the
+    /// embedded default `DIR/candor.db`.
+    pub database_url: Option<String>,
 }
 
 impl Default for StoreOptions {
@@ -119,57 +352,25 @@ impl Default for StoreOptions {
         StoreOptions {
             max_batch: 1024,
             readers: 8,
+            database_url: None,
         }
     }
 }
 
 impl Store {
-    /// Open (or create) the database `dir/candor.db`, migrate it, check the log against its last
-    /// checkpoint and start the writer. The log's checkpoints are signed with `signer`.
+    /// Open the store: PostgreSQL when `options.database_url` is a `postgres://` URL, otherwise
+    /// (or when it is `sqlite:PATH`) the embedded SQLite database `dir/candor.db` (or PATH).
+    /// Migrates it, checks the log against its last checkpoint and starts the writer. The log's
+    /// checkpoints are signed with `signer`.
     pub async fn open(dir: &Path, signer: Signer, options: StoreOptions) -> Result<Store> {
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join("candor.db");
-        let connect = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .disable_statement_logging();
-        let mut conn = SqliteConnection::connect_with(&connect).await.map_err(|e| {
-            StoreError::Unavailable(format!(
-                "the database {} cannot be opened for writing (a read-only file or filesystem, or no space?): {e}",
-                path.display()
-            ))
-        })?;
-        // SQLite quietly opens a file it cannot write read-only; the first write would fail
-        // long after start. Take the write lock once, now, and say what is wrong.
-        let probe = async {
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
-            // Rewriting the header's user_version with its own value is a real page write,
-            // rolled back at once.
-            let v: i64 = sqlx::query_scalar("PRAGMA user_version")
-                .fetch_one(&mut conn)
-                .await?;
-            let written = sqlx::query(&format!("PRAGMA user_version = {v}"))
-                .execute(&mut conn)
-                .await;
-            let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
-            written
+        sqlx::any::install_default_drivers();
+        let target = Target::parse(dir, options.database_url.as_deref())?;
+        let (mut conn, reader) = match &target {
+            Target::Sqlite(path) => open_sqlite(path, options.readers).await?,
+            Target::Postgres(url) => open_postgres(url, options.readers).await?,
         };
-        if let Err(e) = probe.await {
-            return Err(StoreError::Unavailable(format!(
-                "the database {} cannot be written (a read-only file or filesystem, or no space): {e}",
-                path.display()
-            )));
-        }
-        migrate(&mut conn).await?;
-        let (appender, latest) = writer::Appender::load(&mut conn, &signer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(options.readers.max(1))
-            .connect_with(connect.clone().read_only(true))
-            .await?;
+        let backend = target.backend();
+        let (appender, latest) = prepare(&mut conn, backend, &signer).await?;
         let latest = Arc::new(RwLock::new(latest));
         let (tx, rx) = mpsc::channel(options.max_batch.max(1) * 4);
         let verifier = signer.verifier();
@@ -179,33 +380,98 @@ impl Store {
             signer,
             latest: latest.clone(),
             max_batch: options.max_batch.max(1),
+            backend,
         };
         tokio::spawn(w.run(rx));
+        let changes = Arc::new(tokio::sync::Notify::new());
+        if let Target::Postgres(url) = &target {
+            tokio::spawn(listen(url.clone(), Arc::downgrade(&changes)));
+        }
         Ok(Store {
             reader,
             jobs: tx,
             latest,
             verifier,
-            path,
+            target: Arc::new(target),
+            changes,
         })
     }
 
+    /// Wait until the log may have changed under this store (another node's writer committed:
+    /// PostgreSQL's notification), or `within` passes. On SQLite (one node) only the latter.
+    /// Notifications are a hint: callers re-read the log ([`Store::refresh_checkpoint`]).
+    pub async fn changed(&self, within: Duration) {
+        let _ = tokio::time::timeout(within, self.changes.notified()).await;
+    }
+
+    /// Which database this store is on.
+    pub fn backend(&self) -> Backend {
+        self.target.backend()
+    }
+
+    /// Where the database is, for messages: the SQLite file, or the PostgreSQL URL without its
+    /// password.
+    pub fn location(&self) -> String {
+        match &*self.target {
+            Target::Sqlite(p) => p.display().to_string(),
+            Target::Postgres(url) => redact(url),
+        }
+    }
+
+    /// The PostgreSQL URL (to open a notification listener on), when on PostgreSQL.
+    pub fn postgres_url(&self) -> Option<&str> {
+        match &*self.target {
+            Target::Postgres(url) => Some(url),
+            Target::Sqlite(_) => None,
+        }
+    }
+
+    /// Re-read the latest signed checkpoint from the database (another node's writer may have
+    /// extended the log); returns it. Only ever moves forward.
+    pub async fn refresh_checkpoint(&self) -> Result<SignedCheckpoint> {
+        let last: Option<(i64, String)> = sqlx::query_as(&numbered(
+            "SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1",
+        ))
+        .fetch_optional(&self.reader)
+        .await?;
+        if let Some((size, note)) = last {
+            let current = self.checkpoint();
+            if size as u64 > current.checkpoint.size {
+                let cp = Checkpoint::open(note.as_bytes(), &self.verifier).map_err(|e| {
+                    StoreError::Corrupt(format!("a stored checkpoint does not verify: {e}"))
+                })?;
+                let signed = SignedCheckpoint {
+                    checkpoint: cp,
+                    note,
+                };
+                let mut latest = self.latest.write().expect("checkpoint lock");
+                if signed.checkpoint.size > latest.checkpoint.size {
+                    *latest = signed;
+                }
+            }
+        }
+        Ok(self.checkpoint())
+    }
+
     /// The read-only connection pool.
-    pub fn reader(&self) -> &SqlitePool {
+    pub fn reader(&self) -> &AnyPool {
         &self.reader
     }
 
     /// Whether the database answers a query (readiness).
     pub async fn ping(&self) -> bool {
-        sqlx::query_scalar::<_, i64>("SELECT 1")
+        sqlx::query_scalar::<_, i64>(&crate::numbered("SELECT 1"))
             .fetch_one(&self.reader)
             .await
             .is_ok()
     }
 
-    /// Path of the database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Path of the SQLite database file (`None` on PostgreSQL).
+    pub fn path(&self) -> Option<&Path> {
+        match &*self.target {
+            Target::Sqlite(p) => Some(p),
+            Target::Postgres(_) => None,
+        }
     }
 
     /// The log's verifier key.
@@ -265,27 +531,61 @@ impl Store {
     }
 }
 
-async fn migrate(conn: &mut SqliteConnection) -> Result<()> {
-    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+/// The advisory lock key (PostgreSQL) every node's writer and migrator takes: "candor" in ASCII.
+pub(crate) const WRITER_LOCK: i64 = 0x63616e646f72;
+
+/// Migrate the schema and load the log's tree state (signing the empty tree's checkpoint on a
+/// fresh log). On PostgreSQL under the writers' advisory lock: nodes starting together do this
+/// one at a time.
+async fn prepare(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    signer: &Signer,
+) -> Result<(writer::Appender, SignedCheckpoint)> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(WRITER_LOCK)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let r = match migrate_locked(conn, backend).await {
+        Ok(()) => writer::Appender::load(conn, signer).await,
+        Err(e) => Err(e),
+    };
+    if backend == Backend::Postgres {
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(WRITER_LOCK)
+            .execute(&mut *conn)
+            .await;
+    }
+    r
+}
+
+async fn migrate_locked(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
         .execute(&mut *conn)
         .await?;
     let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
         .fetch_one(&mut *conn)
         .await?;
     let current = current.unwrap_or(0);
-    for (version, script) in MIGRATIONS {
+    let migrations = match backend {
+        Backend::Sqlite => MIGRATIONS,
+        Backend::Postgres => PG_MIGRATIONS,
+    };
+    for (version, script) in migrations {
         if *version <= current {
             continue;
         }
         let mut tx = conn.begin().await?;
         sqlx::raw_sql(script).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
+        sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
             .bind(version)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
     }
-    let latest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    let latest = migrations.last().map(|m| m.0).unwrap_or(0);
     if current > latest {
         return Err(StoreError::Corrupt(format!(
             "database schema version {current} is newer than this build ({latest})"

@@ -56,6 +56,7 @@ impl Store {
         for chunk in wanted.chunks(500) {
             let placeholders = vec!["?"; chunk.len()].join(",");
             let sql = format!("SELECT idx, hash FROM log_hashes WHERE idx IN ({placeholders})");
+            let sql = crate::numbered(&sql);
             let mut q = sqlx::query(&sql);
             for i in chunk {
                 q = q.bind(*i as i64);
@@ -90,23 +91,24 @@ impl Store {
 
     /// Entries `[start, start + count)`, in order (fewer if the log is shorter).
     pub async fn log_entries(&self, start: u64, count: u64) -> Result<Vec<Vec<u8>>> {
-        let rows =
-            sqlx::query("SELECT data FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx")
-                .bind(start as i64)
-                .bind(start.saturating_add(count).min(i64::MAX as u64) as i64)
-                .fetch_all(self.reader())
-                .await?;
+        let rows = sqlx::query(&crate::numbered(
+            "SELECT data FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+        ))
+        .bind(start as i64)
+        .bind(start.saturating_add(count).min(i64::MAX as u64) as i64)
+        .fetch_all(self.reader())
+        .await?;
         Ok(rows.into_iter().map(|r| r.get::<Vec<u8>, _>(0)).collect())
     }
 
     /// One entry.
     pub async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>> {
-        Ok(
-            sqlx::query_scalar("SELECT data FROM log_entries WHERE idx = ?")
-                .bind(index as i64)
-                .fetch_optional(self.reader())
-                .await?,
-        )
+        Ok(sqlx::query_scalar(&crate::numbered(
+            "SELECT data FROM log_entries WHERE idx = ?",
+        ))
+        .bind(index as i64)
+        .fetch_optional(self.reader())
+        .await?)
     }
 
     /// A c2sp tlog-proof file for entry `index` (entry bytes in `extra`) against the latest

@@ -35,9 +35,9 @@ pub struct MatchRow {
 }
 
 const ROW_COLUMNS: &str = "s.id, c.bank_id, c.public_id, s.signal, s.value, \
-     (c.enabled = 1 AND c.retracted_at IS NULL) AS live";
+     CASE WHEN c.enabled = 1 AND c.retracted_at IS NULL THEN 1 ELSE 0 END AS live";
 
-fn match_row(r: &sqlx::sqlite::SqliteRow) -> MatchRow {
+fn match_row(r: &sqlx::any::AnyRow) -> MatchRow {
     MatchRow {
         row: r.get(0),
         bank_id: r.get(1),
@@ -51,10 +51,11 @@ fn match_row(r: &sqlx::sqlite::SqliteRow) -> MatchRow {
 impl Store {
     /// Every bank.
     pub async fn match_banks(&self) -> Result<Vec<MatchBank>> {
-        let rows =
-            sqlx::query("SELECT id, name, category, enabled, pdq_threshold FROM banks ORDER BY id")
-                .fetch_all(self.reader())
-                .await?;
+        let rows = sqlx::query(&crate::numbered(
+            "SELECT id, name, category, enabled, pdq_threshold FROM banks ORDER BY id",
+        ))
+        .fetch_all(self.reader())
+        .await?;
         Ok(rows
             .iter()
             .map(|b| MatchBank {
@@ -69,10 +70,10 @@ impl Store {
 
     /// How many live signal rows there are (to size the index before a rebuild).
     pub async fn live_signal_count(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(
+        let n: i64 = sqlx::query_scalar(&crate::numbered(
             "SELECT COUNT(*) FROM content_signals s JOIN bank_content c ON c.id = s.content_id \
              WHERE c.enabled = 1 AND c.retracted_at IS NULL",
-        )
+        ))
         .fetch_one(self.reader())
         .await?;
         Ok(n.max(0) as u64)
@@ -112,6 +113,7 @@ impl Store {
                 "SELECT {ROW_COLUMNS} FROM content_signals s JOIN bank_content c ON c.id = s.content_id \
                  WHERE c.public_id IN ({placeholders})"
             );
+            let sql = crate::numbered(&sql);
             let mut q = sqlx::query(&sql);
             for id in chunk {
                 q = q.bind(id);
@@ -128,7 +130,7 @@ impl Store {
             "SELECT {ROW_COLUMNS} FROM content_signals s JOIN bank_content c ON c.id = s.content_id \
              WHERE c.bank_id = ? ORDER BY s.id"
         );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&crate::numbered(&sql))
             .bind(bank_id)
             .fetch_all(self.reader())
             .await?;

@@ -1,8 +1,9 @@
 //! The review queue: held decisions and sampled unknown content, as hashes plus the
 //! platform's content id, with whose content it is (for notices and data access only).
 
-use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::{AnyConnection, AnyPool};
 
 use crate::Result;
 
@@ -52,7 +53,7 @@ pub struct NewItem<'a> {
 
 const ITEM: &str = "SELECT id, kind, decision_id, puid, signals, created_at, status, reviewer, reviewed_at, reason, bank_content FROM review_items";
 
-fn item_from_row(r: &SqliteRow) -> ReviewRow {
+fn item_from_row(r: &AnyRow) -> ReviewRow {
     ReviewRow {
         id: r.get(0),
         kind: r.get(1),
@@ -69,11 +70,9 @@ fn item_from_row(r: &SqliteRow) -> ReviewRow {
 }
 
 /// Queue an item (`held` when it has a decision, else `sampled`).
-pub async fn queue(conn: &mut SqliteConnection, i: &NewItem<'_>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO review_items (id, kind, decision_id, puid, signals, created_at, status, surface, sender_account, sender_jurisdiction, notify_recipients, nonce, log_index) \
-         VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
-    )
+pub async fn queue(conn: &mut AnyConnection, i: &NewItem<'_>) -> Result<()> {
+    sqlx::query(&crate::numbered("INSERT INTO review_items (id, kind, decision_id, puid, signals, created_at, status, surface, sender_account, sender_jurisdiction, notify_recipients, nonce, log_index) \
+         VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",))
     .bind(i.id)
     .bind(if i.decision_id.is_some() { "held" } else { "sampled" })
     .bind(i.decision_id)
@@ -93,14 +92,14 @@ pub async fn queue(conn: &mut SqliteConnection, i: &NewItem<'_>) -> Result<()> {
 
 /// Items with `status` (`all` for every one) after `cursor`, oldest first.
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     status: &str,
     cursor: &str,
     limit: i64,
 ) -> Result<Vec<ReviewRow>> {
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query(&crate::numbered(&format!(
         "{ITEM} WHERE (? = 'all' OR status = ?) AND id > ? ORDER BY id LIMIT ?"
-    ))
+    )))
     .bind(status)
     .bind(status)
     .bind(cursor)
@@ -111,8 +110,8 @@ pub async fn list(
 }
 
 /// One item.
-pub async fn get(pool: &SqlitePool, id: &str) -> Result<Option<ReviewRow>> {
-    let row = sqlx::query(&format!("{ITEM} WHERE id = ?"))
+pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<ReviewRow>> {
+    let row = sqlx::query(&crate::numbered(&format!("{ITEM} WHERE id = ?")))
         .bind(id)
         .fetch_optional(pool)
         .await?;
@@ -120,11 +119,11 @@ pub async fn get(pool: &SqlitePool, id: &str) -> Result<Option<ReviewRow>> {
 }
 
 /// Whose content the item is.
-pub async fn person(pool: &SqlitePool, id: &str) -> Result<Option<PersonRow>> {
+pub async fn person(pool: &AnyPool, id: &str) -> Result<Option<PersonRow>> {
     type Person = (Option<String>, Option<String>, Option<Vec<u8>>);
-    let row: Option<Person> = sqlx::query_as(
+    let row: Option<Person> = sqlx::query_as(&crate::numbered(
         "SELECT sender_account, notify_recipients, nonce FROM review_items WHERE id = ?",
-    )
+    ))
     .bind(id)
     .fetch_optional(pool)
     .await?;
@@ -141,7 +140,7 @@ pub async fn person(pool: &SqlitePool, id: &str) -> Result<Option<PersonRow>> {
 /// was no longer open.
 #[allow(clippy::too_many_arguments)]
 pub async fn close(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &str,
     status: &str,
     reviewer: &str,
@@ -149,10 +148,8 @@ pub async fn close(
     reason: &str,
     bank_content: Option<&str>,
 ) -> Result<bool> {
-    let n = sqlx::query(
-        "UPDATE review_items SET status = ?, reviewer = ?, reviewed_at = ?, reason = ?, bank_content = ? \
-         WHERE id = ? AND status = 'open'",
-    )
+    let n = sqlx::query(&crate::numbered("UPDATE review_items SET status = ?, reviewer = ?, reviewed_at = ?, reason = ?, bank_content = ? \
+         WHERE id = ? AND status = 'open'",))
     .bind(status)
     .bind(reviewer)
     .bind(now)
@@ -167,26 +164,26 @@ pub async fn close(
 
 /// Where the review's outcome and its bank addition were logged.
 pub async fn set_log_indexes(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &str,
     review: u64,
     bank: Option<u64>,
 ) -> Result<()> {
-    sqlx::query("UPDATE review_items SET review_log_index = ?, bank_log_index = ? WHERE id = ?")
-        .bind(review as i64)
-        .bind(bank.map(|i| i as i64))
-        .bind(id)
-        .execute(conn)
-        .await?;
+    sqlx::query(&crate::numbered(
+        "UPDATE review_items SET review_log_index = ?, bank_log_index = ? WHERE id = ?",
+    ))
+    .bind(review as i64)
+    .bind(bank.map(|i| i as i64))
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// The bank content a review item added, while it still matches: `(bank name, content id)`.
-pub async fn live_addition(pool: &SqlitePool, item: &str) -> Result<Option<(String, String)>> {
-    Ok(sqlx::query_as(
-        "SELECT b.name, c.public_id FROM review_items r JOIN bank_content c ON c.public_id = r.bank_content \
-         JOIN banks b ON b.id = c.bank_id WHERE r.id = ? AND c.retracted_at IS NULL",
-    )
+pub async fn live_addition(pool: &AnyPool, item: &str) -> Result<Option<(String, String)>> {
+    Ok(sqlx::query_as(&crate::numbered("SELECT b.name, c.public_id FROM review_items r JOIN bank_content c ON c.public_id = r.bank_content \
+         JOIN banks b ON b.id = c.bank_id WHERE r.id = ? AND c.retracted_at IS NULL",))
     .bind(item)
     .fetch_optional(pool)
     .await?)
@@ -216,15 +213,13 @@ pub struct SenderItemRow {
 }
 
 /// The items of content `account` sent, oldest first.
-pub async fn of_sender(pool: &SqlitePool, account: &str) -> Result<Vec<SenderItemRow>> {
-    let rows = sqlx::query(
-        "SELECT r.id, r.kind, r.puid, r.surface, r.decision_id, r.created_at, r.status, r.reviewed_at, r.reason, \
-         b.name, r.bank_content, c.retracted_at IS NOT NULL, r.log_index, r.review_log_index, r.bank_log_index, \
-         EXISTS (SELECT 1 FROM notices n WHERE n.review_item = r.id AND n.account = r.sender_account AND n.kind = 'sampled' \
-                 AND n.deferred_legal_basis IS NOT NULL AND n.released_at IS NULL) \
+pub async fn of_sender(pool: &AnyPool, account: &str) -> Result<Vec<SenderItemRow>> {
+    let rows = sqlx::query(&crate::numbered("SELECT r.id, r.kind, r.puid, r.surface, r.decision_id, r.created_at, r.status, r.reviewed_at, r.reason, \
+         b.name, r.bank_content, CASE WHEN c.retracted_at IS NOT NULL THEN 1 ELSE 0 END, r.log_index, r.review_log_index, r.bank_log_index, \
+         CASE WHEN EXISTS (SELECT 1 FROM notices n WHERE n.review_item = r.id AND n.account = r.sender_account AND n.kind = 'sampled' \
+                 AND n.deferred_legal_basis IS NOT NULL AND n.released_at IS NULL) THEN 1 ELSE 0 END \
          FROM review_items r LEFT JOIN bank_content c ON c.public_id = r.bank_content LEFT JOIN banks b ON b.id = c.bank_id \
-         WHERE r.sender_account = ? ORDER BY r.id",
-    )
+         WHERE r.sender_account = ? ORDER BY r.id",))
     .bind(account)
     .fetch_all(pool)
     .await?;
@@ -242,11 +237,11 @@ pub async fn of_sender(pool: &SqlitePool, account: &str) -> Result<Vec<SenderIte
             reason: r.get(8),
             bank: r.get(9),
             bank_content: r.get(10),
-            bank_content_retracted: r.get::<Option<bool>, _>(11).unwrap_or(false),
+            bank_content_retracted: r.get::<i64, _>(11) != 0,
             log_index: r.get(12),
             review_log_index: r.get(13),
             bank_log_index: r.get(14),
-            deferred: r.get(15),
+            deferred: r.get::<i64, _>(15) != 0,
         })
         .collect())
 }

@@ -1,6 +1,6 @@
 //! Tokens: who may call the API. Only the SHA-256 of a secret is stored.
 
-use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool};
 
 use crate::Result;
 
@@ -25,20 +25,21 @@ pub struct LiveToken {
 }
 
 /// How many tokens have not been revoked.
-pub async fn live_count(pool: &SqlitePool) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL")
-            .fetch_one(pool)
-            .await?,
-    )
+pub async fn live_count(pool: &AnyPool) -> Result<i64> {
+    Ok(sqlx::query_scalar(&crate::numbered(
+        "SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL",
+    ))
+    .fetch_one(pool)
+    .await?)
 }
 
 /// Every live token.
-pub async fn live(pool: &SqlitePool) -> Result<Vec<LiveToken>> {
-    let rows: Vec<LiveTuple> =
-        sqlx::query_as("SELECT id, name, role, secret_hash FROM tokens WHERE revoked_at IS NULL")
-            .fetch_all(pool)
-            .await?;
+pub async fn live(pool: &AnyPool) -> Result<Vec<LiveToken>> {
+    let rows: Vec<LiveTuple> = sqlx::query_as(&crate::numbered(
+        "SELECT id, name, role, secret_hash FROM tokens WHERE revoked_at IS NULL",
+    ))
+    .fetch_all(pool)
+    .await?;
     Ok(rows.into_iter().map(LiveToken::from).collect())
 }
 
@@ -56,10 +57,8 @@ impl From<LiveTuple> for LiveToken {
 }
 
 /// The live token whose secret hashes to `hash`.
-pub async fn live_by_hash(pool: &SqlitePool, hash: &[u8; 32]) -> Result<Option<LiveToken>> {
-    let row: Option<LiveTuple> = sqlx::query_as(
-        "SELECT id, name, role, secret_hash FROM tokens WHERE secret_hash = ? AND revoked_at IS NULL",
-    )
+pub async fn live_by_hash(pool: &AnyPool, hash: &[u8; 32]) -> Result<Option<LiveToken>> {
+    let row: Option<LiveTuple> = sqlx::query_as(&crate::numbered("SELECT id, name, role, secret_hash FROM tokens WHERE secret_hash = ? AND revoked_at IS NULL",))
     .bind(hash.as_slice())
     .fetch_optional(pool)
     .await?;
@@ -67,11 +66,12 @@ pub async fn live_by_hash(pool: &SqlitePool, hash: &[u8; 32]) -> Result<Option<L
 }
 
 /// Every token, oldest id first.
-pub async fn list(pool: &SqlitePool) -> Result<Vec<TokenRow>> {
-    let rows: Vec<(String, String, String, String, Option<String>)> =
-        sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY id")
-            .fetch_all(pool)
-            .await?;
+pub async fn list(pool: &AnyPool) -> Result<Vec<TokenRow>> {
+    let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        &crate::numbered("SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY id"),
+    )
+    .fetch_all(pool)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|(id, name, role, created_at, revoked_at)| TokenRow {
@@ -86,13 +86,13 @@ pub async fn list(pool: &SqlitePool) -> Result<Vec<TokenRow>> {
 
 /// Store a new token.
 pub async fn create(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     row: &TokenRow,
     secret_hash: &[u8; 32],
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query(&crate::numbered(
         "INSERT INTO tokens (id, name, role, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-    )
+    ))
     .bind(&row.id)
     .bind(&row.name)
     .bind(&row.role)
@@ -104,12 +104,14 @@ pub async fn create(
 }
 
 /// Revoke a live token; false when there is no live token `id`.
-pub async fn revoke(conn: &mut SqliteConnection, id: &str, now: &str) -> Result<bool> {
-    let n = sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await?
-        .rows_affected();
+pub async fn revoke(conn: &mut AnyConnection, id: &str, now: &str) -> Result<bool> {
+    let n = sqlx::query(&crate::numbered(
+        "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+    ))
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?
+    .rows_affected();
     Ok(n > 0)
 }

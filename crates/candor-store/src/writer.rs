@@ -5,11 +5,11 @@ use std::sync::{Arc, RwLock};
 use candor_log::stored::stored_hash_index;
 use candor_log::{leaf_hash, node_hash, Checkpoint, Hash, Signer};
 use futures::future::BoxFuture;
-use sqlx::sqlite::SqliteConnection;
+use sqlx::AnyConnection;
 use sqlx::Row;
 use tokio::sync::mpsc;
 
-use crate::{Result, SignedCheckpoint, StoreError};
+use crate::{Backend, Result, SignedCheckpoint, StoreError, WRITER_LOCK};
 
 pub(crate) type Reply = Box<dyn FnOnce(Result<()>) + Send>;
 pub(crate) type Job =
@@ -25,7 +25,7 @@ pub(crate) struct Queued {
 /// What a job sees: the connection (inside the writer's transaction) and the log.
 pub struct WriteCtx {
     /// The connection, inside a transaction; use `&mut *ctx.conn` as the executor.
-    pub conn: SqliteConnection,
+    pub conn: AnyConnection,
     appender: Appender,
     effects: Vec<Box<dyn FnOnce() + Send>>,
 }
@@ -85,6 +85,8 @@ pub(crate) struct Appender {
     job_start: (usize, usize),
     committed_size: u64,
     committed_frontier: Vec<(u32, Hash)>,
+    /// The database's last checkpoint, which the committed state must produce.
+    committed_checkpoint: Checkpoint,
     /// Stored hashes (Go tlog layout) produced by the pending entries.
     pending_hashes: Vec<(u64, Hash)>,
 }
@@ -92,23 +94,27 @@ pub(crate) struct Appender {
 impl Appender {
     /// Rebuild the tree state from the database and check it against the last checkpoint.
     pub(crate) async fn load(
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         signer: &Signer,
     ) -> Result<(Appender, SignedCheckpoint)> {
-        let size: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries")
-            .fetch_one(&mut *conn)
-            .await?;
+        let size: i64 = sqlx::query_scalar(&crate::numbered(
+            "SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries",
+        ))
+        .fetch_one(&mut *conn)
+        .await?;
         let size = size as u64;
         let mut frontier = Vec::new();
         let mut start = 0u64;
         for level in (0..64u32).rev() {
             if size & (1u64 << level) != 0 {
                 let idx = stored_hash_index(level, start >> level);
-                let row = sqlx::query("SELECT hash FROM log_hashes WHERE idx = ?")
-                    .bind(idx as i64)
-                    .fetch_optional(&mut *conn)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt(format!("stored hash {idx} missing")))?;
+                let row = sqlx::query(&crate::numbered(
+                    "SELECT hash FROM log_hashes WHERE idx = ?",
+                ))
+                .bind(idx as i64)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("stored hash {idx} missing")))?;
                 let bytes: Vec<u8> = row.get(0);
                 let h: Hash = bytes
                     .try_into()
@@ -117,20 +123,22 @@ impl Appender {
                 start += 1u64 << level;
             }
         }
-        let appender = Appender {
+        let mut appender = Appender {
             size,
             frontier: frontier.clone(),
             pending: Vec::new(),
             job_start: (0, 0),
             committed_size: size,
             committed_frontier: frontier,
+            committed_checkpoint: Checkpoint::new(signer.name(), 0, candor_log::empty_root()),
             pending_hashes: Vec::new(),
         };
         let root = appender.root();
-        let last: Option<(i64, String)> =
-            sqlx::query_as("SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
-                .fetch_optional(&mut *conn)
-                .await?;
+        let last: Option<(i64, String)> = sqlx::query_as(&crate::numbered(
+            "SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1",
+        ))
+        .fetch_optional(&mut *conn)
+        .await?;
         let latest = match last {
             Some((csize, note)) => {
                 let cp = Checkpoint::open(note.as_bytes(), &signer.verifier()).map_err(|e| {
@@ -153,10 +161,12 @@ impl Appender {
                 // A fresh log: sign and store the empty tree's checkpoint.
                 let cp = Checkpoint::new(signer.name(), 0, root);
                 let note = candor_log::sign_checkpoint(signer, None, &cp, &[])?;
-                sqlx::query("INSERT INTO log_checkpoints (size, note) VALUES (0, ?)")
-                    .bind(&note)
-                    .execute(&mut *conn)
-                    .await?;
+                sqlx::query(&crate::numbered(
+                    "INSERT INTO log_checkpoints (size, note) VALUES (0, ?)",
+                ))
+                .bind(&note)
+                .execute(&mut *conn)
+                .await?;
                 SignedCheckpoint {
                     checkpoint: cp,
                     note,
@@ -168,6 +178,7 @@ impl Appender {
                 ))
             }
         };
+        appender.committed_checkpoint = latest.checkpoint.clone();
         Ok((appender, latest))
     }
 
@@ -226,7 +237,10 @@ impl Appender {
         self.pending_hashes.clear();
     }
 
-    fn committed(&mut self) {
+    fn committed(&mut self, signed: Option<&Checkpoint>) {
+        if let Some(cp) = signed {
+            self.committed_checkpoint = cp.clone();
+        }
         self.committed_size = self.size;
         self.committed_frontier = self.frontier.clone();
         self.pending.clear();
@@ -235,11 +249,12 @@ impl Appender {
 }
 
 pub(crate) struct Writer {
-    pub(crate) conn: SqliteConnection,
+    pub(crate) conn: AnyConnection,
     pub(crate) appender: Appender,
     pub(crate) signer: Signer,
     pub(crate) latest: Arc<RwLock<SignedCheckpoint>>,
     pub(crate) max_batch: usize,
+    pub(crate) backend: Backend,
 }
 
 impl Writer {
@@ -250,6 +265,7 @@ impl Writer {
             signer,
             latest,
             max_batch,
+            backend,
         } = self;
         let mut ctx = WriteCtx {
             conn,
@@ -265,7 +281,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            run_batch(&mut ctx, &signer, &latest, &mut batch).await;
+            run_batch(&mut ctx, &signer, &latest, backend, &mut batch).await;
         }
         let _ = sqlx::Connection::close(ctx.conn).await;
     }
@@ -275,11 +291,12 @@ async fn run_batch(
     ctx: &mut WriteCtx,
     signer: &Signer,
     latest: &RwLock<SignedCheckpoint>,
+    backend: Backend,
     batch: &mut Vec<Queued>,
 ) {
     let mut replies: Vec<(bool, Reply)> = Vec::with_capacity(batch.len());
     let mut effects: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
-    if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut ctx.conn).await {
+    if let Err(e) = begin(ctx, signer, latest, backend).await {
         let msg = e.to_string();
         tracing::error!(error = %msg, "store: cannot begin a transaction");
         for q in batch.drain(..) {
@@ -293,7 +310,9 @@ async fn run_batch(
     for Queued { job, .. } in batch.drain(..) {
         let mark = ctx.appender.mark();
         let effects_mark = ctx.effects.len();
-        let sp = sqlx::query("SAVEPOINT job").execute(&mut ctx.conn).await;
+        let sp = sqlx::query(&crate::numbered("SAVEPOINT job"))
+            .execute(&mut ctx.conn)
+            .await;
         if let Err(e) = sp {
             let msg = e.to_string();
             replies.push((
@@ -304,18 +323,23 @@ async fn run_batch(
         }
         let (ok, reply) = job(ctx).await;
         if ok {
-            let _ = sqlx::query("RELEASE job").execute(&mut ctx.conn).await;
+            let _ = sqlx::query(&crate::numbered("RELEASE job"))
+                .execute(&mut ctx.conn)
+                .await;
         } else {
-            let _ = sqlx::query("ROLLBACK TO job").execute(&mut ctx.conn).await;
-            let _ = sqlx::query("RELEASE job").execute(&mut ctx.conn).await;
+            let _ = sqlx::query(&crate::numbered("ROLLBACK TO job"))
+                .execute(&mut ctx.conn)
+                .await;
+            let _ = sqlx::query(&crate::numbered("RELEASE job"))
+                .execute(&mut ctx.conn)
+                .await;
             ctx.appender.rollback_to(mark);
             ctx.effects.truncate(effects_mark);
         }
         replies.push((ok, reply));
     }
     effects.append(&mut ctx.effects);
-    let last = latest.read().expect("checkpoint lock").checkpoint.clone();
-    let outcome = finish(ctx, signer, &last).await;
+    let outcome = finish(ctx, signer, backend).await;
     let err = outcome.as_ref().err().map(|e| match e {
         StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
         other => StoreError::Unavailable(format!("commit failed: {other}")),
@@ -325,12 +349,14 @@ async fn run_batch(
     }
     match outcome {
         Ok(Some(signed)) => {
-            ctx.appender.committed();
+            ctx.appender.committed(Some(&signed.checkpoint));
             *latest.write().expect("checkpoint lock") = signed;
         }
-        Ok(None) => ctx.appender.committed(),
+        Ok(None) => ctx.appender.committed(None),
         Err(_) => {
-            let _ = sqlx::query("ROLLBACK").execute(&mut ctx.conn).await;
+            let _ = sqlx::query(&crate::numbered("ROLLBACK"))
+                .execute(&mut ctx.conn)
+                .await;
             ctx.appender.abort();
             effects.clear();
         }
@@ -348,11 +374,74 @@ async fn run_batch(
     }
 }
 
+/// Begin the batch's transaction holding the database's write lock, and make sure the tree
+/// state extends what the database holds: another writer (a second node on PostgreSQL, or a
+/// CLI command beside a running service on SQLite) may have appended since this one's last
+/// batch. On SQLite `BEGIN IMMEDIATE` takes the file's write lock; on PostgreSQL every node's
+/// writer takes one advisory lock, held until commit or rollback (and released by the server
+/// when a node dies), so exactly one node appends to the log at a time.
+async fn begin(
+    ctx: &mut WriteCtx,
+    signer: &Signer,
+    latest: &RwLock<SignedCheckpoint>,
+    backend: Backend,
+) -> Result<()> {
+    match backend {
+        Backend::Sqlite => {
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut ctx.conn)
+                .await?;
+        }
+        Backend::Postgres => {
+            sqlx::query("BEGIN").execute(&mut ctx.conn).await?;
+            if let Err(e) = sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(WRITER_LOCK)
+                .execute(&mut ctx.conn)
+                .await
+            {
+                let _ = sqlx::query("ROLLBACK").execute(&mut ctx.conn).await;
+                return Err(e.into());
+            }
+        }
+    }
+    let size: i64 = match sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries")
+        .fetch_one(&mut ctx.conn)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = sqlx::query("ROLLBACK").execute(&mut ctx.conn).await;
+            return Err(e.into());
+        }
+    };
+    if size as u64 != ctx.appender.committed_size {
+        match Appender::load(&mut ctx.conn, signer).await {
+            Ok((appender, signed)) => {
+                tracing::debug!(
+                    from = ctx.appender.committed_size,
+                    to = size,
+                    "store: the log was extended by another writer"
+                );
+                ctx.appender = appender;
+                let mut l = latest.write().expect("checkpoint lock");
+                if signed.checkpoint.size >= l.checkpoint.size {
+                    *l = signed;
+                }
+            }
+            Err(e) => {
+                let _ = sqlx::query("ROLLBACK").execute(&mut ctx.conn).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Write the pending entries, their stored hashes and the new signed checkpoint, then commit.
 async fn finish(
     ctx: &mut WriteCtx,
     signer: &Signer,
-    last: &Checkpoint,
+    backend: Backend,
 ) -> Result<Option<SignedCheckpoint>> {
     let a = &ctx.appender;
     let mut signed = None;
@@ -371,20 +460,32 @@ async fn finish(
         // Consistency by construction: the new tree is the committed tree (whose frontier
         // produced the last signed root) with leaves appended. Check that premise before
         // signing, so a bug can never make the log sign a tree that forks from the last one.
-        // `last` is the checkpoint this writer stored last (checked against the database's
-        // when the store opened), so no read-back is needed here.
-        if last.size != a.committed_size || last.root != fold_root(&a.committed_frontier) {
+        // The committed state is the database's last checkpoint: checked when it was loaded
+        // (at open, or in `begin` when another writer had extended the log) and kept in step
+        // by every commit of this writer since.
+        if a.committed_checkpoint.size != a.committed_size
+            || a.committed_checkpoint.root != fold_root(&a.committed_frontier)
+        {
             return Err(StoreError::Corrupt(
                 "refusing to sign: the tree does not extend the last checkpoint".into(),
             ));
         }
         let cp = Checkpoint::new(signer.name(), a.size, a.root());
         let note = candor_log::sign_checkpoint(signer, None, &cp, &[])?;
-        sqlx::query("INSERT INTO log_checkpoints (size, note) VALUES (?, ?)")
-            .bind(a.size as i64)
-            .bind(&note)
-            .execute(&mut ctx.conn)
-            .await?;
+        sqlx::query(&crate::numbered(
+            "INSERT INTO log_checkpoints (size, note) VALUES (?, ?)",
+        ))
+        .bind(a.size as i64)
+        .bind(&note)
+        .execute(&mut ctx.conn)
+        .await?;
+        if backend == Backend::Postgres {
+            // Delivered at commit: wakes every node's follower (see the server's `follow`).
+            sqlx::query("SELECT pg_notify('candor_log', $1)")
+                .bind(a.size.to_string())
+                .execute(&mut ctx.conn)
+                .await?;
+        }
         signed = Some(SignedCheckpoint {
             checkpoint: cp,
             note,
@@ -395,16 +496,13 @@ async fn finish(
 }
 
 /// `INSERT INTO <table> VALUES (?, ?), …` for `rows`, 256 rows a statement.
-async fn insert_rows(
-    conn: &mut SqliteConnection,
-    table: &str,
-    rows: &[(i64, &[u8])],
-) -> Result<()> {
+async fn insert_rows(conn: &mut AnyConnection, table: &str, rows: &[(i64, &[u8])]) -> Result<()> {
     for chunk in rows.chunks(256) {
         let mut sql = format!("INSERT INTO {table} VALUES ");
         for i in 0..chunk.len() {
             sql.push_str(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
         }
+        let sql = crate::numbered(&sql);
         let mut q = sqlx::query(&sql);
         for (idx, data) in chunk {
             q = q.bind(*idx).bind(*data);

@@ -7,11 +7,14 @@ use candor_log::Signer;
 use candor_store::appeals::Subject;
 use candor_store::decisions::{NewDecision, NewNotice};
 use candor_store::review::NewItem;
-use candor_store::{appeals, decisions, policies, review, sqlx, tokens, Store, StoreOptions};
+use candor_store::{appeals, decisions, policies, review, sqlx, tokens, Store};
 
-async fn store(dir: &std::path::Path) -> Store {
+mod support;
+use support::Db;
+
+async fn store(db: &Db) -> Store {
     let signer = Signer::from_seed("candor.test/rooms", &[3; 32]).unwrap();
-    Store::open(dir, signer, StoreOptions::default())
+    Store::open(db.dir.path(), signer, db.options())
         .await
         .unwrap()
 }
@@ -30,10 +33,9 @@ macro_rules! write {
     };
 }
 
-#[tokio::test]
-async fn tokens_live_list_revoke() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(dir.path()).await;
+on_both!(tokens_live_list_revoke, tokens_live_list_revoke_on);
+async fn tokens_live_list_revoke_on(db: Db) {
+    let s = store(&db).await;
     assert_eq!(tokens::live_count(s.reader()).await.unwrap(), 0);
     for (id, role, h) in [("t1", "admin", [1u8; 32]), ("t2", "platform", [2u8; 32])] {
         let row = tokens::TokenRow {
@@ -80,10 +82,9 @@ async fn tokens_live_list_revoke() {
     assert_eq!(tokens::list(s.reader()).await.unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn policies_replace_whole_set() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(dir.path()).await;
+on_both!(policies_replace_whole_set, policies_replace_whole_set_on);
+async fn policies_replace_whole_set_on(db: Db) {
+    let s = store(&db).await;
     let empty = policies::load(s.reader()).await.unwrap();
     assert!(empty.policies.is_empty() && empty.sampling.is_none());
     let set = vec![
@@ -147,10 +148,12 @@ fn notice<'a>(id: &'a str, decision: &'a str, account: &'a str, role: &'a str) -
     }
 }
 
-#[tokio::test]
-async fn decisions_accounts_notices_deferral() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(dir.path()).await;
+on_both!(
+    decisions_accounts_notices_deferral,
+    decisions_accounts_notices_deferral_on
+);
+async fn decisions_accounts_notices_deferral_on(db: Db) {
+    let s = store(&db).await;
     write!(s, |c| {
         decisions::record(c, &decision("d1", None, 4)).await?;
         decisions::add_account(c, "d1", "alice", "US", "sender").await?;
@@ -251,10 +254,12 @@ fn item<'a>(id: &'a str, decision: Option<&'a str>, sender: &'a str) -> NewItem<
     }
 }
 
-#[tokio::test]
-async fn review_queue_close_and_additions() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(dir.path()).await;
+on_both!(
+    review_queue_close_and_additions,
+    review_queue_close_and_additions_on
+);
+async fn review_queue_close_and_additions_on(db: Db) {
+    let s = store(&db).await;
     write!(s, |c| {
         decisions::record(c, &decision("d1", Some("r1"), 1)).await?;
         review::queue(c, &item("r1", Some("d1"), "alice")).await?;
@@ -298,7 +303,7 @@ async fn review_queue_close_and_additions() {
         sqlx::query("INSERT INTO banks (id, name, description, category, provenance, enabled, pdq_threshold, created_at, updated_at) VALUES (1, 'own', '', 'STATEMENT_CATEGORY_X', 'own_review', 1, 31, 't', 't')")
             .execute(&mut *c)
             .await?;
-        sqlx::query("INSERT INTO bank_content (public_id, bank_id, provenance, note, enabled, created_at, created_by) VALUES ('c1', 1, 'own_review', '', 1, 't', 'rita')")
+        sqlx::query("INSERT INTO bank_content (id, public_id, bank_id, provenance, note, enabled, created_at, created_by) VALUES (1, 'c1', 1, 'own_review', '', 1, 't', 'rita')")
             .execute(&mut *c)
             .await?;
         Ok(())
@@ -383,10 +388,12 @@ async fn review_queue_close_and_additions() {
         .is_empty());
 }
 
-#[tokio::test]
-async fn appeals_one_open_per_subject_and_account() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(dir.path()).await;
+on_both!(
+    appeals_one_open_per_subject_and_account,
+    appeals_one_open_per_subject_and_account_on
+);
+async fn appeals_one_open_per_subject_and_account_on(db: Db) {
+    let s = store(&db).await;
     let d = Subject::Decision("d1".into());
     let a = Subject::Addition("r1".into());
     write!(s, |c| {

@@ -9,6 +9,9 @@ use candor_log::tile::{read_tile_data, tiles_for_size};
 use candor_log::{verify_proof_file, Checkpoint, Signer, StoredHashes};
 use candor_store::{sqlx, Store, StoreError, StoreOptions};
 
+mod support;
+use support::Db;
+
 const ORIGIN: &str = "candor.test/store";
 const TASKS: u64 = 50;
 const JOBS_PER_TASK: u64 = 40; // 2,000 jobs
@@ -44,7 +47,7 @@ async fn run_jobs(store: &Store, first_job: u64, effects: Arc<Mutex<Vec<(u64, u6
                 let r = store
                     .write(move |ctx| {
                         Box::pin(async move {
-                            sqlx::query("INSERT INTO test_jobs (job) VALUES (?)")
+                            sqlx::query("INSERT INTO test_jobs (job) VALUES ($1)")
                                 .bind(job as i64)
                                 .execute(&mut ctx.conn)
                                 .await?;
@@ -174,12 +177,13 @@ fn check_effects(effects: &[(u64, u64)], done: &Done) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_jobs_commit_group_and_reopen() {
-    let dir = tempfile::tempdir().unwrap();
+on_both!(concurrent_jobs_commit_group_and_reopen, concurrent_jobs_on);
+async fn concurrent_jobs_on(db: Db) {
+    let dir = &db.dir;
     let options = StoreOptions {
         max_batch: 64,
         readers: 4,
+        database_url: db.url.clone(),
     };
     let store = Store::open(dir.path(), signer(), options.clone())
         .await
@@ -188,7 +192,7 @@ async fn concurrent_jobs_commit_group_and_reopen() {
     store
         .write(|ctx| {
             Box::pin(async move {
-                sqlx::query("CREATE TABLE test_jobs (job INTEGER PRIMARY KEY)")
+                sqlx::query("CREATE TABLE test_jobs (job BIGINT PRIMARY KEY)")
                     .execute(&mut ctx.conn)
                     .await?;
                 Ok(())

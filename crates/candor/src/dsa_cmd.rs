@@ -19,6 +19,9 @@ pub struct StoreArgs {
     /// Data directory [default: ./candor-data]
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Database URL (as for `candor serve`)
+    #[arg(long)]
+    database_url: Option<String>,
     /// TOML configuration file (its `[dsa]` table; CANDOR_* overrides it; flags override both).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -58,9 +61,13 @@ fn open(
     candor_store::Store,
     candor_server::Config,
 )> {
-    let cfg = crate::serve_cmd::config(args.config.as_deref(), args.data.clone())?;
+    let cfg = crate::serve_cmd::config(
+        args.config.as_deref(),
+        args.data.clone(),
+        args.database_url.clone(),
+    )?;
     anyhow::ensure!(
-        cfg.data.join("candor.db").exists(),
+        cfg.database_url.is_some() || cfg.data.join("candor.db").exists(),
         "no Candor database in {}",
         cfg.data.display()
     );
@@ -70,7 +77,7 @@ fn open(
         .build()?;
     let store = rt.block_on(async {
         let signer = candor_server::load_or_create_signer(&cfg.data, &cfg.log_origin)?;
-        anyhow::Ok(candor_store::Store::open(&cfg.data, signer, Default::default()).await?)
+        anyhow::Ok(candor_store::Store::open(&cfg.data, signer, cfg.store_options()).await?)
     })?;
     Ok((rt, store, cfg))
 }

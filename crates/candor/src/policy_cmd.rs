@@ -83,7 +83,7 @@ fn from_store(dir: &Path) -> anyhow::Result<(Vec<BankInfo>, Option<PolicySet>)> 
     rt.block_on(async {
         let cfg = candor_server::Config::load(None)?;
         let signer = candor_server::load_or_create_signer(dir, &cfg.log_origin)?;
-        let store = candor_store::Store::open(dir, signer, Default::default()).await?;
+        let store = candor_store::Store::open(dir, signer, cfg.store_options()).await?;
         let banks = candor_server::routes::policies::stored_banks(&store).await?;
         let set = candor_server::routes::policies::stored_set(&store).await?;
         store.close().await;

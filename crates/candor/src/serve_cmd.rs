@@ -10,6 +10,10 @@ pub struct ServeArgs {
     /// Data directory (database and log key) [default: ./candor-data]
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Database: postgres://user@host/db for PostgreSQL [default: the SQLite file in the data
+    /// directory; environment CANDOR_DATABASE_URL]
+    #[arg(long)]
+    database_url: Option<String>,
     /// Listen address [default: 127.0.0.1:8080]
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
@@ -24,10 +28,14 @@ pub struct ServeArgs {
 pub(crate) fn config(
     file: Option<&std::path::Path>,
     data: Option<PathBuf>,
+    database_url: Option<String>,
 ) -> anyhow::Result<Config> {
     let mut cfg = Config::load(file)?;
     if let Some(d) = data {
         cfg.data = d;
+    }
+    if let Some(u) = database_url {
+        cfg.database_url = Some(u);
     }
     Ok(cfg)
 }
@@ -46,7 +54,7 @@ fn init_tracing(format: &str) {
 }
 
 pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let mut cfg = config(args.config.as_deref(), args.data)?;
+    let mut cfg = config(args.config.as_deref(), args.data, args.database_url)?;
     if let Some(l) = args.listen {
         cfg.listen = l;
     }
@@ -77,6 +85,9 @@ pub struct TokenArgs {
     /// Data directory [default: ./candor-data]
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Database URL (as for `candor serve`)
+    #[arg(long)]
+    database_url: Option<String>,
     #[arg(long)]
     config: Option<PathBuf>,
     /// platform, curator, reviewer, auditor or admin
@@ -95,14 +106,14 @@ pub fn run_token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             args.role
         )
     })?;
-    let cfg = config(args.config.as_deref(), args.data)?;
+    let cfg = config(args.config.as_deref(), args.data, args.database_url)?;
     let name = args.name.unwrap_or_else(|| role.as_str().to_string());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let token = rt.block_on(async {
         let signer = candor_server::load_or_create_signer(&cfg.data, &cfg.log_origin)?;
-        let store = candor_store::Store::open(&cfg.data, signer, Default::default()).await?;
+        let store = candor_store::Store::open(&cfg.data, signer, cfg.store_options()).await?;
         let info = candor_server::routes::tokens::create_token(&store, role, &name).await?;
         store.close().await;
         anyhow::Ok(info)
