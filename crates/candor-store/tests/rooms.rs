@@ -494,3 +494,168 @@ async fn appeals_one_open_per_subject_and_account_on(db: Db) {
     })
     .unwrap();
 }
+
+on_both!(
+    banks_content_import_and_matching,
+    banks_content_import_and_matching_on
+);
+async fn banks_content_import_and_matching_on(db: Db) {
+    use candor_log::entry::SignalKind;
+    use candor_store::banks::{self, BankSettings, ImportedSignal, NewBank, NewContent};
+    let s = store(&db).await;
+    let nb = |name: &'static str| NewBank {
+        name,
+        description: "",
+        category: "STATEMENT_CATEGORY_X",
+        provenance: "own_review",
+        enabled: true,
+        pdq_threshold: 31,
+        now: "t1",
+    };
+    let (b1, b2) = write!(s, |c| {
+        let b1 = banks::create_bank(c, &nb("one")).await?;
+        let b2 = banks::create_bank(c, &nb("two")).await?;
+        Ok((b1, b2))
+    })
+    .unwrap();
+    assert_ne!(b1, b2);
+    // A second bank of the same name is refused, and nothing of its job is kept.
+    assert!(write!(s, |c| banks::create_bank(c, &nb("one")).await).is_err());
+    write!(s, |c| {
+        let settings = BankSettings {
+            description: "updated",
+            category: "STATEMENT_CATEGORY_Y",
+            enabled: false,
+            pdq_threshold: 20,
+        };
+        banks::update_bank(c, b2, &settings, "t2").await
+    })
+    .unwrap();
+    let two = banks::find_bank(s.reader(), "two").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            two.description.as_str(),
+            two.category.as_str(),
+            two.enabled,
+            two.pdq_threshold
+        ),
+        ("updated", "STATEMENT_CATEGORY_Y", false, 20)
+    );
+
+    // One content with two signals, then an import of three.
+    let (content, sig) = write!(s, |c| {
+        let content = banks::add_content(
+            c,
+            &NewContent {
+                public_id: "c-1",
+                bank_id: b1,
+                provenance: "own_review",
+                note: "n",
+                created_by: "cora",
+                now: "t3",
+            },
+        )
+        .await?;
+        let sig =
+            banks::add_signal(c, content, SignalKind::Pdq, &[1; 32], Some(90), &[9; 16]).await?;
+        banks::add_signal(c, content, SignalKind::Md5, &[2; 16], None, &[8; 16]).await?;
+        Ok((content, sig))
+    })
+    .unwrap();
+    let imported = write!(s, |c| {
+        let ids = ["i-1", "i-2", "i-3"];
+        let values = [[3u8; 32], [4u8; 32], [5u8; 32]];
+        let items: Vec<ImportedSignal> = ids
+            .iter()
+            .zip(values.iter())
+            .map(|(id, v)| ImportedSignal {
+                public_id: id,
+                kind: SignalKind::Pdq,
+                value: v,
+                salt: &[7; 16],
+            })
+            .collect();
+        banks::add_imported(c, b1, "imported:list", "cora", "t4", &items).await
+    })
+    .unwrap();
+    assert_eq!(imported.first_content, content + 1);
+    assert_eq!(imported.first_signal, sig + 2);
+    let sigs = banks::signals_of(s.reader(), content).await.unwrap();
+    assert_eq!(sigs.len(), 2);
+    assert_eq!(
+        (sigs[0].kind, sigs[0].quality, sigs[0].value.as_slice()),
+        (SignalKind::Pdq, Some(90), &[1u8; 32][..])
+    );
+    assert_eq!((sigs[1].kind, sigs[1].quality), (SignalKind::Md5, None));
+    let page = banks::list_content(s.reader(), b1, 0, 2).await.unwrap();
+    assert_eq!(
+        page.iter()
+            .map(|r| r.public_id.as_str())
+            .collect::<Vec<_>>(),
+        ["c-1", "i-1"]
+    );
+    let rest = banks::list_content(s.reader(), b1, page[1].id, 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(
+        banks::find_bank(s.reader(), "one")
+            .await
+            .unwrap()
+            .unwrap()
+            .content_count,
+        4
+    );
+
+    // Matching's view: live rows, and rows of contents and banks, live or not.
+    assert_eq!(s.live_signal_count().await.unwrap(), 5);
+    write!(s, |c| {
+        let st = banks::content_state(c, "one", "i-2").await?.unwrap();
+        assert!(st.enabled && !st.retracted);
+        banks::retract(c, st.id, "t5", Some("listed in error")).await?;
+        let st = banks::content_state(c, "one", "i-3").await?.unwrap();
+        banks::set_enabled(c, st.id, false).await
+    })
+    .unwrap();
+    let row = banks::find_content(s.reader(), "one", "i-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.retraction_reason.as_deref(), Some("listed in error"));
+    assert_eq!(s.live_signal_count().await.unwrap(), 3);
+    let mut live = Vec::new();
+    s.for_each_live_signal(|row, bank, public, signal, _| {
+        live.push((row, bank, public.to_string(), signal.to_string()))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        live.iter().map(|l| l.2.as_str()).collect::<Vec<_>>(),
+        ["c-1", "c-1", "i-1"]
+    );
+    let rows = s
+        .signals_of_contents(&["i-2".into(), "i-3".into(), "nope".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.public_id.as_str(), r.live))
+            .collect::<Vec<_>>(),
+        [("i-2", false), ("i-3", false)]
+    );
+    assert_eq!(s.signals_of_bank(b1).await.unwrap().len(), 5);
+    let mb = s.match_banks().await.unwrap();
+    assert_eq!(
+        mb.iter()
+            .map(|b| (b.name.as_str(), b.enabled))
+            .collect::<Vec<_>>(),
+        [("one", true), ("two", false)]
+    );
+
+    // Deleting a bank takes its content and signals with it.
+    write!(s, |c| banks::delete_bank(c, b1).await).unwrap();
+    assert!(banks::find_bank(s.reader(), "one").await.unwrap().is_none());
+    assert_eq!(s.signals_of_bank(b1).await.unwrap().len(), 0);
+    assert_eq!(s.live_signal_count().await.unwrap(), 0);
+    assert_eq!(banks::list_banks(s.reader()).await.unwrap().len(), 1);
+}

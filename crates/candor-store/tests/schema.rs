@@ -12,7 +12,9 @@ use support::{Db, Kind};
 
 async fn open(db: &Db) -> Store {
     let signer = Signer::from_seed("candor.test/schema", &[4; 32]).unwrap();
-    Store::open(db.dir.path(), signer, db.options()).await.unwrap()
+    Store::open(db.dir.path(), signer, db.options())
+        .await
+        .unwrap()
 }
 
 type Columns = BTreeSet<(String, String, bool)>;
@@ -25,12 +27,11 @@ async fn sqlite_schema(s: &Store) -> (Columns, BTreeSet<String>) {
     .fetch_all(s.reader())
     .await
     .unwrap();
-    let idx: Vec<(String,)> = sqlx::query_as(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
-    )
-    .fetch_all(s.reader())
-    .await
-    .unwrap();
+    let idx: Vec<(String,)> =
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+            .fetch_all(s.reader())
+            .await
+            .unwrap();
     (
         cols.into_iter().map(|(t, c, nn)| (t, c, nn > 0)).collect(),
         idx.into_iter().map(|(n,)| n).collect(),
@@ -54,7 +55,9 @@ async fn postgres_schema(s: &Store) -> (Columns, BTreeSet<String>) {
     .await
     .unwrap();
     (
-        cols.into_iter().map(|(t, c, n)| (t, c, n == "NO")).collect(),
+        cols.into_iter()
+            .map(|(t, c, n)| (t, c, n == "NO"))
+            .collect(),
         idx.into_iter().map(|(n,)| n).collect(),
     )
 }
