@@ -81,6 +81,17 @@ impl StoreError {
         match self {
             StoreError::Unavailable(_) | StoreError::Io(_) => true,
             StoreError::Db(sqlx::Error::Io(_)) => true,
+            StoreError::Db(sqlx::Error::Database(d))
+                if d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some() =>
+            {
+                // SQLSTATE classes: 53 insufficient resources (disk full), 58 system error
+                // (I/O), 08 connection exception, 57 operator intervention (shutdown); 25006
+                // read-only transaction (a standby).
+                d.code().is_some_and(|c| {
+                    ["53", "58", "08", "57"].iter().any(|k| c.starts_with(k)) || c == "25006"
+                })
+            }
             StoreError::Db(sqlx::Error::Database(d)) => d
                 .code()
                 .and_then(|c| c.parse::<i64>().ok())
@@ -381,6 +392,14 @@ impl Store {
             latest: latest.clone(),
             max_batch: options.max_batch.max(1),
             backend,
+            reconnect: match &target {
+                Target::Postgres(url) => Some(
+                    AnyConnectOptions::from_str(url)
+                        .map_err(|e| StoreError::Rejected(format!("database URL: {e}")))?
+                        .disable_statement_logging(),
+                ),
+                Target::Sqlite(_) => None,
+            },
         };
         tokio::spawn(w.run(rx));
         let changes = Arc::new(tokio::sync::Notify::new());

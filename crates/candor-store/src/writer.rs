@@ -255,6 +255,8 @@ pub(crate) struct Writer {
     pub(crate) latest: Arc<RwLock<SignedCheckpoint>>,
     pub(crate) max_batch: usize,
     pub(crate) backend: Backend,
+    /// How to connect again when the connection is lost (PostgreSQL restarted, network).
+    pub(crate) reconnect: Option<sqlx::any::AnyConnectOptions>,
 }
 
 impl Writer {
@@ -266,6 +268,7 @@ impl Writer {
             latest,
             max_batch,
             backend,
+            reconnect,
         } = self;
         let mut ctx = WriteCtx {
             conn,
@@ -281,7 +284,24 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            run_batch(&mut ctx, &signer, &latest, backend, &mut batch).await;
+            let ok = run_batch(&mut ctx, &signer, &latest, backend, &mut batch).await;
+            if let Some(options) = reconnect.as_ref().filter(|_| !ok) {
+                // A lost connection fails its batch (nothing of it committed, every job
+                // answered); the next batch gets a new connection.
+                if sqlx::Connection::ping(&mut ctx.conn).await.is_err() {
+                    match sqlx::Connection::connect_with(options).await {
+                        Ok(c) => {
+                            tracing::warn!(
+                                "store: the writer's database connection was lost; reconnected"
+                            );
+                            ctx.conn = c;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "store: the writer cannot reconnect to the database")
+                        }
+                    }
+                }
+            }
         }
         let _ = sqlx::Connection::close(ctx.conn).await;
     }
@@ -293,7 +313,7 @@ async fn run_batch(
     latest: &RwLock<SignedCheckpoint>,
     backend: Backend,
     batch: &mut Vec<Queued>,
-) {
+) -> bool {
     let mut replies: Vec<(bool, Reply)> = Vec::with_capacity(batch.len());
     let mut effects: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
     if let Err(e) = begin(ctx, signer, latest, backend).await {
@@ -305,7 +325,7 @@ async fn run_batch(
                 "cannot begin a transaction: {msg}"
             )));
         }
-        return;
+        return false;
     }
     for Queued { job, .. } in batch.drain(..) {
         let mark = ctx.appender.mark();
@@ -372,6 +392,7 @@ async fn run_batch(
             Some(e) => reply(Err(StoreError::Unavailable(e.to_string()))),
         }
     }
+    err.is_none()
 }
 
 /// Begin the batch's transaction holding the database's write lock, and make sure the tree

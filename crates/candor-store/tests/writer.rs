@@ -232,3 +232,56 @@ async fn concurrent_jobs_on(db: Db) {
     let other = Signer::from_seed(ORIGIN, &[8; 32]).unwrap();
     assert!(Store::open(dir.path(), other, options).await.is_err());
 }
+
+/// PostgreSQL crashing under a running store: writes fail with `Unavailable` (nothing half
+/// written) while it is down, and succeed again once it is back, on a new connection, with the
+/// log still consistent (reopened, its checkpoint verifies against the stored tree).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_is_survived() {
+    let Some(mut db) = Db::new(support::Kind::Postgres) else {
+        return;
+    };
+    let store = Store::open(db.dir.path(), signer(), db.options())
+        .await
+        .unwrap();
+    let append = |store: &Store, n: u64| {
+        let store = store.clone();
+        async move {
+            store
+                .write(move |ctx| {
+                    Box::pin(async move {
+                        ctx.append(entry(n, 0));
+                        Ok(())
+                    })
+                })
+                .await
+        }
+    };
+    append(&store, 1).await.unwrap();
+    db.pg.as_mut().unwrap().restart();
+    let mut failures = 0;
+    let mut ok = false;
+    for i in 0..50 {
+        match append(&store, 100 + i).await {
+            Ok(()) => {
+                ok = true;
+                break;
+            }
+            Err(e) => {
+                assert!(e.is_storage_failure(), "{e:?}");
+                failures += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+    assert!(ok, "no write succeeded after PostgreSQL came back");
+    assert!(failures <= 2, "{failures} writes failed after the restart");
+    append(&store, 1000).await.unwrap();
+    let size = store.checkpoint().checkpoint.size;
+    assert_eq!(size, 3, "one entry per acknowledged write");
+    store.close().await;
+    let again = Store::open(db.dir.path(), signer(), db.options())
+        .await
+        .unwrap();
+    assert_eq!(again.checkpoint().checkpoint.size, size);
+}

@@ -110,33 +110,7 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr)
         );
         let port = free_port();
-        let mut server = Command::new(bin.join("postgres"));
-        server
-            .arg("-D")
-            .arg(&data)
-            .arg("-p")
-            .arg(port.to_string())
-            .arg("-k")
-            .arg(&sock)
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "shared_buffers=32MB",
-                "-c",
-                "max_connections=60",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        run(&mut server);
-        // The server dies with the test process, even when it aborts.
-        unsafe {
-            server.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let child = server.spawn().expect("postgres");
+        let child = spawn(&bin, dir.path(), port, owner);
         let pg = Postgres {
             dir,
             port,
@@ -165,6 +139,14 @@ impl Postgres {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Kill the server (SIGKILL: a crash) and start it again on the same data and port.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(&self.bin, self.dir.path(), self.port, self.owner);
+        self.wait_ready();
     }
 
     pub fn port(&self) -> u16 {
@@ -201,6 +183,39 @@ impl Postgres {
     pub fn url(&self, name: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
     }
+}
+
+fn spawn(bin: &Path, dir: &Path, port: u16, owner: Option<(u32, u32)>) -> Child {
+    let mut server = Command::new(bin.join("postgres"));
+    server
+        .arg("-D")
+        .arg(dir.join("data"))
+        .arg("-p")
+        .arg(port.to_string())
+        .arg("-k")
+        .arg(dir.join("sock"))
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "shared_buffers=32MB",
+            "-c",
+            "max_connections=60",
+        ])
+        .env_remove("PGDATA")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some((u, g)) = owner {
+        server.uid(u).gid(g);
+    }
+    // The server dies with the test process, even when it aborts.
+    unsafe {
+        server.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    server.spawn().expect("postgres")
 }
 
 impl Drop for Postgres {
