@@ -119,6 +119,8 @@ pub async fn step(app: &Arc<App>) -> anyhow::Result<u64> {
         }
         m.compact_if_needed();
     }
+    app.followed
+        .fetch_max(size, std::sync::atomic::Ordering::AcqRel);
     if policies_changed {
         if let Some(set) = crate::routes::policies::stored_set(&app.store).await? {
             *app.policies.write().expect("policy lock") = Arc::new(set);

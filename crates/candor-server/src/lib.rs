@@ -58,6 +58,9 @@ pub struct App {
     pub load_report: std::sync::Mutex<Option<snapshot::LoadReport>>,
     /// Held while a snapshot is written; the log size of the last one written or loaded.
     snapshot_at: tokio::sync::Mutex<Option<u64>>,
+    /// On a shared database: the log size up to which the match index holds every node's
+    /// changes (set when loaded, then by [`follow`]).
+    pub followed: std::sync::atomic::AtomicU64,
 }
 
 /// The match index and numbers of an [`App`] opened with [`App::open_deferred`], still to be
@@ -74,6 +77,7 @@ impl Loading {
         let (matcher, numbers, report) = snapshot::load_state(&app.store, &app.config.data).await?;
         *app.matcher.write().expect("matcher lock") = matcher;
         *app.numbers.lock().expect("numbers lock") = numbers;
+        app.followed.store(report.log_size, Ordering::Release);
         if report.source == "snapshot" && report.entries_replayed == 0 {
             *app.snapshot_at.lock().await = Some(report.log_size);
         }
@@ -198,6 +202,7 @@ impl App {
             ready: AtomicBool::new(false),
             load_report: std::sync::Mutex::new(None),
             snapshot_at: tokio::sync::Mutex::new(None),
+            followed: std::sync::atomic::AtomicU64::new(0),
         });
         // Before loading: storing the configured policies appends log entries, which the
         // numbers loaded next then count.
@@ -224,6 +229,13 @@ impl App {
             .store
             .write(|ctx| Box::pin(async move { Ok(ctx.log_size()) }))
             .await?;
+        // On a shared database other nodes' entries before that place reach the index through
+        // the follower: the snapshot holds only what it has applied.
+        let from = if self.follows_log() {
+            from.min(self.followed.load(Ordering::Acquire))
+        } else {
+            from
+        };
         if *at == Some(from) && snapshot::path(&self.config.data).exists() {
             return Ok(None);
         }

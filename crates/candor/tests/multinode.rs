@@ -186,8 +186,20 @@ fn verify(s: &Server, key: &str, since: Option<&Path>) {
     );
 }
 
-/// Both nodes end at the same checkpoint and the same numbers.
+fn indexed(s: &Server) -> u64 {
+    json(&get(s, "", "/readyz").1)["indexed_signals"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Both nodes end at the same checkpoint, the same numbers and the same number of signals in
+/// their match index.
 fn converge(x: &Server, y: &Server) {
+    until(
+        "same index size on both nodes",
+        Duration::from_secs(10),
+        || indexed(x) == indexed(y),
+    );
     until(
         "same checkpoint on both nodes",
         Duration::from_secs(10),
