@@ -371,7 +371,7 @@ async fn catch_up(
     }
     let matcher = if matcher.has_pending() {
         tokio::task::spawn_blocking(move || {
-            matcher.compact();
+            matcher.compact_pending();
             matcher
         })
         .await
