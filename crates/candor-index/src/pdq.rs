@@ -197,6 +197,17 @@ impl PdqIndex {
         self.segments.len()
     }
 
+    /// Whether every segment's tables have `layout`.
+    pub fn all_in_layout(&self, layout: Layout) -> bool {
+        self.segments.iter().all(|m| m.layout == layout)
+    }
+
+    /// The settings later builds ([`compact`](Self::compact), [`compact_pending`](Self::compact_pending))
+    /// use; the current tables stay as they are. (An index read from a file has the defaults.)
+    pub fn set_options(&mut self, options: BuildOptions) {
+        self.options = options;
+    }
+
     /// Entries inserted since the last compaction (flat-scanned).
     pub fn pending(&self) -> usize {
         self.hashes.len() - self.main_len as usize

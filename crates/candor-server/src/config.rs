@@ -66,6 +66,11 @@ pub struct Config {
     /// grew (`DIR/snapshot/`; one is also written at graceful shutdown and after a start that
     /// had to rebuild or catch up). 0 = only then.
     pub snapshot_interval_secs: u64,
+    /// PDQ match table layout: `auto` (split below 4M hashes per table segment, compact
+    /// above), `split` (fastest lookups, ~100 bytes a hash with the hash itself) or `compact`
+    /// (least memory, ~58 bytes a hash, several times slower at radius 31). See
+    /// `candor_index::Layout`.
+    pub index_layout: String,
 }
 
 impl Default for Config {
@@ -95,6 +100,7 @@ impl Default for Config {
             fetch: crate::fetch::FetchConfig::default(),
             dsa: crate::flows::dsa::DsaConfig::default(),
             snapshot_interval_secs: 300,
+            index_layout: "auto".into(),
         }
     }
 }
@@ -109,6 +115,15 @@ fn split_list(v: &str) -> Vec<String> {
 }
 
 impl Config {
+    /// The configured PDQ table layout (`index_layout`; None = auto).
+    pub fn layout(&self) -> Option<candor_index::Layout> {
+        match self.index_layout.as_str() {
+            "split" => Some(candor_index::Layout::Split),
+            "compact" => Some(candor_index::Layout::Compact),
+            _ => None,
+        }
+    }
+
     /// Uploads hashed at once: `max_inflight_uploads`, or twice the cores when 0.
     pub fn upload_slots(&self) -> usize {
         if self.max_inflight_uploads > 0 {
@@ -188,6 +203,9 @@ impl Config {
             self.dsa.enabled = parse("CANDOR_DSA_ENABLED", &v)?;
         }
         env!("CANDOR_SNAPSHOT_INTERVAL_SECS", snapshot_interval_secs);
+        if let Some(v) = get("CANDOR_INDEX_LAYOUT") {
+            self.index_layout = v;
+        }
         if let Some(v) = get("CANDOR_POLICIES") {
             self.policies = Some(PathBuf::from(v));
         }
@@ -198,6 +216,11 @@ impl Config {
         self.fetch.validate()?;
         self.dsa.validate()?;
         anyhow::ensure!(self.pdq_threshold <= 256, "pdq_threshold must be 0..=256");
+        anyhow::ensure!(
+            matches!(self.index_layout.as_str(), "auto" | "split" | "compact"),
+            "index_layout must be auto, split or compact, not {:?}",
+            self.index_layout
+        );
         anyhow::ensure!(
             self.max_body_bytes >= 1024,
             "max_body_bytes must be at least 1024"

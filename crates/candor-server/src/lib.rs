@@ -70,10 +70,11 @@ impl Loading {
     /// in and mark the app ready.
     pub async fn finish(self) -> anyhow::Result<snapshot::LoadReport> {
         let app = self.app;
-        let (matcher, numbers, report) = snapshot::load_state(&app.store, &app.config.data).await?;
+        let (matcher, numbers, report) =
+            snapshot::load_state(&app.store, &app.config.data, app.config.layout()).await?;
         *app.matcher.write().expect("matcher lock") = matcher;
         *app.numbers.lock().expect("numbers lock") = numbers;
-        if report.source == "snapshot" && report.entries_replayed == 0 {
+        if !report.snapshot_stale() {
             *app.snapshot_at.lock().await = Some(report.log_size);
         }
         *app.load_report.lock().expect("report lock") = Some(report.clone());
@@ -435,7 +436,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let app = app.clone();
         tokio::spawn(async move {
             let report = loading.finish().await?;
-            if report.source == "rebuild" || report.entries_replayed > 0 {
+            if report.snapshot_stale() {
                 // The next start should not have to do this again.
                 if let Err(e) = app.write_snapshot().await {
                     tracing::warn!(error = %e, "snapshot not written");

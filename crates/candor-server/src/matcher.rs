@@ -12,7 +12,9 @@
 use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
 
-use candor_index::{EntryId, EntryRef, Hash256, Md5Index, PdqIndex, Sha256Index};
+use candor_index::{
+    BuildOptions, EntryId, EntryRef, Hash256, Layout, Md5Index, PdqIndex, Sha256Index,
+};
 use candor_store::matching::{MatchBank, MatchRow};
 use candor_store::Store;
 use serde::Serialize;
@@ -206,9 +208,14 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    /// Build from every bank and every enabled, unretracted signal in the store.
-    pub async fn load(store: &Store) -> Result<Matcher, candor_store::StoreError> {
+    /// Build from every bank and every enabled, unretracted signal in the store, the PDQ
+    /// tables in `layout` (None: chosen by size, see [`Layout`]).
+    pub async fn load(
+        store: &Store,
+        layout: Option<Layout>,
+    ) -> Result<Matcher, candor_store::StoreError> {
         let mut m = Matcher::default();
+        m.set_layout(layout);
         for b in store.match_banks().await? {
             m.banks.insert(b.id, BankInfo::from(&b));
         }
@@ -226,6 +233,17 @@ impl Matcher {
         m.compact();
         m.refresh_radius();
         Ok(m)
+    }
+
+    /// The PDQ table layout of later builds (None: chosen by each build's size). Returns
+    /// whether the current tables are in another layout (a [`compact`](Self::compact) converts
+    /// them).
+    pub fn set_layout(&mut self, layout: Option<Layout>) -> bool {
+        self.pdq.set_options(BuildOptions {
+            layout,
+            dir_bits: None,
+        });
+        layout.is_some_and(|l| !self.pdq.all_in_layout(l))
     }
 
     /// Compact every index (pending entries into the tables).
