@@ -7,6 +7,7 @@
 #   stop      graceful stop (writes the matcher snapshot), snapshot size;
 #   restart   process start to the first 200 from /readyz, RSS (VmRSS) and peak (VmHWM) once
 #             ready, RESTARTS times;
+#   (for each of LAYOUTS, default "auto": index_layout, see config.rs)
 #   lookup    wrk GET /v1/lookup?pdq=<needle> (bench/server/lookup.lua, 100 near-duplicate
 #             needles of haystack hashes, radius 31), -t WRK_THREADS -c WRK_CONNS for
 #             LOOKUP_SECONDS, after a 3 s warm-up;
@@ -17,8 +18,10 @@
 # Usage: bench/server/scale.sh
 # Env:   CARGO_TARGET_DIR (target)  HASHES (10000000)  BODY_LINES (200000)  RESTARTS (2)
 #        LOOKUP_SECONDS (20)  WRK_THREADS (1)  WRK_CONNS (32)  ANCHOR (unset)
-#        SKIP_BUILD=1 (use $TARGET/release/candor)
-#        CANDOR_BENCH_DATA data dir (default $TARGET/bench-scale-data; wiped first)
+#        LAYOUTS ("auto"; e.g. "auto split")
+#        SKIP_BUILD=1 (use $TARGET/release/candor)  SKIP_IMPORT=1 (reuse the data dir)
+#        CANDOR_BENCH_DATA data dir (default $TARGET/bench-scale-data; wiped first unless
+#                          SKIP_IMPORT=1)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -46,7 +49,7 @@ server_pid=
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-python3 - "$pdq/haystack.txt" "$hashes" "$body_lines" "$work" <<'PY'
+[ -n "${SKIP_IMPORT:-}" ] || python3 - "$pdq/haystack.txt" "$hashes" "$body_lines" "$work" <<'PY'
 import random, sys
 hay = [l.strip() for l in open(sys.argv[1]) if len(l.strip()) == 64]
 n, per, out = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -66,7 +69,8 @@ mem() { awk -v k="$2" '$1==k":"{printf "%d", $2/1024}' "/proc/$1/status"; }
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2-$1:.3f}')"; }
 
-# start BINARY DATA PORT: start a server, wait for /readyz; prints seconds to ready.
+# start BINARY DATA PORT: start a server (server_pid), wait for /readyz; seconds to ready in
+# $ready. (Not in a command substitution: that would wait for the server's stdout.)
 start() {
   local t0 t1
   t0=$(now)
@@ -77,7 +81,7 @@ start() {
     sleep 0.005
   done
   t1=$(now)
-  secs "$t0" "$t1"
+  ready=$(secs "$t0" "$t1")
 }
 stop() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=; }
 
@@ -87,7 +91,7 @@ import_all() {
   rm -rf "$dir"; mkdir -p "$dir"
   curator=$("$bin" token create --data "$dir" --role curator 2>/dev/null)
   p=$(port); base="http://127.0.0.1:$p"
-  start "$bin" "$dir" "$p" >/dev/null
+  start "$bin" "$dir" "$p"
   curl -sf -X POST "$base/v1/banks" -H "Authorization: Bearer $curator" -H 'Content-Type: application/json' \
     -d '{"name":"bench","category":"STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY"}' >/dev/null
   t0=$(now)
@@ -105,27 +109,19 @@ import_all() {
   [ "$count" = "$hashes" ] || { echo "not every hash was imported"; exit 1; }
 }
 
-if [ -n "${ANCHOR:-}" ]; then
-  import_all "anchor ($ANCHOR)" "$ANCHOR" "$data-anchor"
-  stop
-  rm -rf "$data-anchor"
+if [ -z "${SKIP_IMPORT:-}" ]; then
+  if [ -n "${ANCHOR:-}" ]; then
+    import_all "anchor ($ANCHOR)" "$ANCHOR" "$data-anchor"
+    stop
+    rm -rf "$data-anchor"
+  fi
+  import_all "this tree" "$candor" "$data"
+  t0=$(now); stop; t1=$(now)
+  echo "== graceful stop (writes the snapshot): $(secs "$t0" "$t1") s; snapshot $(du -m "$data/snapshot/matcher.snap" | cut -f1) MiB; data dir $(du -sm "$data" | cut -f1) MiB"
 fi
 
-import_all "this tree" "$candor" "$data"
-t0=$(now); stop; t1=$(now)
-echo "== graceful stop (writes the snapshot): $(secs "$t0" "$t1") s; snapshot $(du -m "$data/snapshot/matcher.snap" | cut -f1) MiB; data dir $(du -sm "$data" | cut -f1) MiB"
-
 platform=$("$candor" token create --data "$data" --role platform 2>/dev/null)
-p=$(port); base="http://127.0.0.1:$p"
-for i in $(seq "$restarts"); do
-  ready=$(start "$candor" "$data" "$p")
-  info=$(curl -sf "$base/readyz" | python3 -c 'import json,sys; b=json.load(sys.stdin); i=b.get("index",{}); print(f"source {i.get(\"source\")}, load {i.get(\"millis\")} ms, {b.get(\"indexed_signals\")} signals")')
-  echo "== restart $i: /readyz after $ready s; RSS $(mem "$server_pid" VmRSS) MiB, peak $(mem "$server_pid" VmHWM) MiB; $info"
-  [ "$i" = "$restarts" ] || stop
-done
-
 h0=$(head -1 "$pdq/haystack.txt")
-curl -sf "$base/v1/lookup?pdq=$h0" -H "Authorization: Bearer $platform" | head -c 200; echo
 lookup() {
   CANDOR_TOKEN=$platform NEEDLES="$pdq/needles.txt" wrk -t"$wrk_threads" -c"$wrk_conns" -d3s -s "$here/lookup.lua" "$base" >/dev/null
   local t0 c0 c1 t1
@@ -134,7 +130,28 @@ lookup() {
   t1=$(now); c1=$(awk '{print $14+$15}' "/proc/$server_pid/stat")
   echo "   server CPU $(python3 -c "print(f'{($c1-$c0)/100/($t1-$t0):.2f}')") cores over the run (wrk and others use the rest); load $(cut -d' ' -f1-3 /proc/loadavg); RSS $(mem "$server_pid" VmRSS) MiB"
 }
-echo "== lookup: wrk -t$wrk_threads -c$wrk_conns -d${lookup_secs}s over $hashes hashes"
-lookup
-stop
-
+readyz() {
+  curl -sf "$base/readyz" | python3 -c '
+import json, sys
+b = json.load(sys.stdin); i = b.get("index", {})
+print("source %s, replayed %s, relayout %s, load %s ms, %s signals" % (i.get("source"),
+      i.get("entries_replayed"), i.get("relayout", False), i.get("millis"), b.get("indexed_signals")))'
+}
+p=$(port); base="http://127.0.0.1:$p"
+# Each layout (index_layout): a first start (which rebuilds the tables once when the snapshot
+# holds another layout, and writes a new snapshot), then the measured restarts and lookups.
+for layout in ${LAYOUTS:-auto}; do
+  export CANDOR_INDEX_LAYOUT=$layout
+  start "$candor" "$data" "$p"
+  echo "== layout $layout, first start: /readyz after $ready s; $(readyz)"
+  sleep 1; stop
+  for i in $(seq "$restarts"); do
+    start "$candor" "$data" "$p"
+    echo "== layout $layout, restart $i: /readyz after $ready s; RSS $(mem "$server_pid" VmRSS) MiB, peak $(mem "$server_pid" VmHWM) MiB; $(readyz)"
+    [ "$i" = "$restarts" ] || stop
+  done
+  curl -sf "$base/v1/lookup?pdq=$h0" -H "Authorization: Bearer $platform" | head -c 160; echo
+  echo "== layout $layout, lookup: wrk -t$wrk_threads -c$wrk_conns -d${lookup_secs}s over $hashes hashes"
+  lookup
+  stop
+done
