@@ -906,7 +906,7 @@ mod tests {
                 let rows: Vec<Row> = (0..size)
                     .map(|i| {
                         let row = next_row + i as i64;
-                        let public = if g.next() % 50 == 0 {
+                        let public = if g.next().is_multiple_of(50) {
                             format!("text id {row}")
                         } else {
                             format!("{:032x}", g.next())
