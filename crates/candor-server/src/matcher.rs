@@ -875,6 +875,40 @@ mod tests {
 
     type Row = (i64, i64, String, SignalKind, Vec<u8>);
 
+    #[test]
+    fn set_layout_says_when_tables_differ_and_compact_converts() {
+        let mut g = Gen(42);
+        let centre = [7u8; 32];
+        let mut m = Matcher::default();
+        banks(&mut m, true);
+        let rows: Vec<(i64, String, [u8; 32])> = (1..=5000)
+            .map(|row| (row, format!("{row:032x}"), g.near(&[centre])))
+            .collect();
+        m.insert_many(
+            1,
+            rows.iter()
+                .map(|(r, p, h)| (*r, p.as_str(), SignalKind::Pdq, &h[..])),
+        );
+        assert!(!m.has_pending());
+        let q = Query {
+            pdq: vec![PdqQuery {
+                hash: centre,
+                orientation: None,
+                trimmed: false,
+            }],
+            ..Query::default()
+        };
+        let before = m.find(&q);
+        assert!(!before.is_empty());
+        // 5,000 entries are laid out split by default.
+        assert!(!m.set_layout(None));
+        assert!(!m.set_layout(Some(Layout::Split)));
+        assert!(m.set_layout(Some(Layout::Compact)));
+        m.compact();
+        assert!(!m.set_layout(Some(Layout::Compact)));
+        assert_eq!(m.find(&q), before);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
 
