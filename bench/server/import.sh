@@ -39,6 +39,10 @@ if [ -n "${ANCHOR_REV:-}" ]; then
     git -C "$root" archive "$ANCHOR_REV" | tar -x -C "$src"
     (cd "$src" && CARGO_TARGET_DIR="$target" cargo build --release -p candor)
     cp "$target/release/candor" "$anchor"
+    # The anchor's build records its own source paths for the workspace crates (same names,
+    # same relative paths): without this, the next build of this tree would see them fresh
+    # and keep the anchor's binary.
+    rm -rf "$target"/release/.fingerprint/candor*
   fi
 fi
 

@@ -119,10 +119,13 @@ pub(crate) struct Mih {
     pub(crate) layout: Layout,
     /// Directory bits `h` (1..=18 compact, 1..=16 split).
     pub(crate) dir_bits: u32,
-    /// Unary id blocks per bucket: `ceil(id_limit / 2^16)`, at least 1.
+    /// Unary id blocks per bucket: `ceil((id_limit - base) / 2^16)`, at least 1.
     pub(crate) blocks: u64,
-    /// Entries per table (the live entries with id < `id_limit` at build time).
+    /// Entries per table (the live entries with `base <= id < id_limit` at build time).
     pub(crate) len: u32,
+    /// Every id in the tables is at least this (0 for an index built whole; a later segment's
+    /// first id otherwise). The tables store `id - base`.
+    pub(crate) base: u32,
     /// Every id in the tables is below this (the index's entry count at build time).
     pub(crate) id_limit: u32,
     pub(crate) tables: Vec<Table>,
@@ -197,15 +200,17 @@ pub(crate) fn table_budget(radius: u32, i: usize) -> u32 {
 }
 
 impl Mih {
-    /// Builds the tables over `hashes[..]`, skipping ids set in `deleted`.
+    /// Builds the tables over `hashes[base..]` (a segment; `base` 0 for the whole index),
+    /// skipping ids set in `deleted`.
     pub(crate) fn build(
         hashes: &[Hash256],
         deleted: &Bitset,
+        base: u32,
         layout: Option<Layout>,
         dir_bits: Option<u32>,
     ) -> Option<Mih> {
         let id_limit = u32::try_from(hashes.len()).expect("at most u32::MAX entries");
-        let live: Vec<u32> = (0..id_limit)
+        let live: Vec<u32> = (base..id_limit)
             .filter(|&i| !deleted.get(i as usize))
             .collect();
         if live.is_empty() {
@@ -217,7 +222,7 @@ impl Mih {
             .unwrap_or_else(|| default_dir_bits(n, layout))
             .clamp(1, layout.max_dir_bits());
         let nb = 1usize << h;
-        let blocks = u64::from(id_limit).div_ceil(1 << ID_LOW_BITS).max(1);
+        let blocks = u64::from(id_limit - base).div_ceil(1 << ID_LOW_BITS).max(1);
         let mut tables = Vec::with_capacity(layout.tables());
         let mut keyed = vec![(0u32, 0u16); n];
         for j in 0..layout.tables() {
@@ -241,6 +246,7 @@ impl Mih {
             let nbits = n as u64 + nb as u64 * blocks;
             let mut bits = vec![0u64; nbits.div_ceil(64) as usize];
             for (&(b, f), &id) in keyed.iter().zip(&live) {
+                let id = id - base;
                 let b = b as usize;
                 let p = cursor[b] as usize;
                 cursor[b] += 1;
@@ -260,7 +266,9 @@ impl Mih {
                 bits,
             });
         }
-        Some(Mih::assemble(layout, h, blocks, n as u32, id_limit, tables))
+        Some(Mih::assemble(
+            layout, h, blocks, n as u32, base, id_limit, tables,
+        ))
     }
 
     pub(crate) fn assemble(
@@ -268,6 +276,7 @@ impl Mih {
         dir_bits: u32,
         blocks: u64,
         len: u32,
+        base: u32,
         id_limit: u32,
         tables: Vec<Table>,
     ) -> Mih {
@@ -277,6 +286,7 @@ impl Mih {
             dir_bits,
             blocks,
             len,
+            base,
             id_limit,
             tables,
             masks,
@@ -292,7 +302,15 @@ impl Mih {
         if !(1..=self.layout.max_dir_bits()).contains(&h) {
             return Err(format!("directory bits {h} out of range"));
         }
-        let need_blocks = u64::from(self.id_limit).div_ceil(1 << ID_LOW_BITS).max(1);
+        if self.base > self.id_limit || self.len > self.id_limit - self.base {
+            return Err(format!(
+                "segment {}..{} cannot hold {} entries",
+                self.base, self.id_limit, self.len
+            ));
+        }
+        let need_blocks = u64::from(self.id_limit - self.base)
+            .div_ceil(1 << ID_LOW_BITS)
+            .max(1);
         if self.blocks != need_blocks {
             return Err(format!(
                 "id blocks {} (expected {need_blocks})",
@@ -686,8 +704,9 @@ unsafe fn search_body<const L: u8>(
             };
             if let Some(off) = found {
                 last = (bucket, c.rank, off);
-                let id = ((off - u64::from(c.rank)) << ID_LOW_BITS)
-                    | u64::from(table.idlo[c.p as usize]);
+                let id = (((off - u64::from(c.rank)) << ID_LOW_BITS)
+                    | u64::from(table.idlo[c.p as usize]))
+                    + u64::from(mih.base);
                 if id < hashes.len() as u64 {
                     prefetch(hashes.as_ptr().wrapping_add(id as usize));
                     ids.push(id as u32);

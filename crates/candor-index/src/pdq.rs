@@ -45,19 +45,35 @@ pub struct BuildOptions {
 /// Estimated nanoseconds per entry of the flat scan.
 const FLAT_NS_PER_ENTRY: f64 = 0.7;
 
+/// Pending entries above which [`PdqIndex::needs_compaction`] says so: their flat scan costs a
+/// query about 3 µs.
+const MAX_PENDING: usize = 4096;
+/// [`PdqIndex::compact_pending`] merges the newest segment into the new one unless it spans at
+/// least this many times the new one's ids: segment sizes grow geometrically, so an entry is
+/// rebuilt about `log4(n / batch)` times over a growing index, and queries visit few segments.
+const SEGMENT_RATIO: usize = 4;
+/// Most segments an index keeps; above, the newest ones are merged.
+const MAX_SEGMENTS: usize = 8;
+
 /// An exact radius index over 256-bit (PDQ) hashes.
 ///
-/// Entries live in one append-only array indexed by [`EntryId`]. The multi-index tables cover
-/// the entries that existed at the last build or [`compact`](PdqIndex::compact); entries
-/// inserted since are *pending* and flat-scanned; removed entries are tombstoned and stop
-/// matching at once. Compaction rebuilds the tables over the live entries; ids never change.
+/// Entries live in one append-only array indexed by [`EntryId`]. Multi-index tables cover the
+/// entries that existed at the last build, [`compact`](PdqIndex::compact) or
+/// [`compact_pending`](PdqIndex::compact_pending), in *segments* of consecutive ids (one after a
+/// build or `compact`); entries inserted since are *pending* and flat-scanned; removed entries
+/// are tombstoned and stop matching at once. `compact` rebuilds one segment over every live
+/// entry; `compact_pending` only builds the pending entries into a new segment (merged with the
+/// newest ones while those are not much larger), so a bulk append costs about its own size.
+/// Ids never change.
 #[derive(Clone, Debug)]
 pub struct PdqIndex {
     hashes: Vec<Hash256>,
     refs: EntryRefs,
     deleted: Bitset,
     removed: usize,
-    main: Option<Mih>,
+    /// Tables over consecutive id ranges, in id order, disjoint, all below `main_len`; a range
+    /// with no segment held no live entry when it was built.
+    segments: Vec<Mih>,
     main_len: u32,
     options: BuildOptions,
     level: SimdLevel,
@@ -81,7 +97,7 @@ impl PdqIndex {
             refs: EntryRefs::default(),
             deleted: Bitset::default(),
             removed: 0,
-            main: None,
+            segments: Vec::new(),
             main_len: 0,
             options,
             level: simd::detected(),
@@ -131,18 +147,65 @@ impl PdqIndex {
     /// removed ones leave them). Ids do not change. To compact without blocking queries, clone
     /// the index, compact the clone elsewhere and swap it in.
     pub fn compact(&mut self) {
-        self.main = Mih::build(
+        self.segments.clear();
+        self.segments.extend(Mih::build(
             &self.hashes,
             &self.deleted,
+            0,
             self.options.layout,
             self.options.dir_bits,
-        );
+        ));
         self.main_len = self.hashes.len() as u32;
     }
 
-    /// Whether enough entries are pending that queries would be faster after [`compact`](Self::compact).
+    /// Builds the pending entries into tables without rebuilding the others (a bulk append):
+    /// a new segment over them, merged with the newest segments while any of those spans less
+    /// than four times the new range (or there are too many). Queries find exactly what they
+    /// found before; they no longer flat-scan the pending entries. Ids do not change.
+    pub fn compact_pending(&mut self) {
+        let end = self.hashes.len();
+        let mut base = self.main_len as usize;
+        if base == end {
+            return;
+        }
+        while let Some(last) = self.segments.last() {
+            let span = (last.id_limit - last.base) as usize;
+            if span >= SEGMENT_RATIO * (end - base) && self.segments.len() < MAX_SEGMENTS {
+                break;
+            }
+            base = last.base as usize;
+            self.segments.pop();
+        }
+        self.segments.extend(Mih::build(
+            &self.hashes,
+            &self.deleted,
+            base as u32,
+            self.options.layout,
+            self.options.dir_bits,
+        ));
+        self.main_len = end as u32;
+    }
+
+    /// Whether enough entries are pending that queries would be faster after
+    /// [`compact_pending`](Self::compact_pending).
     pub fn needs_compaction(&self) -> bool {
-        self.pending() > 4096.max(self.len() / 32)
+        self.pending() > MAX_PENDING
+    }
+
+    /// Table segments (1 after a build or [`compact`](Self::compact) of a non-empty index).
+    pub fn segments(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Whether every segment's tables have `layout`.
+    pub fn all_in_layout(&self, layout: Layout) -> bool {
+        self.segments.iter().all(|m| m.layout == layout)
+    }
+
+    /// The settings later builds ([`compact`](Self::compact), [`compact_pending`](Self::compact_pending))
+    /// use; the current tables stay as they are. (An index read from a file has the defaults.)
+    pub fn set_options(&mut self, options: BuildOptions) {
+        self.options = options;
     }
 
     /// Entries inserted since the last compaction (flat-scanned).
@@ -178,14 +241,19 @@ impl PdqIndex {
         self.deleted.get(id.0 as usize)
     }
 
-    /// Directory bits of the current tables (None without tables).
-    pub fn dir_bits(&self) -> Option<u32> {
-        self.main.as_ref().map(|m| m.dir_bits)
+    /// The largest segment's tables.
+    fn largest(&self) -> Option<&Mih> {
+        self.segments.iter().max_by_key(|m| m.len)
     }
 
-    /// Layout of the current tables (None without tables).
+    /// Directory bits of the current tables (of the largest segment; None without tables).
+    pub fn dir_bits(&self) -> Option<u32> {
+        self.largest().map(|m| m.dir_bits)
+    }
+
+    /// Layout of the current tables (of the largest segment; None without tables).
     pub fn layout(&self) -> Option<Layout> {
-        self.main.as_ref().map(|m| m.layout)
+        self.largest().map(|m| m.layout)
     }
 
     /// The kernels queries run with.
@@ -207,16 +275,29 @@ impl PdqIndex {
         self.hashes.capacity() * 32
             + self.refs.runs.capacity() * 16
             + self.deleted.words.capacity() * 8
-            + self.main.as_ref().map_or(0, |m| m.memory_bytes())
+            + self
+                .segments
+                .iter()
+                .map(|m| m.memory_bytes())
+                .sum::<usize>()
     }
 
-    /// The strategy [`Strategy::Auto`] picks for `radius`.
+    /// Whether [`Strategy::Auto`] probes a segment's tables (rather than flat-scanning its ids).
+    fn probe_segment(m: &Mih, radius: u32) -> bool {
+        m.cost(radius) < f64::from(m.id_limit - m.base) * FLAT_NS_PER_ENTRY
+    }
+
+    /// The strategy [`Strategy::Auto`] picks for `radius`: multi-index when it probes the
+    /// tables of any segment (each segment is planned on its own).
     pub fn planned_strategy(&self, radius: u32) -> Strategy {
-        match &self.main {
-            Some(m) if m.cost(radius) < f64::from(self.main_len) * FLAT_NS_PER_ENTRY => {
-                Strategy::MultiIndex
-            }
-            _ => Strategy::Flat,
+        if self
+            .segments
+            .iter()
+            .any(|m| PdqIndex::probe_segment(m, radius))
+        {
+            Strategy::MultiIndex
+        } else {
+            Strategy::Flat
         }
     }
 
@@ -233,30 +314,28 @@ impl PdqIndex {
     }
 
     fn search_raw(&self, q: &Hash256, radius: u32, strategy: Strategy, raw: &mut Vec<(u32, u32)>) {
-        let strategy = match strategy {
-            Strategy::Auto => self.planned_strategy(radius),
-            s => s,
-        };
-        let main_len = self.main_len as usize;
-        match (&self.main, strategy) {
-            (Some(m), Strategy::MultiIndex) => {
+        if strategy == Strategy::Flat {
+            simd::flat_scan(self.level, &self.hashes, q, radius, 0, raw);
+            self.drop_deleted(raw, 0);
+            return;
+        }
+        // Each segment probed or flat-scanned (Auto), then the pending entries; ids below
+        // main_len outside every segment were all removed when their segment was built.
+        let mut start = raw.len();
+        for m in &self.segments {
+            if strategy == Strategy::MultiIndex || PdqIndex::probe_segment(m, radius) {
                 m.search(self.level, &self.hashes, &self.deleted, q, radius, raw);
-                let start = raw.len();
-                let pending = &self.hashes[main_len..];
-                simd::flat_scan(self.level, pending, q, radius, main_len as u32, raw);
+            } else {
+                let ids = &self.hashes[m.base as usize..m.id_limit as usize];
+                simd::flat_scan(self.level, ids, q, radius, m.base, raw);
                 self.drop_deleted(raw, start);
             }
-            (None, Strategy::MultiIndex) => {
-                // Every entry below main_len is removed: only pending entries can match.
-                let pending = &self.hashes[main_len..];
-                simd::flat_scan(self.level, pending, q, radius, main_len as u32, raw);
-                self.drop_deleted(raw, 0);
-            }
-            _ => {
-                simd::flat_scan(self.level, &self.hashes, q, radius, 0, raw);
-                self.drop_deleted(raw, 0);
-            }
+            start = raw.len();
         }
+        let main_len = self.main_len as usize;
+        let pending = &self.hashes[main_len..];
+        simd::flat_scan(self.level, pending, q, radius, main_len as u32, raw);
+        self.drop_deleted(raw, start);
     }
 
     fn drop_deleted(&self, raw: &mut Vec<(u32, u32)>, start: usize) {
@@ -312,29 +391,44 @@ impl PdqIndex {
     }
 
     /// Writes the index (tables included, so loading does not rebuild).
+    ///
+    /// Header fields: entry count, covered entry count (`main_len`), entry reference runs,
+    /// removed count, then the tables: one segment from id 0 to `main_len` (or none) as
+    /// `layout, dir bits, blocks, len, id limit` (9 fields, what every build writes), or any
+    /// other segments as `base, layout, dir bits, blocks, len, id limit` each (4 + 6k fields).
     pub fn write_to<W: Write>(&self, w: W) -> Result<W, FormatError> {
-        let (has, h, blocks, len, limit) = match &self.main {
-            Some(m) => (m.layout.code(), m.dir_bits, m.blocks, m.len, m.id_limit),
-            None => (0, 0, 0, 0, 0),
-        };
-        let fields = [
+        let mut fields = vec![
             self.hashes.len() as u64,
             u64::from(self.main_len),
             self.refs.runs.len() as u64,
             self.removed as u64,
-            has,
-            u64::from(h),
-            blocks,
-            u64::from(len),
-            u64::from(limit),
         ];
+        let desc = |m: &Mih| {
+            [
+                m.layout.code(),
+                u64::from(m.dir_bits),
+                m.blocks,
+                u64::from(m.len),
+                u64::from(m.id_limit),
+            ]
+        };
+        match self.segments.as_slice() {
+            [] => fields.extend([0; 5]),
+            [m] if m.base == 0 && m.id_limit == self.main_len => fields.extend(desc(m)),
+            segments => {
+                for m in segments {
+                    fields.push(u64::from(m.base));
+                    fields.extend(desc(m));
+                }
+            }
+        }
         let mut f = FileWriter::new(w, IndexKind::Pdq, &fields)?;
         f.section(&self.hashes)?;
         f.section(&runs_to_words(&self.refs.runs))?;
         let mut del = self.deleted.words.clone();
         del.resize(Bitset::words_for(self.hashes.len()), 0);
         f.section(&del)?;
-        if let Some(m) = &self.main {
+        for m in &self.segments {
             for t in &m.tables {
                 f.section(&t.dir)?;
                 match m.layout {
@@ -352,10 +446,10 @@ impl PdqIndex {
     /// inconsistent file.
     pub fn read_from<R: Read>(r: R) -> Result<PdqIndex, FormatError> {
         let mut f = FileReader::new(r, IndexKind::Pdq)?;
-        if f.fields.len() != 9 {
+        let nf = f.fields.len();
+        if nf != 9 && (nf < 4 || (nf - 4) % 6 != 0) {
             return Err(FormatError::Invalid(format!(
-                "{} header fields (expected 9)",
-                f.fields.len()
+                "{nf} header fields (expected 9, or 4 and 6 per table segment)"
             )));
         }
         let fl = f.fields.clone();
@@ -363,67 +457,85 @@ impl PdqIndex {
         let main_len = checked_len(fl[1], n as u64, "indexed entry count")?;
         let runs = checked_len(fl[2], n as u64, "entry reference runs")?;
         let removed = checked_len(fl[3], n as u64, "removed count")?;
-        let has_main = fl[4];
+        // (base, layout code, dir bits, blocks, len, id limit) of each segment.
+        let descs: Vec<[u64; 6]> = if nf == 9 {
+            if fl[4] == 0 {
+                Vec::new()
+            } else {
+                if fl[8] != main_len as u64 {
+                    return Err(FormatError::Invalid("table id limit disagrees".into()));
+                }
+                vec![[0, fl[4], fl[5], fl[6], fl[7], fl[8]]]
+            }
+        } else {
+            (fl[4..].chunks_exact(6))
+                .map(|c| [c[0], c[1], c[2], c[3], c[4], c[5]])
+                .collect()
+        };
+        if descs.len() > MAX_SEGMENTS {
+            return Err(FormatError::Invalid(format!(
+                "{} table segments (at most {MAX_SEGMENTS})",
+                descs.len()
+            )));
+        }
         let hashes: Vec<Hash256> = f.section(n, 0, "hashes")?;
         let run_words: Vec<u64> = f.section(runs * 2, 0, "entry references")?;
         let del_words: Vec<u64> = f.section(Bitset::words_for(n), 0, "removed entries")?;
-        let main = match has_main {
-            0 => None,
-            code => {
-                let Some(layout) = Layout::from_code(code) else {
-                    return Err(FormatError::Invalid(format!("table layout {code}")));
-                };
-                let max_h = u64::from(layout.max_dir_bits());
-                let h = checked_len(fl[5], max_h, "directory bits")? as u32;
-                if h == 0 {
-                    return Err(FormatError::Invalid("directory bits 0".into()));
-                }
-                let blocks = fl[6];
-                let len = checked_len(fl[7], main_len as u64, "table length")?;
-                let limit = checked_len(fl[8], main_len as u64, "table id limit")?;
-                if limit != main_len {
-                    return Err(FormatError::Invalid("table id limit disagrees".into()));
-                }
-                checked_len(blocks, (1 << 16) + 1, "id blocks")?;
-                let nb = 1usize << h;
-                let nbits = len as u64 + nb as u64 * blocks;
-                let mut tables = Vec::with_capacity(layout.tables());
-                for _ in 0..layout.tables() {
-                    let dir = f.section(nb + 1, 0, "table directory")?;
-                    let (filt, filt16) = match layout {
-                        Layout::Compact => {
-                            (f.section(len, FILTER_PAD, "table filters")?, Vec::new())
-                        }
-                        Layout::Split => {
-                            (Vec::new(), f.section(len, FILTER_PAD / 2, "table filters")?)
-                        }
-                    };
-                    tables.push(Table {
-                        dir,
-                        filt,
-                        filt16,
-                        idlo: f.section(len, 0, "table ids")?,
-                        bits: f.section(nbits.div_ceil(64) as usize, 0, "table id bits")?,
-                    });
-                }
-                Some(Mih::assemble(
-                    layout,
-                    h,
-                    blocks,
-                    len as u32,
-                    limit as u32,
-                    tables,
-                ))
+        let mut segments = Vec::with_capacity(descs.len());
+        let mut covered = 0usize;
+        for [base, code, h, blocks, len, limit] in descs {
+            let Some(layout) = Layout::from_code(code) else {
+                return Err(FormatError::Invalid(format!("table layout {code}")));
+            };
+            let limit = checked_len(limit, main_len as u64, "table id limit")?;
+            let base = checked_len(base, limit as u64, "table segment start")?;
+            if base < covered || base == limit {
+                return Err(FormatError::Invalid(
+                    "table segments overlap or are empty".into(),
+                ));
             }
-        };
+            covered = limit;
+            let max_h = u64::from(layout.max_dir_bits());
+            let h = checked_len(h, max_h, "directory bits")? as u32;
+            if h == 0 {
+                return Err(FormatError::Invalid("directory bits 0".into()));
+            }
+            let len = checked_len(len, (limit - base) as u64, "table length")?;
+            checked_len(blocks, (1 << 16) + 1, "id blocks")?;
+            let nb = 1usize << h;
+            let nbits = len as u64 + nb as u64 * blocks;
+            let mut tables = Vec::with_capacity(layout.tables());
+            for _ in 0..layout.tables() {
+                let dir = f.section(nb + 1, 0, "table directory")?;
+                let (filt, filt16) = match layout {
+                    Layout::Compact => (f.section(len, FILTER_PAD, "table filters")?, Vec::new()),
+                    Layout::Split => (Vec::new(), f.section(len, FILTER_PAD / 2, "table filters")?),
+                };
+                tables.push(Table {
+                    dir,
+                    filt,
+                    filt16,
+                    idlo: f.section(len, 0, "table ids")?,
+                    bits: f.section(nbits.div_ceil(64) as usize, 0, "table id bits")?,
+                });
+            }
+            let m = Mih::assemble(
+                layout,
+                h,
+                blocks,
+                len as u32,
+                base as u32,
+                limit as u32,
+                tables,
+            );
+            m.validate().map_err(FormatError::Invalid)?;
+            segments.push(m);
+        }
         f.finish()?;
         let runs = words_to_runs(&run_words, n)?;
         let deleted = Bitset { words: del_words };
         if deleted.count() != removed {
             return Err(FormatError::Invalid("removed count disagrees".into()));
-        }
-        if let Some(m) = &main {
-            m.validate().map_err(FormatError::Invalid)?;
         }
         Ok(PdqIndex {
             hashes,
@@ -433,7 +545,7 @@ impl PdqIndex {
             },
             deleted,
             removed,
-            main,
+            segments,
             main_len: main_len as u32,
             options: BuildOptions::default(),
             level: simd::detected(),

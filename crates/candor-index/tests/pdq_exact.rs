@@ -191,6 +191,54 @@ proptest! {
         check(&PdqIndex::read_from(&bytes[..]).unwrap(), &model, &qs, &[31]);
     }
 
+    /// Bulk appends: entries inserted in batches, each built into a table segment with
+    /// `compact_pending` (segments merging as the index grows), removals in between, match brute
+    /// force under every strategy, and so do the index saved and loaded (several segments in the
+    /// file) and the index compacted whole.
+    #[test]
+    fn bulk_appends_match_brute_force(
+        bank in bank(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..14),
+        removals in prop::collection::vec(any::<prop::sample::Index>(), 0..120),
+        seeds in query_seeds(),
+        layout in layout(),
+        dir_bits in prop::option::of(1u32..=16),
+    ) {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(bank.len() + 1)).collect();
+        cuts.push(bank.len());
+        cuts.sort_unstable();
+        let mut index = PdqIndex::with_options(BuildOptions { layout, dir_bits });
+        let mut model: Vec<(Hash256, bool)> = Vec::new();
+        let per_batch = removals.len() / cuts.len() + 1;
+        let mut removals = removals.iter();
+        for &cut in &cuts {
+            for h in &bank[model.len()..cut] {
+                index.insert(*h, line(model.len()));
+                model.push((*h, true));
+            }
+            for idx in removals.by_ref().take(per_batch) {
+                if model.is_empty() { break; }
+                let i = idx.index(model.len());
+                prop_assert_eq!(index.remove(EntryId(i as u32)), model[i].1);
+                model[i].1 = false;
+            }
+            index.compact_pending();
+            prop_assert_eq!(index.pending(), 0);
+            prop_assert!(index.segments() <= 8);
+        }
+        let qs = queries(&bank, &seeds);
+        check(&index, &model, &qs, &[0, 31, 63]);
+        prop_assert_eq!(index.len(), model.iter().filter(|m| m.1).count());
+        let bytes = index.write_to(Vec::new()).unwrap();
+        let loaded = PdqIndex::read_from(&bytes[..]).unwrap();
+        prop_assert_eq!(loaded.segments(), index.segments());
+        check(&loaded, &model, &qs, &[0, 31]);
+        let mut whole = loaded;
+        whole.compact();
+        prop_assert!(whole.segments() <= 1);
+        check(&whole, &model, &qs, &[31]);
+    }
+
     /// Queries at the edge of the pigeonhole: every table but one differs by exactly one bit
     /// more than its threshold, the remaining table by exactly its threshold, so one table alone
     /// can find the entry. Flips favour the directory and filter bits of each substring.
@@ -393,6 +441,47 @@ fn larger_bank_with_default_parameters() {
         assert_eq!(batch[0][0], exact);
         assert_eq!(batch[1][0].entry, EntryId(6));
     }
+}
+
+#[test]
+fn bulk_appends_keep_few_segments() {
+    // Batches shrinking fourfold each time each stay a segment of their own, up to eight; the
+    // ninth merges with the newest ones instead, and results stay exact throughout.
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut index = PdqIndex::new();
+    let mut model = Vec::new();
+    let mut most = 0;
+    for k in (0..10).rev() {
+        for _ in 0..(1usize << (2 * k)) {
+            let h = Hash256([next(), next(), next(), next()]);
+            index.insert(h, line(model.len()));
+            model.push((h, true));
+        }
+        index.compact_pending();
+        assert_eq!(index.pending(), 0);
+        most = most.max(index.segments());
+        assert!(index.segments() <= 8);
+    }
+    assert_eq!(most, 8);
+    let segments = index.segments();
+    let qs: Vec<Hash256> = (0..40)
+        .map(|i| {
+            let mut q = model[(i * 7919) % model.len()].0;
+            q.0[i % 4] ^= (1 << (i % 20)) | 1;
+            q
+        })
+        .collect();
+    check(&index, &model, &qs, &[0, 31]);
+    let bytes = index.write_to(Vec::new()).unwrap();
+    let loaded = PdqIndex::read_from(&bytes[..]).unwrap();
+    assert_eq!(loaded.segments(), segments);
+    check(&loaded, &model, &qs, &[31]);
 }
 
 #[test]

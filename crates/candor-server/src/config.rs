@@ -73,6 +73,11 @@ pub struct Config {
     /// On PostgreSQL, how often a node re-reads the log for other nodes' changes when no
     /// notification arrives (a safety net; notifications wake it at once).
     pub follow_poll_millis: u64,
+    /// PDQ match table layout: `auto` (split below 4M hashes per table segment, compact
+    /// above), `split` (fastest lookups, ~100 bytes a hash with the hash itself) or `compact`
+    /// (least memory, ~58 bytes a hash, several times slower at radius 31). See
+    /// `candor_index::Layout`.
+    pub index_layout: String,
 }
 
 impl Default for Config {
@@ -104,6 +109,7 @@ impl Default for Config {
             snapshot_interval_secs: 300,
             database_url: None,
             follow_poll_millis: 500,
+            index_layout: "auto".into(),
         }
     }
 }
@@ -124,6 +130,15 @@ impl Config {
             max_batch: self.max_batch,
             database_url: self.database_url.clone(),
             ..candor_store::StoreOptions::default()
+        }
+    }
+
+    /// The configured PDQ table layout (`index_layout`; None = auto).
+    pub fn layout(&self) -> Option<candor_index::Layout> {
+        match self.index_layout.as_str() {
+            "split" => Some(candor_index::Layout::Split),
+            "compact" => Some(candor_index::Layout::Compact),
+            _ => None,
         }
     }
 
@@ -210,6 +225,9 @@ impl Config {
             self.dsa.enabled = parse("CANDOR_DSA_ENABLED", &v)?;
         }
         env!("CANDOR_SNAPSHOT_INTERVAL_SECS", snapshot_interval_secs);
+        if let Some(v) = get("CANDOR_INDEX_LAYOUT") {
+            self.index_layout = v;
+        }
         if let Some(v) = get("CANDOR_POLICIES") {
             self.policies = Some(PathBuf::from(v));
         }
@@ -220,6 +238,11 @@ impl Config {
         self.fetch.validate()?;
         self.dsa.validate()?;
         anyhow::ensure!(self.pdq_threshold <= 256, "pdq_threshold must be 0..=256");
+        anyhow::ensure!(
+            matches!(self.index_layout.as_str(), "auto" | "split" | "compact"),
+            "index_layout must be auto, split or compact, not {:?}",
+            self.index_layout
+        );
         anyhow::ensure!(
             self.max_body_bytes >= 1024,
             "max_body_bytes must be at least 1024"

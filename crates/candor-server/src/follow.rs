@@ -117,7 +117,9 @@ pub async fn step(app: &Arc<App>) -> anyhow::Result<u64> {
         for r in new_bank_rows.iter().chain(rows.iter()) {
             m.apply_row(r);
         }
-        m.compact_if_needed();
+        if m.has_pending() {
+            m.compact_pending();
+        }
     }
     app.followed
         .fetch_max(size, std::sync::atomic::Ordering::AcqRel);

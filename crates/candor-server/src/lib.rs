@@ -74,11 +74,12 @@ impl Loading {
     /// in and mark the app ready.
     pub async fn finish(self) -> anyhow::Result<snapshot::LoadReport> {
         let app = self.app;
-        let (matcher, numbers, report) = snapshot::load_state(&app.store, &app.config.data).await?;
+        let (matcher, numbers, report) =
+            snapshot::load_state(&app.store, &app.config.data, app.config.layout()).await?;
         *app.matcher.write().expect("matcher lock") = matcher;
         *app.numbers.lock().expect("numbers lock") = numbers;
         app.followed.store(report.log_size, Ordering::Release);
-        if report.source == "snapshot" && report.entries_replayed == 0 {
+        if !report.snapshot_stale() {
             *app.snapshot_at.lock().await = Some(report.log_size);
         }
         *app.load_report.lock().expect("report lock") = Some(report.clone());
@@ -450,7 +451,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             if app.follows_log() {
                 tokio::spawn(follow::run(app.clone()));
             }
-            if report.source == "rebuild" || report.entries_replayed > 0 {
+            if report.snapshot_stale() {
                 // The next start should not have to do this again.
                 if let Err(e) = app.write_snapshot().await {
                     tracing::warn!(error = %e, "snapshot not written");

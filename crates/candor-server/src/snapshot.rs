@@ -196,9 +196,20 @@ pub struct LoadReport {
     pub snapshot_error: Option<String>,
     /// Log entries read after the snapshot (all of them on a rebuild).
     pub entries_replayed: u64,
+    /// The snapshot's PDQ tables were in another layout than `index_layout` and were rebuilt.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub relayout: bool,
     /// Log size the state is caught up to.
     pub log_size: u64,
     pub millis: u64,
+}
+
+impl LoadReport {
+    /// Whether the state loaded differs from the snapshot on disk (rebuilt, caught up or
+    /// re-laid out): a fresh snapshot saves the next start that work.
+    pub fn snapshot_stale(&self) -> bool {
+        self.source == "rebuild" || self.entries_replayed > 0 || self.relayout
+    }
 }
 
 /// Load the match index and the numbers, caught up to the store's current log size: from the
@@ -206,6 +217,7 @@ pub struct LoadReport {
 pub async fn load_state(
     store: &Store,
     data: &Path,
+    layout: Option<candor_index::Layout>,
 ) -> anyhow::Result<(Matcher, Numbers, LoadReport)> {
     let t0 = Instant::now();
     let size = store.checkpoint().checkpoint.size;
@@ -215,12 +227,13 @@ pub async fn load_state(
         .map_err(|e| anyhow::anyhow!("snapshot reader: {e}"))?;
     let mut snapshot_error = None;
     match read {
-        Ok(Some(snap)) => match catch_up(store, snap, size).await {
-            Ok((m, n, replayed)) => {
+        Ok(Some(snap)) => match catch_up(store, snap, size, layout).await {
+            Ok((m, n, replayed, relayout)) => {
                 let report = LoadReport {
                     source: "snapshot",
                     snapshot_error: None,
                     entries_replayed: replayed,
+                    relayout,
                     log_size: size,
                     millis: t0.elapsed().as_millis() as u64,
                 };
@@ -234,13 +247,14 @@ pub async fn load_state(
     if let Some(e) = &snapshot_error {
         tracing::warn!(snapshot = %path(data).display(), reason = %e, "snapshot not used; rebuilding the match index from the store");
     }
-    let matcher = Matcher::load(store).await?;
+    let matcher = Matcher::load(store, layout).await?;
     let mut numbers = Numbers::default();
     replay(store, 0, size, |_, e| numbers.apply(e)).await?;
     let report = LoadReport {
         source: "rebuild",
         snapshot_error,
         entries_replayed: size,
+        relayout: false,
         log_size: size,
         millis: t0.elapsed().as_millis() as u64,
     };
@@ -273,7 +287,8 @@ async fn catch_up(
     store: &Store,
     snap: Snapshot,
     size: u64,
-) -> Result<(Matcher, Numbers, u64), String> {
+    layout: Option<candor_index::Layout>,
+) -> Result<(Matcher, Numbers, u64, bool), String> {
     let Snapshot {
         mut matcher,
         mut numbers,
@@ -369,9 +384,16 @@ async fn catch_up(
             matcher.apply_row(&r);
         }
     }
-    let matcher = if matcher.has_pending() {
+    // Tables in another layout than configured are rebuilt whole (once: the next snapshot
+    // holds them); otherwise only what the catch-up added is built.
+    let relayout = matcher.set_layout(layout);
+    let matcher = if relayout || matcher.has_pending() {
         tokio::task::spawn_blocking(move || {
-            matcher.compact();
+            if relayout {
+                matcher.compact();
+            } else {
+                matcher.compact_pending();
+            }
             matcher
         })
         .await
@@ -379,7 +401,7 @@ async fn catch_up(
     } else {
         matcher
     };
-    Ok((matcher, numbers, size - matcher_from))
+    Ok((matcher, numbers, size - matcher_from, relayout))
 }
 
 #[cfg(test)]

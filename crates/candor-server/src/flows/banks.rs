@@ -119,9 +119,10 @@ pub async fn insert_content_in(
     let public_id = public_id.to_string();
     ctx.after_commit(move || {
         let mut m = a2.matcher.write().expect("matcher lock");
-        for (row, kind, value) in rows {
-            m.insert(row, bank_id, public_id.clone(), kind, &value);
-        }
+        m.insert_many(
+            bank_id,
+            (rows.iter()).map(|(row, kind, value)| (*row, public_id.as_str(), *kind, &value[..])),
+        );
     });
     Ok(indexes)
 }
@@ -205,10 +206,13 @@ pub async fn change_content_in(
     let public = content.to_string();
     ctx.after_commit(move || {
         let mut m = a2.matcher.write().expect("matcher lock");
-        for (row, kind, value) in rows {
-            if op == ContentOp::Enable {
-                m.insert(row, bank_id, public.clone(), kind, &value);
-            } else {
+        if op == ContentOp::Enable {
+            m.insert_many(
+                bank_id,
+                (rows.iter()).map(|(row, kind, value)| (*row, public.as_str(), *kind, &value[..])),
+            );
+        } else {
+            for (row, _, _) in rows {
                 m.remove(row);
             }
         }

@@ -974,11 +974,15 @@ async fn write_import(
     }
     let a2 = a.clone();
     ctx.after_commit(move || {
+        let public: Vec<String> = ids.iter().map(|id| id.simple().to_string()).collect();
+        drop(ids);
+        // One compaction at the end, not one every len/32 rows.
         let mut m = a2.matcher.write().expect("matcher lock");
-        for (i, (l, id)) in lines.iter().zip(ids).enumerate() {
-            let row = rows.first_signal + i as i64;
-            m.insert(row, bank_id, id.simple().to_string(), l.kind, l.value());
-        }
+        m.insert_many(
+            bank_id,
+            (lines.iter().zip(&public).enumerate())
+                .map(|(i, (l, p))| (rows.first_signal + i as i64, p.as_str(), l.kind, l.value())),
+        );
     });
     Ok((first, last))
 }
