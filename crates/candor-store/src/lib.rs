@@ -45,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_person_steps.sql")),
     (3, include_str!("../migrations/0003_dsa_submissions.sql")),
+    (4, include_str!("../migrations/0004_hma.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
