@@ -66,6 +66,9 @@ pub struct Config {
     /// grew (`DIR/snapshot/`; one is also written at graceful shutdown and after a start that
     /// had to rebuild or catch up). 0 = only then.
     pub snapshot_interval_secs: u64,
+    /// The DSA statement category of a bank created through HMA's API (`POST /c/banks` has no
+    /// category); a curator may change it with `PATCH /v1/banks/{bank}`.
+    pub hma_bank_category: String,
 }
 
 impl Default for Config {
@@ -95,6 +98,7 @@ impl Default for Config {
             fetch: crate::fetch::FetchConfig::default(),
             dsa: crate::flows::dsa::DsaConfig::default(),
             snapshot_interval_secs: 300,
+            hma_bank_category: "STATEMENT_CATEGORY_OTHER_VIOLATION_TC".into(),
         }
     }
 }
@@ -188,6 +192,9 @@ impl Config {
             self.dsa.enabled = parse("CANDOR_DSA_ENABLED", &v)?;
         }
         env!("CANDOR_SNAPSHOT_INTERVAL_SECS", snapshot_interval_secs);
+        if let Some(v) = get("CANDOR_HMA_BANK_CATEGORY") {
+            self.hma_bank_category = v;
+        }
         if let Some(v) = get("CANDOR_POLICIES") {
             self.policies = Some(PathBuf::from(v));
         }
@@ -198,6 +205,14 @@ impl Config {
         self.fetch.validate()?;
         self.dsa.validate()?;
         anyhow::ensure!(self.pdq_threshold <= 256, "pdq_threshold must be 0..=256");
+        anyhow::ensure!(
+            serde_json::from_value::<candor_policy::Category>(serde_json::Value::String(
+                self.hma_bank_category.clone()
+            ))
+            .is_ok(),
+            "hma_bank_category {:?} is not a DSA statement category (STATEMENT_CATEGORY_*)",
+            self.hma_bank_category
+        );
         anyhow::ensure!(
             self.max_body_bytes >= 1024,
             "max_body_bytes must be at least 1024"

@@ -282,6 +282,8 @@ impl App {
             .merge(import)
             // Outside the body limit: its early 413 (by Content-Length) is plain text.
             .layer(middleware::from_fn(json_errors))
+            // HMA's routes answer errors in HMA's shape, whoever produced them.
+            .layer(middleware::from_fn(routes::hma::hma_errors))
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 panic_response,
             ))
@@ -364,7 +366,10 @@ async fn until_ready(
     use axum::response::IntoResponse;
     if !app.is_ready() {
         let path = req.uri().path();
-        let open = matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json")
+        let open = matches!(
+            path,
+            "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/status" | "/status/live"
+        )
             || (path.starts_with("/log/") && path != "/log/numbers")
             || path.starts_with("/docs");
         if !open {
@@ -453,6 +458,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         })
     };
+    // HMA's timed disables (`disable_until_ts`): content whose time has come is enabled again,
+    // each a logged change, within `HMA_SWEEP_SECS` of that time.
+    let sweep = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(HMA_SWEEP_SECS)).await;
+                if !app.is_ready() {
+                    continue;
+                }
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                match flows::banks::enable_due(&app, now).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(enabled = n, "timed disables ended (HMA disable_until_ts)"),
+                    Err(e) => tracing::warn!(error = %e.message, "timed disables not ended"),
+                }
+            }
+        })
+    };
     let server = conn::run(listener, app.router(), limits, shutdown());
     tokio::pin!(server);
     tokio::pin!(background);
@@ -473,6 +497,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(task) = dsa {
         task.abort();
     }
+    sweep.abort();
     // The periodic task is left alone (it ends with the runtime): a snapshot it is writing
     // holds the snapshot lock, which the one below waits for.
     if app.is_ready() {
@@ -486,6 +511,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// How often `serve` ends the HMA timed disables whose time has come.
+const HMA_SWEEP_SECS: u64 = 30;
 
 async fn shutdown() {
     let ctrl_c = async {

@@ -336,6 +336,9 @@ pub async fn change_content_in(
                 return Ok(());
             }
             store::set_enabled(&mut ctx.conn, cid, want).await?;
+            // A change of state ends any timed disable set through the HMA API (that flow sets
+            // its own afterwards, in the same job).
+            store::set_disable_until(&mut ctx.conn, cid, None).await?;
         }
         ContentOp::Add => return Err(Rejected("add is not a change".into())),
     }
@@ -378,4 +381,104 @@ pub async fn change_content_in(
         }
     });
     Ok(())
+}
+
+/// Add one content through the HMA API: [`insert_content_in`] and its user metadata (JSON
+/// text), in one job.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_hma_content(
+    app: &Arc<App>,
+    bank: &store::BankRow,
+    public_id: String,
+    signals: Vec<NewSignal>,
+    note: String,
+    metadata: Option<String>,
+    by: String,
+) -> ApiResult<Vec<u64>> {
+    let now = now_rfc3339();
+    let a = app.clone();
+    let (bank_id, name, category, prov) = (
+        bank.id,
+        bank.name.clone(),
+        bank.category.clone(),
+        bank.provenance.clone(),
+    );
+    Ok(app
+        .store
+        .write(move |ctx| {
+            Box::pin(async move {
+                let idx = insert_content_in(
+                    ctx, &a, bank_id, &name, &category, &public_id, &signals, &note, &prov, &by,
+                    &now, None,
+                )
+                .await?;
+                if let Some(m) = &metadata {
+                    store::set_metadata(&mut ctx.conn, &public_id, m).await?;
+                }
+                Ok(idx)
+            })
+        })
+        .await?)
+}
+
+/// What an HMA `PUT /c/bank/<name>/content/<id>` changes.
+#[derive(Debug, Clone, Default)]
+pub struct HmaContentUpdate {
+    /// HMA's `disable_until_ts`: 0 disabled, 1 enabled, a time: disabled until then.
+    pub disable_until_ts: Option<i64>,
+    /// A new note (`Some("")` clears it).
+    pub note: Option<String>,
+}
+
+/// Apply an HMA content update in one job: enable or disable (one log entry per signal, the
+/// match index after commit, as any change), the timed disable and the note.
+pub async fn update_hma_content(
+    app: &Arc<App>,
+    bank: &str,
+    public_id: &str,
+    content_row: i64,
+    u: HmaContentUpdate,
+    now_ts: i64,
+) -> ApiResult<()> {
+    let now = now_rfc3339();
+    let a = app.clone();
+    let (bank, public_id) = (bank.to_string(), public_id.to_string());
+    app.store
+        .write(move |ctx| {
+            Box::pin(async move {
+                if let Some(ts) = u.disable_until_ts {
+                    let enable = ts == 1 || (ts > 1 && ts <= now_ts);
+                    let op = if enable {
+                        ContentOp::Enable
+                    } else {
+                        ContentOp::Disable
+                    };
+                    change_content_in(ctx, &a, &bank, &public_id, op, None, &now).await?;
+                    let until = (!enable).then_some(ts);
+                    store::set_disable_until(&mut ctx.conn, content_row, until).await?;
+                }
+                if let Some(n) = &u.note {
+                    store::set_note(&mut ctx.conn, content_row, n).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+/// Enable the contents whose HMA `disable_until_ts` has come (each a logged change, as HMA
+/// users expect such content to match again). Returns how many; run by `serve` on a timer.
+pub async fn enable_due(app: &Arc<App>, now_ts: i64) -> ApiResult<usize> {
+    let mut n = 0;
+    loop {
+        let due = store::due_enables(app.store.reader(), now_ts, 256).await?;
+        if due.is_empty() {
+            return Ok(n);
+        }
+        for (bank, content) in &due {
+            change_content(app, bank, content, ContentOp::Enable, None).await?;
+            n += 1;
+        }
+    }
 }

@@ -24,7 +24,7 @@ use crate::matcher::SignalKind;
 use crate::signals::{hash_upload, parse_hex, HashOptions};
 use crate::{new_id, now_rfc3339, App, AppState};
 
-const BANK_READERS: &[Role] = &[Role::Curator, Role::Reviewer, Role::Auditor, Role::Admin];
+pub const BANK_READERS: &[Role] = &[Role::Curator, Role::Reviewer, Role::Auditor, Role::Admin];
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Bank {

@@ -1,0 +1,35 @@
+//! HMA's core health routes (`app.py`): `/status` is readiness for a load balancer (503
+//! `INDEX-NOT-LOADED` while the match index loads), `/status/live` is liveness (always
+//! `I-AM-ALIVE` while the process serves HTTP). Text bodies, no token. Candor's index is
+//! updated at every commit, so HMA's `INDEX-STALE` never happens.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+
+use crate::AppState;
+
+fn text(status: StatusCode, body: &'static str) -> impl IntoResponse {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+}
+
+/// HMA `GET /status`: `I-AM-ALIVE` (200) once the match index is loaded, `INDEX-NOT-LOADED`
+/// (503) before.
+#[utoipa::path(get, path = "/status", tag = "hma", responses((status = 200, body = String, description = "I-AM-ALIVE"), (status = 503, body = String, description = "INDEX-NOT-LOADED")))]
+pub async fn status(State(app): State<AppState>) -> impl IntoResponse {
+    if app.is_ready() {
+        text(StatusCode::OK, "I-AM-ALIVE")
+    } else {
+        text(StatusCode::SERVICE_UNAVAILABLE, "INDEX-NOT-LOADED")
+    }
+}
+
+/// HMA `GET /status/live`: `I-AM-ALIVE`, loading or not.
+#[utoipa::path(get, path = "/status/live", tag = "hma", responses((status = 200, body = String, description = "I-AM-ALIVE")))]
+pub async fn live() -> impl IntoResponse {
+    text(StatusCode::OK, "I-AM-ALIVE")
+}
