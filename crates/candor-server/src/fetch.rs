@@ -474,7 +474,9 @@ pub fn fetch(cfg: &FetchConfig, url: &str) -> Result<Fetched, FetchError> {
 /// failures as API errors (403 for a rule, 400 for a malformed URL, 413 too large, 502/504
 /// for the remote end).
 pub async fn fetch_url(app: &crate::App, url: &str) -> crate::error::ApiResult<axum::body::Bytes> {
-    Ok(axum::body::Bytes::from(fetch_content(app, url).await?.bytes))
+    Ok(axum::body::Bytes::from(
+        fetch_content(app, url).await?.bytes,
+    ))
 }
 
 /// [`fetch_url`] with what the remote end said the content is (its `Content-Type`), which

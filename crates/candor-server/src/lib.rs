@@ -305,6 +305,8 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 async fn json_errors(req: Request, next: Next) -> Response {
     use axum::http::{header, StatusCode};
     use axum::response::IntoResponse;
+    // HMA's `/status` answers text, also when it is a 503.
+    let text_route = matches!(req.uri().path(), "/status" | "/status/live");
     let mut resp = next.run(req).await;
     let status = resp.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -314,7 +316,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
             axum::http::HeaderValue::from_static("close"),
         );
     }
-    if !(status.is_client_error() || status.is_server_error()) {
+    if text_route || !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
     let is_json = resp
@@ -369,8 +371,7 @@ async fn until_ready(
         let open = matches!(
             path,
             "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/status" | "/status/live"
-        )
-            || (path.starts_with("/log/") && path != "/log/numbers")
+        ) || (path.starts_with("/log/") && path != "/log/numbers")
             || path.starts_with("/docs");
         if !open {
             return error::ApiError {
@@ -471,7 +472,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 let now = time::OffsetDateTime::now_utc().unix_timestamp();
                 match flows::banks::enable_due(&app, now).await {
                     Ok(0) => {}
-                    Ok(n) => tracing::info!(enabled = n, "timed disables ended (HMA disable_until_ts)"),
+                    Ok(n) => {
+                        tracing::info!(enabled = n, "timed disables ended (HMA disable_until_ts)")
+                    }
                     Err(e) => tracing::warn!(error = %e.message, "timed disables not ended"),
                 }
             }

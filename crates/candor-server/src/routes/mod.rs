@@ -102,7 +102,10 @@ fn hma_router() -> Router<AppState> {
         .route("/c/signal_type", get(c::signal_types))
         .route("/c/signal_type/index", get(c::signal_type_index))
         .route("/c/content_type", get(c::content_types))
-        .route("/c/exchanges", get(c::exchanges_empty).post(c::exchange_create))
+        .route(
+            "/c/exchanges",
+            get(c::exchanges_empty).post(c::exchange_create),
+        )
         .route("/c/exchanges/apis", get(c::exchanges_empty))
         .route(
             "/c/exchanges/api/{api}",

@@ -89,7 +89,12 @@ fn opt_f64(m: &Map<String, Value>, k: &str) -> HmaResult<Option<f64>> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_f64()),
         Some(Value::Bool(b)) => Ok(Some(if *b { 1.0 } else { 0.0 })),
-        Some(v) => Err(HmaError::wrong_type(k, "float", "Input should be a valid number", v.clone())),
+        Some(v) => Err(HmaError::wrong_type(
+            k,
+            "float",
+            "Input should be a valid number",
+            v.clone(),
+        )),
     }
 }
 
@@ -100,7 +105,12 @@ fn opt_bool(m: &Map<String, Value>, k: &str) -> HmaResult<Option<bool>> {
         Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
             Ok(Some(n.as_i64() == Some(1)))
         }
-        Some(v) => Err(HmaError::wrong_type(k, "bool", "Input should be a valid boolean", v.clone())),
+        Some(v) => Err(HmaError::wrong_type(
+            k,
+            "bool",
+            "Input should be a valid boolean",
+            v.clone(),
+        )),
     }
 }
 
@@ -108,7 +118,12 @@ fn opt_str<'a>(m: &'a Map<String, Value>, k: &str) -> HmaResult<Option<&'a str>>
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(v) => Err(HmaError::wrong_type(k, "string", "Input should be a valid string", v.clone())),
+        Some(v) => Err(HmaError::wrong_type(
+            k,
+            "string",
+            "Input should be a valid string",
+            v.clone(),
+        )),
     }
 }
 
@@ -388,7 +403,10 @@ pub async fn content_add(
         let v: Value = serde_json::from_slice(&body)
             .map_err(|e| HmaError::bad(format!("the body is not JSON: {e}")))?;
         let (meta, note) = match &v {
-            Value::Object(m) => (validate_metadata(m.get("metadata"))?, validate_note(m.get("note"))?),
+            Value::Object(m) => (
+                validate_metadata(m.get("metadata"))?,
+                validate_note(m.get("note"))?,
+            ),
             _ => (None, None),
         };
         (None, meta, note)
@@ -422,7 +440,8 @@ pub async fn signal_add(
     let note = validate_note(m.remove("note").as_ref())?;
     let mut hashed = Vec::new();
     for (k, v) in &m {
-        let s = Signal::parse(k).ok_or_else(|| HmaError::bad(format!("No such signal type {k}")))?;
+        let s =
+            Signal::parse(k).ok_or_else(|| HmaError::bad(format!("No such signal type {k}")))?;
         if hashed.iter().any(|h: &Hashed| h.signal == s) {
             return Err(HmaError::bad(format!("signal type {k} given twice")));
         }
@@ -501,13 +520,22 @@ pub async fn content_get(
         if !sigs.is_empty() {
             let m: Map<String, Value> = sigs
                 .iter()
-                .map(|s| (Signal::of_kind(s.kind).name().to_string(), json!(hex::encode(&s.value))))
+                .map(|s| {
+                    (
+                        Signal::of_kind(s.kind).name().to_string(),
+                        json!(hex::encode(&s.value)),
+                    )
+                })
                 .collect();
             out.insert("signals".into(), Value::Object(m));
         }
     }
     if lower(&q.include_metadata, "true") {
-        if let Some(Value::Object(m)) = c.metadata.as_deref().and_then(|t| serde_json::from_str(t).ok()) {
+        if let Some(Value::Object(m)) = c
+            .metadata
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok())
+        {
             out.insert(
                 "metadata".into(),
                 json!({
@@ -532,11 +560,20 @@ fn five_years_from(now: i64) -> i64 {
 
 /// HMA's `str_to_type(v, int)`: an integer, or a string or float that `int()` takes.
 fn as_int(v: &Value) -> HmaResult<i64> {
-    let bad = || HmaError::bad(format!("Invalid int: '{}'", v.as_str().map_or(v.to_string(), str::to_string)));
+    let bad = || {
+        HmaError::bad(format!(
+            "Invalid int: '{}'",
+            v.as_str().map_or(v.to_string(), str::to_string)
+        ))
+    };
     match v {
         Value::Number(n) => n
             .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 9.0e15).map(|f| f.trunc() as i64))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite() && f.abs() < 9.0e15)
+                    .map(|f| f.trunc() as i64)
+            })
             .ok_or_else(bad),
         Value::String(s) => s.trim().parse::<i64>().map_err(|_| bad()),
         Value::Bool(b) => Ok(i64::from(*b)),
@@ -563,7 +600,9 @@ pub async fn content_update(
     if let Some(v) = m.get("disable_until_ts") {
         let ts = as_int(v)?;
         if ts < 0 {
-            return Err(HmaError::bad("disable_until_ts must be a non-negative integer"));
+            return Err(HmaError::bad(
+                "disable_until_ts must be a non-negative integer",
+            ));
         }
         if ts > five_years_from(now) {
             return Err(HmaError::bad(
@@ -582,7 +621,11 @@ pub async fn content_update(
         .as_deref()
         .and_then(|t| serde_json::from_str::<Value>(t).ok())
         .unwrap_or(Value::Null);
-    let note = if c.note.is_empty() { Value::Null } else { json!(c.note) };
+    let note = if c.note.is_empty() {
+        Value::Null
+    } else {
+        json!(c.note)
+    };
     Ok(Json(json!({
         "id": c.id,
         "disable_until_ts": disable_until(&c),
@@ -699,10 +742,7 @@ pub async fn exchange_create(caller: Caller, body: Bytes) -> HmaResult<Json<Valu
 
 /// HMA `GET|PUT /c/exchange/<name>` and `GET /c/exchange/<name>/status`: HMA's 404.
 #[utoipa::path(get, path = "/c/exchange/{exchange_name}", tag = "hma", params(("exchange_name" = String, Path)), responses((status = 404)), security(("bearer" = [])))]
-pub async fn exchange_missing(
-    caller: Caller,
-    Path(name): Path<String>,
-) -> HmaResult<Json<Value>> {
+pub async fn exchange_missing(caller: Caller, Path(name): Path<String>) -> HmaResult<Json<Value>> {
     caller.require(BANK_READERS)?;
     Err(HmaError::not_found(format!("Exchange '{name}' not found")))
 }
@@ -729,5 +769,7 @@ pub async fn exchange_api_schema(
     Path(api): Path<String>,
 ) -> HmaResult<Json<Value>> {
     caller.require(BANK_READERS)?;
-    Err(HmaError::not_found(format!("Exchange API '{api}' not found")))
+    Err(HmaError::not_found(format!(
+        "Exchange API '{api}' not found"
+    )))
 }

@@ -10,7 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{hash_form, hash_url, read_form, HmaError, HmaResult, Hashed};
+use super::{hash_form, hash_url, read_form, Hashed, HmaError, HmaResult};
 use crate::auth::Caller;
 use crate::routes::lookup::LOOKUP_ROLES;
 use crate::AppState;
@@ -27,7 +27,12 @@ pub struct HashQuery {
 }
 
 fn answer(hashed: Vec<Hashed>) -> Json<BTreeMap<&'static str, String>> {
-    Json(hashed.into_iter().map(|h| (h.signal.name(), h.hex)).collect())
+    Json(
+        hashed
+            .into_iter()
+            .map(|h| (h.signal.name(), h.hex))
+            .collect(),
+    )
 }
 
 /// HMA `GET /h/hash?url=`: fetch, hash, answer `{"pdq": "<hex>"}` (or `video_md5`, …).
@@ -38,7 +43,10 @@ pub async fn hash_get(
     Query(q): Query<HashQuery>,
 ) -> HmaResult<Json<BTreeMap<&'static str, String>>> {
     caller.require(LOOKUP_ROLES)?;
-    let url = q.url.as_deref().ok_or_else(|| HmaError::missing("url", json!({})))?;
+    let url = q
+        .url
+        .as_deref()
+        .ok_or_else(|| HmaError::missing("url", json!({})))?;
     let hashed = hash_url(&app, url, q.content_type.as_deref(), q.types.as_deref()).await?;
     Ok(answer(hashed))
 }
@@ -59,6 +67,8 @@ pub async fn hash_post(
 ) -> HmaResult<Json<BTreeMap<&'static str, String>>> {
     caller.require(LOOKUP_ROLES)?;
     if !super::is_multipart(&req) {
+        // Read the body first: a client still sending it gets the answer, not a broken pipe.
+        crate::routes::lookup::body_bytes(req, &app).await?;
         return Err(HmaError::bad("Missing multipart/form-data file upload"));
     }
     let form = read_form(req, &app).await?;

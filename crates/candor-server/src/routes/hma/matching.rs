@@ -13,7 +13,10 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{bank_filter, find, hash_form, hash_url, is_true, read_form, signal_type, HmaError, HmaMatch, HmaResult, Signal};
+use super::{
+    bank_filter, find, hash_form, hash_url, is_true, read_form, signal_type, HmaError, HmaMatch,
+    HmaResult, Signal,
+};
 use crate::auth::Caller;
 use crate::matcher::SignalKind;
 use crate::routes::lookup::LOOKUP_ROLES;
@@ -53,7 +56,10 @@ pub async fn raw_lookup(
     Query(q): Query<RawLookup>,
 ) -> HmaResult<Json<Value>> {
     caller.require(LOOKUP_ROLES)?;
-    let signal = q.signal.as_deref().ok_or_else(|| HmaError::missing("signal", json!({})))?;
+    let signal = q
+        .signal
+        .as_deref()
+        .ok_or_else(|| HmaError::missing("signal", json!({})))?;
     let st = (q.signal_type.as_deref())
         .ok_or_else(|| HmaError::missing("signal_type", json!({"signal": signal})))?;
     let (s, v) = one_signal(st, signal)?;
@@ -180,6 +186,8 @@ pub async fn lookup_post(
 ) -> HmaResult<Json<Value>> {
     caller.require(LOOKUP_ROLES)?;
     if !super::is_multipart(&req) {
+        // Read the body first: a client still sending it gets the answer, not a broken pipe.
+        crate::routes::lookup::body_bytes(req, &app).await?;
         return Err(HmaError::bad("Missing multipart/form-data file upload"));
     }
     let form = read_form(req, &app).await?;
@@ -246,10 +254,7 @@ const COMPARE_PDQ_THRESHOLD: u32 = 31;
 /// HMA `POST /m/compare`: `{"pdq": ["<a>", "<b>"]}` → `{"pdq": [<match>, {"distance": d}]}`
 /// (digests: `[<equal>, {}]`).
 #[utoipa::path(post, path = "/m/compare", tag = "hma", request_body(content = Object, description = "signal type → two hashes"), responses((status = 200, body = Object), (status = 400)), security(("bearer" = [])))]
-pub async fn compare(
-    caller: Caller,
-    body: axum::body::Bytes,
-) -> HmaResult<Json<Value>> {
+pub async fn compare(caller: Caller, body: axum::body::Bytes) -> HmaResult<Json<Value>> {
     caller.require(LOOKUP_ROLES)?;
     let v: Value = serde_json::from_slice(&body)
         .map_err(|e| HmaError::bad(format!("the body is not JSON: {e}")))?;
@@ -264,13 +269,15 @@ pub async fn compare(
             )));
         };
         if list.len() != 2 {
-            return Err(HmaError::bad("Comparison hash list length must be exactly 2"));
+            return Err(HmaError::bad(
+                "Comparison hash list length must be exactly 2",
+            ));
         }
         let s = signal_type(&name)?;
         let value = |v: &Value| -> HmaResult<Vec<u8>> {
-            let text = v.as_str().ok_or_else(|| {
-                HmaError::bad(format!("Invalid {name} hash: not a string"))
-            })?;
+            let text = v
+                .as_str()
+                .ok_or_else(|| HmaError::bad(format!("Invalid {name} hash: not a string")))?;
             s.parse_value(text)
                 .map_err(|e| HmaError::bad(format!("Invalid {name} hash: {e}")))
         };

@@ -417,10 +417,16 @@ pub fn is_multipart(req: &Request) -> bool {
 /// Read a multipart form (within the body limit). More than one file: 400, as HMA.
 pub async fn read_form(req: Request, state: &AppState) -> HmaResult<Form> {
     let bad = |e: axum::extract::multipart::MultipartError| {
-        HmaError::new(e.status(), format!("invalid multipart/form-data: {}", e.body_text()))
+        HmaError::new(
+            e.status(),
+            format!("invalid multipart/form-data: {}", e.body_text()),
+        )
     };
     let mut mp = Multipart::from_request(req, state).await.map_err(|e| {
-        HmaError::new(e.status(), format!("invalid multipart/form-data: {}", e.body_text()))
+        HmaError::new(
+            e.status(),
+            format!("invalid multipart/form-data: {}", e.body_text()),
+        )
     })?;
     let mut form = Form {
         file: None,
