@@ -37,7 +37,7 @@ impl Modify for Bearer {
         policies::get_set, policies::put_set, policies::simulate,
         tokens::create, tokens::list, tokens::revoke,
         log::checkpoint, log::key, log::numbers, log::tile,
-        hma::status::status, hma::status::live,
+        hma::status::status, hma::status::live, hma::status::site_map,
         hma::curation::banks_index, hma::curation::bank_show, hma::curation::bank_create, hma::curation::bank_update, hma::curation::bank_delete,
         hma::curation::content_add, hma::curation::signal_add, hma::curation::content_get, hma::curation::content_update, hma::curation::content_delete,
         hma::curation::signal_types, hma::curation::signal_type_index, hma::curation::content_types,

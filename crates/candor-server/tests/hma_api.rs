@@ -899,4 +899,22 @@ fn status_routes_while_the_index_loads() {
     s.block_on(loading.finish()).expect("loaded");
     assert_eq!(s.get("/status", "").expect(200).text(), "I-AM-ALIVE");
     assert_eq!(s.get("/status/live", "").expect(200).text(), "I-AM-ALIVE");
+    // app.py site_map: the routes, sorted (HMA's notation).
+    let m = s.get("/site-map", "").expect(200).json();
+    let routes: Vec<&str> = m
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(routes.windows(2).all(|w| w[0] < w[1]));
+    for r in [
+        "/c/banks",
+        "/m/lookup",
+        "/m/raw_lookup",
+        "/h/hash",
+        "/status",
+    ] {
+        assert!(routes.contains(&r), "{r} missing from {routes:?}");
+    }
 }

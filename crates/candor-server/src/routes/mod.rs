@@ -86,6 +86,7 @@ fn hma_router() -> Router<AppState> {
     Router::new()
         .route("/status", get(s::status))
         .route("/status/live", get(s::live))
+        .route("/site-map", get(s::site_map))
         .route("/c/banks", get(c::banks_index).post(c::bank_create))
         .route(
             "/c/bank/{bank}",

@@ -513,7 +513,7 @@ pub async fn content_get(
     out.insert("original_media_uri".into(), Value::Null);
     out.insert("bank".into(), bank_json(&bank));
     let lower = |v: &Option<String>, default: &str| {
-        v.as_deref().unwrap_or(default).to_ascii_lowercase() == "true"
+        v.as_deref().unwrap_or(default).eq_ignore_ascii_case("true")
     };
     if lower(&q.include_signals, "false") {
         let sigs = store::signals_of(app.store.reader(), c.id).await?;

@@ -103,6 +103,7 @@ impl IntoResponse for HmaError {
 pub fn is_hma_path(path: &str) -> bool {
     path == "/status"
         || path == "/status/live"
+        || path == "/site-map"
         || path.starts_with("/c/")
         || path.starts_with("/m/")
         || path.starts_with("/h/")

@@ -33,3 +33,35 @@ pub async fn status(State(app): State<AppState>) -> impl IntoResponse {
 pub async fn live() -> impl IntoResponse {
     text(StatusCode::OK, "I-AM-ALIVE")
 }
+
+/// HMA `GET /site-map`: the HMA routes this service answers, sorted, in HMA's (Flask's)
+/// notation.
+#[utoipa::path(get, path = "/site-map", tag = "hma", responses((status = 200, body = [String])))]
+pub async fn site_map() -> axum::Json<Vec<&'static str>> {
+    let mut routes = vec![
+        "/c/bank/<bank_name>",
+        "/c/bank/<bank_name>/content",
+        "/c/bank/<bank_name>/content/<int:content_id>",
+        "/c/bank/<bank_name>/signal",
+        "/c/banks",
+        "/c/content_type",
+        "/c/exchange/<string:exchange_name>",
+        "/c/exchange/<string:exchange_name>/status",
+        "/c/exchanges",
+        "/c/exchanges/api/<string:api_name>",
+        "/c/exchanges/api/<string:api_name>/schema",
+        "/c/exchanges/apis",
+        "/c/signal_type",
+        "/c/signal_type/index",
+        "/h/hash",
+        "/m/compare",
+        "/m/index/status",
+        "/m/lookup",
+        "/m/raw_lookup",
+        "/site-map",
+        "/status",
+        "/status/live",
+    ];
+    routes.sort_unstable();
+    axum::Json(routes)
+}
