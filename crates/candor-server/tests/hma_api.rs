@@ -822,6 +822,14 @@ fn uploads_urls_and_metadata_as_hma_answers_them() {
         b"{}".to_vec(),
     )
     .expect_message(400, "Neither `url` nor multipart file upload was received");
+    // A raw body is not an HMA upload (it must be multipart, the field naming the type).
+    s.post_raw(
+        "/c/bank/NEW_BANK/content",
+        &t.curator,
+        "image/jpeg",
+        img.clone(),
+    )
+    .expect_message(400, "Neither `url` nor multipart file upload was received");
     s.post_multipart(
         "/c/bank/NOPE/content",
         &t.curator,

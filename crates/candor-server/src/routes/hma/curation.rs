@@ -411,6 +411,8 @@ pub async fn content_add(
         };
         (None, meta, note)
     } else {
+        // Read any other body: a client still sending it gets the answer, not a broken pipe.
+        crate::routes::lookup::body_bytes(req, &app).await?;
         (None, None, None)
     };
     let hashed = if let Some(url) = q.url.as_deref().filter(|u| !u.is_empty()) {
