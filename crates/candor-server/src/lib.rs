@@ -282,11 +282,11 @@ impl App {
             .merge(import)
             // Outside the body limit: its early 413 (by Content-Length) is plain text.
             .layer(middleware::from_fn(json_errors))
-            // HMA's routes answer errors in HMA's shape, whoever produced them.
-            .layer(middleware::from_fn(routes::hma::hma_errors))
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 panic_response,
             ))
+            // HMA's routes answer errors in HMA's shape, whoever produced them.
+            .layer(middleware::from_fn(routes::hma::hma_errors))
             .with_state(self.clone())
     }
 
