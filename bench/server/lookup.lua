@@ -1,5 +1,6 @@
--- wrk script: GET /v1/lookup?pdq=<hex>, rotating over the needles (NEEDLES file), with the
--- platform token (CANDOR_TOKEN). Prints one RESULT line at the end.
+-- wrk script: GET /v1/lookup?pdq=<hex> (or, with ROUTE=hma, HMA's
+-- GET /m/lookup?signal_type=pdq&signal=<hex>), rotating over the needles (NEEDLES file), with
+-- the platform token (CANDOR_TOKEN). Prints one RESULT line at the end.
 local token = os.getenv("CANDOR_TOKEN")
 local needles = {}
 for line in io.lines(os.getenv("NEEDLES")) do
@@ -8,10 +9,12 @@ for line in io.lines(os.getenv("NEEDLES")) do
 end
 local i = 0
 local headers = { ["Authorization"] = "Bearer " .. token }
+local prefix = "/v1/lookup?pdq="
+if os.getenv("ROUTE") == "hma" then prefix = "/m/lookup?signal_type=pdq&signal=" end
 
 request = function()
   i = i + 1
-  return wrk.format("GET", "/v1/lookup?pdq=" .. needles[(i % #needles) + 1], headers)
+  return wrk.format("GET", prefix .. needles[(i % #needles) + 1], headers)
 end
 
 done = function(summary, latency, requests)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmark of `candor serve`: 1,000,000 PDQ hashes in a bank, then
-#   (1) wrk GET /v1/lookup?pdq=<needle> (platform token), -t2 -c32 -d20s --latency;
+#   (1) wrk GET /v1/lookup?pdq=<needle> (platform token), -t2 -c32 -d20s --latency, then the same
+#       through HMA's GET /m/lookup?signal_type=pdq&signal=<needle>;
 #   (2) POST /v1/scan multipart with a real JPEG from 4 connections (scan_load.py), against
 #       `candor hash` decoding the same JPEG alone.
 # Server and wrk run on the same machine and share its cores.
@@ -88,6 +89,11 @@ if [ -n "$perf_pid" ]; then
   wait "$perf_pid" || true
   perf report -i "$work/perf.data" --no-children --percent-limit 1.5 --stdio 2>/dev/null | grep -v '^$' | head -80
 fi
+
+echo "== HMA lookup: wrk -t2 -c32 -d${lookup_secs}s --latency (GET /m/lookup?signal_type=pdq&signal=<needle>, same needles and bank)"
+curl -sf "$base/m/lookup?signal_type=pdq&signal=$h0" -H "Authorization: Bearer $platform" | head -c 300; echo
+ROUTE=hma CANDOR_TOKEN=$platform NEEDLES=$needles wrk -t2 -c32 -d3s -s "$here/lookup.lua" "$base" >/dev/null
+ROUTE=hma CANDOR_TOKEN=$platform NEEDLES=$needles wrk -t2 -c32 -d"${lookup_secs}s" --latency -s "$here/lookup.lua" "$base"
 
 echo "== scan upload: $here/scan_load.py, 4 connections, ${scan_secs}s (POST /v1/scan multipart, $(basename "$image"), $(stat -c %s "$image") bytes)"
 python3 "$here/scan_load.py" "$base" "$platform" "$image" 4 "$scan_secs"

@@ -78,6 +78,9 @@ pub struct Config {
     /// (least memory, ~58 bytes a hash, several times slower at radius 31). See
     /// `candor_index::Layout`.
     pub index_layout: String,
+    /// The DSA statement category of a bank created through HMA's API (`POST /c/banks` has no
+    /// category); a curator may change it with `PATCH /v1/banks/{bank}`.
+    pub hma_bank_category: String,
 }
 
 impl Default for Config {
@@ -110,6 +113,7 @@ impl Default for Config {
             database_url: None,
             follow_poll_millis: 500,
             index_layout: "auto".into(),
+            hma_bank_category: "STATEMENT_CATEGORY_OTHER_VIOLATION_TC".into(),
         }
     }
 }
@@ -228,6 +232,9 @@ impl Config {
         if let Some(v) = get("CANDOR_INDEX_LAYOUT") {
             self.index_layout = v;
         }
+        if let Some(v) = get("CANDOR_HMA_BANK_CATEGORY") {
+            self.hma_bank_category = v;
+        }
         if let Some(v) = get("CANDOR_POLICIES") {
             self.policies = Some(PathBuf::from(v));
         }
@@ -242,6 +249,14 @@ impl Config {
             matches!(self.index_layout.as_str(), "auto" | "split" | "compact"),
             "index_layout must be auto, split or compact, not {:?}",
             self.index_layout
+        );
+        anyhow::ensure!(
+            serde_json::from_value::<candor_policy::Category>(serde_json::Value::String(
+                self.hma_bank_category.clone()
+            ))
+            .is_ok(),
+            "hma_bank_category {:?} is not a DSA statement category (STATEMENT_CATEGORY_*)",
+            self.hma_bank_category
         );
         anyhow::ensure!(
             self.max_body_bytes >= 1024,

@@ -474,6 +474,14 @@ pub fn fetch(cfg: &FetchConfig, url: &str) -> Result<Fetched, FetchError> {
 /// failures as API errors (403 for a rule, 400 for a malformed URL, 413 too large, 502/504
 /// for the remote end).
 pub async fn fetch_url(app: &crate::App, url: &str) -> crate::error::ApiResult<axum::body::Bytes> {
+    Ok(axum::body::Bytes::from(
+        fetch_content(app, url).await?.bytes,
+    ))
+}
+
+/// [`fetch_url`] with what the remote end said the content is (its `Content-Type`), which
+/// HMA's routes use to tell a photo from a video.
+pub async fn fetch_content(app: &crate::App, url: &str) -> crate::error::ApiResult<Fetched> {
     use axum::http::StatusCode;
     let cfg = app.config.fetch.clone();
     let url = url.to_string();
@@ -483,7 +491,7 @@ pub async fn fetch_url(app: &crate::App, url: &str) -> crate::error::ApiResult<a
     match got {
         Ok(f) => {
             metrics::counter!("candor_fetches_total", "result" => "ok").increment(1);
-            Ok(axum::body::Bytes::from(f.bytes))
+            Ok(f)
         }
         Err(e) => {
             metrics::counter!("candor_fetches_total", "result" => e.code()).increment(1);

@@ -291,6 +291,8 @@ impl App {
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 panic_response,
             ))
+            // HMA's routes answer errors in HMA's shape, whoever produced them.
+            .layer(middleware::from_fn(routes::hma::hma_errors))
             .with_state(self.clone())
     }
 
@@ -315,6 +317,8 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 async fn json_errors(req: Request, next: Next) -> Response {
     use axum::http::{header, StatusCode};
     use axum::response::IntoResponse;
+    // HMA's `/status` answers text, also when it is a 503.
+    let text_route = matches!(req.uri().path(), "/status" | "/status/live");
     let mut resp = next.run(req).await;
     let status = resp.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -324,7 +328,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
             axum::http::HeaderValue::from_static("close"),
         );
     }
-    if !(status.is_client_error() || status.is_server_error()) {
+    if text_route || !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
     let is_json = resp
@@ -376,8 +380,10 @@ async fn until_ready(
     use axum::response::IntoResponse;
     if !app.is_ready() {
         let path = req.uri().path();
-        let open = matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json")
-            || (path.starts_with("/log/") && path != "/log/numbers")
+        let open = matches!(
+            path,
+            "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/status" | "/status/live"
+        ) || (path.starts_with("/log/") && path != "/log/numbers")
             || path.starts_with("/docs");
         if !open {
             return error::ApiError {
@@ -469,6 +475,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         })
     };
+    // HMA's timed disables (`disable_until_ts`): content whose time has come is enabled again,
+    // each a logged change, within `HMA_SWEEP_SECS` of that time.
+    let sweep = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(HMA_SWEEP_SECS)).await;
+                if !app.is_ready() {
+                    continue;
+                }
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                match flows::banks::enable_due(&app, now).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(enabled = n, "timed disables ended (HMA disable_until_ts)")
+                    }
+                    Err(e) => tracing::warn!(error = %e.message, "timed disables not ended"),
+                }
+            }
+        })
+    };
     let server = conn::run(listener, app.router(), limits, shutdown());
     tokio::pin!(server);
     tokio::pin!(background);
@@ -489,6 +516,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(task) = dsa {
         task.abort();
     }
+    sweep.abort();
     // The periodic task is left alone (it ends with the runtime): a snapshot it is writing
     // holds the snapshot lock, which the one below waits for.
     if app.is_ready() {
@@ -502,6 +530,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// How often `serve` ends the HMA timed disables whose time has come.
+const HMA_SWEEP_SECS: u64 = 30;
 
 async fn shutdown() {
     let ctrl_c = async {

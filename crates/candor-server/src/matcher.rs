@@ -70,6 +70,10 @@ pub struct Found {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orientation: Option<&'static str>,
     pub trimmed: bool,
+    /// The matched `content_signals` row (the HMA routes answer its content's row id).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub row: i64,
 }
 
 const KIND_PDQ: u8 = 0;
@@ -521,6 +525,7 @@ impl Matcher {
                         distance,
                         orientation: pq.and_then(|p| p.orientation),
                         trimmed: pq.is_some_and(|p| p.trimmed),
+                        row,
                     };
                     best.insert((row, kind), found);
                 }

@@ -37,7 +37,14 @@ impl Modify for Bearer {
         policies::get_set, policies::put_set, policies::simulate,
         tokens::create, tokens::list, tokens::revoke,
         log::checkpoint, log::key, log::numbers, log::tile,
-        hma::raw_lookup, hma::lookup_get, hma::lookup_post, hma::hash, hma::hash_url, hma::index_status,
+        hma::status::status, hma::status::live, hma::status::site_map,
+        hma::curation::banks_index, hma::curation::bank_show, hma::curation::bank_create, hma::curation::bank_update, hma::curation::bank_delete,
+        hma::curation::content_add, hma::curation::signal_add, hma::curation::content_get, hma::curation::content_update, hma::curation::content_delete,
+        hma::curation::signal_types, hma::curation::signal_type_index, hma::curation::content_types,
+        hma::curation::exchanges_empty, hma::curation::exchange_create, hma::curation::exchange_missing, hma::curation::exchange_delete,
+        hma::curation::exchange_api, hma::curation::exchange_api_schema,
+        hma::matching::raw_lookup, hma::matching::lookup_get, hma::matching::lookup_post, hma::matching::index_status, hma::matching::compare,
+        hma::hashing::hash_get, hma::hashing::hash_post,
     )
 )]
 pub struct ApiDoc;

@@ -13,7 +13,7 @@ use sqlx::{AnyConnection, AnyPool};
 use crate::{Result, StoreError};
 
 /// A bank, with the number of its live (unretracted) contents.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BankRow {
     pub id: i64,
     pub name: String,
@@ -25,6 +25,9 @@ pub struct BankRow {
     pub created_at: String,
     pub updated_at: String,
     pub content_count: i64,
+    /// HMA's `matching_enabled_ratio` (0.0..=1.0; 0 exactly when the bank is disabled through
+    /// the HMA API).
+    pub matching_enabled_ratio: f64,
 }
 
 /// A bank to create.
@@ -62,6 +65,11 @@ pub struct ContentRow {
     pub retraction_reason: Option<String>,
     pub created_at: String,
     pub created_by: String,
+    /// HMA's `disable_until_ts` when it was set through the HMA API (unix seconds, or 0 for
+    /// "disabled"), `None` otherwise.
+    pub disable_until_ts: Option<i64>,
+    /// The user metadata given with the content (JSON text), if any.
+    pub metadata: Option<String>,
 }
 
 /// One stored signal of a content.
@@ -118,7 +126,8 @@ pub struct ImportedRows {
 
 const BANK_COLUMNS: &str = "b.id, b.name, b.description, b.category, b.provenance, b.enabled, \
      b.pdq_threshold, b.created_at, b.updated_at, \
-     (SELECT COUNT(*) FROM bank_content c WHERE c.bank_id = b.id AND c.retracted_at IS NULL)";
+     (SELECT COUNT(*) FROM bank_content c WHERE c.bank_id = b.id AND c.retracted_at IS NULL), \
+     b.matching_enabled_ratio";
 
 fn bank_from_row(row: &AnyRow) -> BankRow {
     BankRow {
@@ -132,6 +141,7 @@ fn bank_from_row(row: &AnyRow) -> BankRow {
         created_at: row.get(7),
         updated_at: row.get(8),
         content_count: row.get(9),
+        matching_enabled_ratio: row.get(10),
     }
 }
 
@@ -232,7 +242,8 @@ pub async fn delete_bank(conn: &mut AnyConnection, id: i64) -> Result<()> {
 }
 
 const CONTENT_COLUMNS: &str = "c.id, c.public_id, b.name, c.provenance, c.note, c.enabled, \
-     c.retracted_at, c.retraction_reason, c.created_at, c.created_by";
+     c.retracted_at, c.retraction_reason, c.created_at, c.created_by, c.disable_until_ts, \
+     c.metadata";
 
 fn content_from_row(row: &AnyRow) -> ContentRow {
     ContentRow {
@@ -246,6 +257,8 @@ fn content_from_row(row: &AnyRow) -> ContentRow {
         retraction_reason: row.get(7),
         created_at: row.get(8),
         created_by: row.get(9),
+        disable_until_ts: row.get(10),
+        metadata: row.get(11),
     }
 }
 
@@ -473,4 +486,121 @@ pub async fn set_enabled(conn: &mut AnyConnection, content_id: i64, enabled: boo
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+// ---- What the HMA API keeps (`candor-server`'s `routes/hma`) ----
+
+/// The content with row id `id` in bank `bank` (HMA names bank content by this integer).
+pub async fn find_content_by_row(
+    pool: &AnyPool,
+    bank: &str,
+    id: i64,
+) -> Result<Option<ContentRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {CONTENT_COLUMNS} FROM bank_content c JOIN banks b ON b.id = c.bank_id \
+         WHERE c.id = $1 AND b.name = $2"
+    ))
+    .bind(id)
+    .bind(bank)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(content_from_row))
+}
+
+/// Set bank `id`'s HMA `matching_enabled_ratio`.
+pub async fn set_matching_ratio(conn: &mut AnyConnection, id: i64, ratio: f64) -> Result<()> {
+    sqlx::query("UPDATE banks SET matching_enabled_ratio = $1 WHERE id = $2")
+        .bind(ratio)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Set content row `content_id`'s HMA `disable_until_ts` (`None`: no timed disable).
+pub async fn set_disable_until(
+    conn: &mut AnyConnection,
+    content_id: i64,
+    until: Option<i64>,
+) -> Result<()> {
+    sqlx::query("UPDATE bank_content SET disable_until_ts = $1 WHERE id = $2")
+        .bind(until)
+        .bind(content_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Set content row `content_id`'s note.
+pub async fn set_note(conn: &mut AnyConnection, content_id: i64, note: &str) -> Result<()> {
+    sqlx::query("UPDATE bank_content SET note = $1 WHERE id = $2")
+        .bind(note)
+        .bind(content_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Set the user metadata (JSON text) of the content `public_id`.
+pub async fn set_metadata(conn: &mut AnyConnection, public_id: &str, json: &str) -> Result<()> {
+    sqlx::query("UPDATE bank_content SET metadata = $1 WHERE public_id = $2")
+        .bind(json)
+        .bind(public_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The content of a matched signal row, as an HMA lookup answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalContent {
+    /// `content_signals` row id (the match index's key).
+    pub signal_row: i64,
+    /// `bank_content` row id (HMA's `bank_content_id`).
+    pub content_id: i64,
+    pub bank: String,
+    pub matching_enabled_ratio: f64,
+}
+
+/// The contents of signal rows `rows` (those that still exist), in row order.
+pub async fn contents_of_signals(pool: &AnyPool, rows: &[i64]) -> Result<Vec<SignalContent>> {
+    let mut out = Vec::with_capacity(rows.len());
+    // A bounded number of parameters per statement, whatever the number of matches.
+    for chunk in rows.chunks(500) {
+        let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT s.id, c.id, b.name, b.matching_enabled_ratio FROM content_signals s \
+             JOIN bank_content c ON c.id = s.content_id JOIN banks b ON b.id = c.bank_id \
+             WHERE s.id IN ({}) ORDER BY s.id",
+            params.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q.bind(*r);
+        }
+        for r in q.fetch_all(pool).await? {
+            out.push(SignalContent {
+                signal_row: r.get(0),
+                content_id: r.get(1),
+                bank: r.get(2),
+                matching_enabled_ratio: r.get(3),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Contents disabled through the HMA API until a time that has come (`disable_until_ts` in
+/// `2..=now`), still disabled and not retracted: `(bank name, public id)`, at most `limit`.
+pub async fn due_enables(pool: &AnyPool, now: i64, limit: i64) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT b.name, c.public_id FROM bank_content c JOIN banks b ON b.id = c.bank_id \
+         WHERE c.disable_until_ts > 1 AND c.disable_until_ts <= $1 AND c.enabled = 0 \
+         AND c.retracted_at IS NULL ORDER BY c.id LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

@@ -44,13 +44,17 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_person_steps.sql")),
     (3, include_str!("../migrations/0003_dsa_submissions.sql")),
+    (4, include_str!("../migrations/0004_hma.sql")),
 ];
 
 /// The same schema on PostgreSQL: version 3 in one script (PostgreSQL support began there);
-/// later versions get one script per backend. `tests/schema.rs` checks that both backends
+/// later versions share the script when it is portable, or get one per backend. `tests/schema.rs` checks that both backends
 /// end with the same tables and columns.
-const PG_MIGRATIONS: &[(i64, &str)] =
-    &[(3, include_str!("../migrations/postgres/0003_schema.sql"))];
+const PG_MIGRATIONS: &[(i64, &str)] = &[
+    (3, include_str!("../migrations/postgres/0003_schema.sql")),
+    // Portable: the same script on both.
+    (4, include_str!("../migrations/0004_hma.sql")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -659,3 +659,88 @@ async fn banks_content_import_and_matching_on(db: Db) {
     assert_eq!(s.live_signal_count().await.unwrap(), 0);
     assert_eq!(banks::list_banks(s.reader()).await.unwrap().len(), 1);
 }
+
+on_both!(
+    banks_what_the_hma_api_keeps,
+    banks_what_the_hma_api_keeps_on
+);
+async fn banks_what_the_hma_api_keeps_on(db: Db) {
+    use candor_log::entry::SignalKind;
+    use candor_store::banks;
+    let s = store(&db).await;
+    let (signal, other) = write!(s, |c| {
+        let bank = banks::create_bank(
+            c,
+            &banks::NewBank {
+                name: "HMA_BANK",
+                description: "",
+                category: "STATEMENT_CATEGORY_X",
+                provenance: "own_review",
+                enabled: true,
+                pdq_threshold: 31,
+                now: "t",
+            },
+        )
+        .await?;
+        banks::set_matching_ratio(c, bank, 0.25).await?;
+        let content = |id: &'static str| banks::NewContent {
+            public_id: id,
+            bank_id: bank,
+            provenance: "own_review",
+            note: "",
+            created_by: "cur",
+            now: "t",
+        };
+        let c1 = banks::add_content(c, &content("c1")).await?;
+        let sig = banks::add_signal(c, c1, SignalKind::Pdq, &[7; 32], None, &[1; 16]).await?;
+        let c2 = banks::add_content(c, &content("c2")).await?;
+        let sig2 = banks::add_signal(c, c2, SignalKind::Md5, &[8; 16], None, &[2; 16]).await?;
+        banks::set_metadata(c, "c1", r#"{"content_id":"x"}"#).await?;
+        banks::set_note(c, c1, "a note").await?;
+        // c2: disabled until 100.
+        banks::set_enabled(c, c2, false).await?;
+        banks::set_disable_until(c, c2, Some(100)).await?;
+        Ok((sig, sig2))
+    })
+    .unwrap();
+    let b = banks::find_bank(s.reader(), "HMA_BANK")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.matching_enabled_ratio, 0.25);
+    let c1 = banks::find_content(s.reader(), "HMA_BANK", "c1")
+        .await
+        .unwrap()
+        .unwrap();
+    let by_row = banks::find_content_by_row(s.reader(), "HMA_BANK", c1.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_row, c1);
+    assert_eq!(c1.metadata.as_deref(), Some(r#"{"content_id":"x"}"#));
+    assert_eq!(c1.note, "a note");
+    assert_eq!(c1.disable_until_ts, None);
+    // The row id names content of its own bank only.
+    assert!(banks::find_content_by_row(s.reader(), "OTHER", c1.id)
+        .await
+        .unwrap()
+        .is_none());
+    // Signal rows to their content rows, with the bank's ratio; unknown rows left out.
+    let got = banks::contents_of_signals(s.reader(), &[other, signal, 999_999])
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0].signal_row, got[0].content_id), (signal, c1.id));
+    assert_eq!(got[0].bank, "HMA_BANK");
+    assert_eq!(got[0].matching_enabled_ratio, 0.25);
+    assert_eq!(got[1].signal_row, other);
+    // A timed disable is due once its time has come, not before.
+    assert!(banks::due_enables(s.reader(), 99, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        banks::due_enables(s.reader(), 100, 10).await.unwrap(),
+        vec![("HMA_BANK".to_string(), "c2".to_string())]
+    );
+}

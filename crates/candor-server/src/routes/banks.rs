@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use candor_log::entry::{BankContentEntry, BankEntry, ChangeOp, ContentOp, Entry, EntryBody};
+use candor_log::entry::{BankContentEntry, ContentOp, Entry, EntryBody};
 use candor_policy::Category;
 use candor_store::banks as store;
 use futures::StreamExt;
@@ -16,16 +16,15 @@ use serde::{Deserialize, Serialize};
 
 use super::{check_slug, check_text, parse_enum, Page};
 use crate::auth::{Caller, Role};
-use crate::entries::append;
 use crate::error::{ApiError, ApiResult};
 pub use crate::flows::banks::{
     change_content, change_content_in, insert_content, insert_content_in, NewSignal,
 };
-use crate::matcher::{BankInfo, SignalKind};
+use crate::matcher::SignalKind;
 use crate::signals::{hash_upload, parse_hex, HashOptions};
 use crate::{new_id, now_rfc3339, App, AppState};
 
-const BANK_READERS: &[Role] = &[Role::Curator, Role::Reviewer, Role::Auditor, Role::Admin];
+pub const BANK_READERS: &[Role] = &[Role::Curator, Role::Reviewer, Role::Auditor, Role::Admin];
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Bank {
@@ -160,68 +159,20 @@ pub async fn create(
     let threshold = b.pdq_threshold.unwrap_or(app.config.pdq_threshold);
     check_threshold(threshold)?;
     let enabled = b.enabled.unwrap_or(true);
-    let now = now_rfc3339();
-    let a = app.clone();
-    let (name, category) = (b.name.clone(), b.category.clone());
-    app.store
-        .write(move |ctx| {
-            Box::pin(async move {
-                let id = store::create_bank(
-                    &mut ctx.conn,
-                    &store::NewBank {
-                        name: &name,
-                        description: &b.description,
-                        category: &category,
-                        provenance: &prov,
-                        enabled,
-                        pdq_threshold: threshold,
-                        now: &now,
-                    },
-                )
-                .await?;
-                record_bank(
-                    ctx,
-                    &a,
-                    &now,
-                    id,
-                    ChangeOp::Create,
-                    BankInfo {
-                        name,
-                        category,
-                        enabled,
-                        pdq_threshold: threshold,
-                    },
-                )
-            })
-        })
-        .await?;
+    crate::flows::banks::create_bank(
+        &app,
+        crate::flows::banks::NewBank {
+            name: b.name.clone(),
+            description: b.description,
+            category: b.category,
+            provenance: prov,
+            enabled,
+            pdq_threshold: threshold,
+            matching_enabled_ratio: 1.0,
+        },
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(load_bank(&app, &b.name).await?.1)))
-}
-
-/// Log a bank's creation or update and, after the commit, give the match index its settings.
-fn record_bank(
-    ctx: &mut candor_store::WriteCtx,
-    a: &Arc<App>,
-    now: &str,
-    id: i64,
-    op: ChangeOp,
-    info: BankInfo,
-) -> Result<(), candor_store::StoreError> {
-    append(
-        ctx,
-        a,
-        now,
-        EntryBody::Bank(BankEntry {
-            bank: info.name.clone(),
-            op,
-            category: info.category.clone(),
-            enabled: info.enabled,
-            pdq_threshold: info.pdq_threshold,
-        }),
-    )?;
-    let a = a.clone();
-    ctx.after_commit(move || a.matcher.write().expect("matcher lock").set_bank(id, info));
-    Ok(())
 }
 
 /// Update a bank (description, category, enabled, threshold): matching follows at once.
@@ -248,34 +199,19 @@ pub async fn update(
     let category = u.category.unwrap_or(cur.category);
     let enabled = u.enabled.unwrap_or(cur.enabled);
     let threshold = u.pdq_threshold.unwrap_or(cur.pdq_threshold);
-    let now = now_rfc3339();
-    let a = app.clone();
-    app.store
-        .write(move |ctx| {
-            Box::pin(async move {
-                let settings = store::BankSettings {
-                    description: &description,
-                    category: &category,
-                    enabled,
-                    pdq_threshold: threshold,
-                };
-                store::update_bank(&mut ctx.conn, id, &settings, &now).await?;
-                record_bank(
-                    ctx,
-                    &a,
-                    &now,
-                    id,
-                    ChangeOp::Update,
-                    BankInfo {
-                        name,
-                        category,
-                        enabled,
-                        pdq_threshold: threshold,
-                    },
-                )
-            })
-        })
-        .await?;
+    crate::flows::banks::update_bank(
+        &app,
+        id,
+        &name,
+        crate::flows::banks::BankUpdate {
+            description,
+            category,
+            enabled,
+            pdq_threshold: threshold,
+            matching_enabled_ratio: None,
+        },
+    )
+    .await?;
     Ok(Json(load_bank(&app, &cur.name).await?.1))
 }
 
@@ -287,31 +223,10 @@ pub async fn delete(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(&[Role::Curator])?;
-    let (id, cur) = load_bank(&app, &name).await?;
-    let now = now_rfc3339();
-    let a = app.clone();
-    app.store
-        .write(move |ctx| {
-            Box::pin(async move {
-                store::delete_bank(&mut ctx.conn, id).await?;
-                append(
-                    ctx,
-                    &a,
-                    &now,
-                    EntryBody::Bank(BankEntry {
-                        bank: cur.name.clone(),
-                        op: ChangeOp::Delete,
-                        category: cur.category.clone(),
-                        enabled: false,
-                        pdq_threshold: cur.pdq_threshold,
-                    }),
-                )?;
-                let a2 = a.clone();
-                ctx.after_commit(move || a2.matcher.write().expect("matcher lock").remove_bank(id));
-                Ok(())
-            })
-        })
-        .await?;
+    let row = store::find_bank(app.store.reader(), &name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("bank_not_found", format!("no bank {name:?}")))?;
+    crate::flows::banks::delete_bank(&app, row.id, &row).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -72,15 +72,59 @@ pub fn router() -> Router<AppState> {
         .route("/v1/policies/simulate", post(policies::simulate))
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{token}", axum::routing::delete(tokens::revoke))
-        .route("/m/raw_lookup", get(hma::raw_lookup))
-        .route("/m/lookup", get(hma::lookup_get).post(hma::lookup_post))
-        .route("/m/index/status", get(hma::index_status))
-        .route("/h/hash", get(hma::hash_url).post(hma::hash))
+        .merge(hma_router())
         .route("/log/checkpoint", get(log::checkpoint))
         .route("/log/key", get(log::key))
         .route("/log/numbers", get(log::numbers))
         .route("/log/tile/{*path}", get(log::tile))
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
+}
+
+/// HMA 2.0's API (`routes/hma`), route for route.
+fn hma_router() -> Router<AppState> {
+    use hma::{curation as c, hashing as h, matching as m, status as s};
+    Router::new()
+        .route("/status", get(s::status))
+        .route("/status/live", get(s::live))
+        .route("/site-map", get(s::site_map))
+        .route("/c/banks", get(c::banks_index).post(c::bank_create))
+        .route(
+            "/c/bank/{bank}",
+            get(c::bank_show).put(c::bank_update).delete(c::bank_delete),
+        )
+        .route("/c/bank/{bank}/content", post(c::content_add))
+        .route(
+            "/c/bank/{bank}/content/{content}",
+            get(c::content_get)
+                .put(c::content_update)
+                .delete(c::content_delete),
+        )
+        .route("/c/bank/{bank}/signal", post(c::signal_add))
+        .route("/c/signal_type", get(c::signal_types))
+        .route("/c/signal_type/index", get(c::signal_type_index))
+        .route("/c/content_type", get(c::content_types))
+        .route(
+            "/c/exchanges",
+            get(c::exchanges_empty).post(c::exchange_create),
+        )
+        .route("/c/exchanges/apis", get(c::exchanges_empty))
+        .route(
+            "/c/exchanges/api/{api}",
+            get(c::exchange_api).post(c::exchange_api),
+        )
+        .route("/c/exchanges/api/{api}/schema", get(c::exchange_api_schema))
+        .route(
+            "/c/exchange/{exchange}",
+            get(c::exchange_missing)
+                .put(c::exchange_missing)
+                .delete(c::exchange_delete),
+        )
+        .route("/c/exchange/{exchange}/status", get(c::exchange_missing))
+        .route("/m/raw_lookup", get(m::raw_lookup))
+        .route("/m/lookup", get(m::lookup_get).post(m::lookup_post))
+        .route("/m/index/status", get(m::index_status))
+        .route("/m/compare", post(m::compare))
+        .route("/h/hash", get(h::hash_get).post(h::hash_post))
 }
 
 /// The routes with their own body limit and timeout (`max_import_bytes`,

@@ -152,6 +152,28 @@ impl Resp {
         );
         self
     }
+    /// Assert an HMA-shaped error: status, JSON exactly `{"message": "..."}` with `part` in
+    /// the message.
+    #[track_caller]
+    pub fn expect_message(self, status: u16, part: &str) -> Resp {
+        assert_eq!(
+            self.status,
+            status,
+            "unexpected status; body: {}",
+            self.text()
+        );
+        let v = self.json();
+        let m = v
+            .as_object()
+            .filter(|o| o.len() == 1)
+            .and_then(|o| o["message"].as_str())
+            .unwrap_or_else(|| panic!("not an HMA error body: {v}"));
+        assert!(
+            !m.is_empty() && m.contains(part),
+            "message {m:?} does not say {part:?}"
+        );
+        self
+    }
     /// Assert an API error: status, JSON `{"error": {"code", "message"}}`.
     #[track_caller]
     pub fn expect_error(self, status: u16, code: &str) -> Resp {
