@@ -47,7 +47,7 @@ fn agent() -> ureq::Agent {
     )
 }
 
-fn token(bin: &Path, data: &Path, role: &str, name: &str) -> Result<String> {
+pub fn token(bin: &Path, data: &Path, role: &str, name: &str) -> Result<String> {
     let out = Command::new(bin)
         .args(["token", "create", "--role", role, "--name", name, "--data"])
         .arg(data)
@@ -61,7 +61,7 @@ fn token(bin: &Path, data: &Path, role: &str, name: &str) -> Result<String> {
     Ok(String::from_utf8(out.stdout)?.trim().to_string())
 }
 
-fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -75,61 +75,12 @@ impl Stack {
         let reviewer = token(candor_bin, &data, "reviewer", "rita")?;
         let reviewer2 = token(candor_bin, &data, "reviewer", "ravi")?;
         let port = free_port()?;
-        let child = Command::new(candor_bin)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(&data)
-            .env("CANDOR_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting {} serve", candor_bin.display()))?;
+        let child = spawn_candor(candor_bin, &data, port)?;
         let candor_url = format!("http://127.0.0.1:{port}");
-        let a = agent();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = a.get(&format!("{candor_url}/readyz")).call() {
-                if r.status().is_success() {
-                    break;
-                }
-            }
-            ensure!(Instant::now() < deadline, "candor serve did not get ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_ready(&candor_url)?;
         let mut config = crate::Config::new(&candor_url, &platform, dir.path().join("relay.db"));
         config.sync_interval = Duration::from_millis(300);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let relay_url = format!("http://{}", listener.local_addr()?);
-        let (tx, rx) = std::sync::mpsc::channel::<Result<()>>();
-        let relay = std::thread::spawn(move || {
-            let rt = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(e.into()));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let app = match crate::Relay::open(config).await {
-                    Ok(a) => a,
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                };
-                crate::spawn_background(app.clone());
-                let l = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.into()));
-                        return;
-                    }
-                };
-                let _ = tx.send(Ok(()));
-                let _ = axum::serve(l, crate::router(app)).await;
-            });
-        });
-        rx.recv().map_err(|_| anyhow!("the relay thread ended"))??;
+        let (relay_url, relay) = spawn_relay(config)?;
         Ok(Stack {
             candor_url,
             relay_url,
@@ -142,6 +93,71 @@ impl Stack {
             _relay: relay,
         })
     }
+}
+
+/// `candor serve` on `127.0.0.1:port` with data directory `data`.
+pub fn spawn_candor(candor_bin: &Path, data: &Path, port: u16) -> Result<Child> {
+    Command::new(candor_bin)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(data)
+        .env("CANDOR_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {} serve", candor_bin.display()))
+}
+
+/// Wait until Candor answers `/readyz` with 200.
+pub fn wait_ready(candor_url: &str) -> Result<()> {
+    let a = agent();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = a.get(&format!("{candor_url}/readyz")).call() {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        ensure!(Instant::now() < deadline, "candor serve did not get ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The relay on its own thread and runtime, on a free loopback port: its URL.
+pub fn spawn_relay(config: crate::Config) -> Result<(String, std::thread::JoinHandle<()>)> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let relay_url = format!("http://{}", listener.local_addr()?);
+    let (tx, rx) = std::sync::mpsc::channel::<Result<()>>();
+    let relay = std::thread::spawn(move || {
+        let rt = match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = tx.send(Err(e.into()));
+                return;
+            }
+        };
+        rt.block_on(async move {
+            let app = match crate::Relay::open(config).await {
+                Ok(a) => a,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            crate::spawn_background(app.clone());
+            let l = match tokio::net::TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = tx.send(Err(e.into()));
+                    return;
+                }
+            };
+            let _ = tx.send(Ok(()));
+            let _ = axum::serve(l, crate::router(app)).await;
+        });
+    });
+    rx.recv().map_err(|_| anyhow!("the relay thread ended"))??;
+    Ok((relay_url, relay))
 }
 
 /// What the scenario saw, for the test to check and the demo to print.
