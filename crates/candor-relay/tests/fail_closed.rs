@@ -82,6 +82,19 @@ fn unreachable_candor_holds_attachments_then_they_are_checked() {
     let (relay, _t) = spawn_relay(config).unwrap();
     let a = agent();
 
+    // The web client page is served (it talks to the same JSON API).
+    let mut page = a.get(&format!("{relay}/")).call().unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.body_mut().read_to_string().unwrap();
+    for needle in [
+        "/inbox?account=",
+        "/appeals",
+        "/conversations/",
+        "verify-proof",
+    ] {
+        assert!(html.contains(needle), "{needle} not in the page");
+    }
+
     // Input checks.
     assert_eq!(
         post(
