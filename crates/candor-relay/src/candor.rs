@@ -117,7 +117,7 @@ impl Candor {
         file_name: &str,
         bytes: &[u8],
     ) -> Result<Value, CandorError> {
-        let boundary = "candor-relay-7d1f0c2a9b3e4f5a";
+        let boundary = boundary_for(bytes);
         let safe_name: String = file_name
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || ".-_".contains(*c))
@@ -144,5 +144,31 @@ impl Candor {
                 )
                 .send(&body[..]),
         ))
+    }
+}
+
+/// A multipart boundary that does not occur in `bytes` (an attachment may contain anything).
+fn boundary_for(bytes: &[u8]) -> String {
+    let mut n: u64 = 0x7d1f_0c2a_9b3e_4f5a;
+    loop {
+        let b = format!("candor-relay-{n:016x}");
+        if !bytes.windows(b.len()).any(|w| w == b.as_bytes()) {
+            return b;
+        }
+        n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::boundary_for;
+
+    #[test]
+    fn the_boundary_never_occurs_in_the_attachment() {
+        let first = boundary_for(b"plain bytes");
+        let hostile = format!("xx{first}yy").into_bytes();
+        let second = boundary_for(&hostile);
+        assert_ne!(first, second);
+        assert!(!String::from_utf8(hostile).unwrap().contains(&second));
     }
 }
