@@ -716,7 +716,7 @@ pub async fn check_message(app: &AppState, id: i64) -> ApiResult<Value> {
     sent["review_item"] = answer["review_item"].clone();
     sent["decisions"] = json!(decisions
         .iter()
-        .map(|d| json!({"id": d["id"], "action": d["action"], "policy": d["policy"], "jurisdictions": d["jurisdictions"], "log_index": d["log_index"]}))
+        .map(|d| json!({"id": d["id"], "action": d["action"], "policy": d["policy"], "jurisdictions": d["jurisdictions"], "log_index": d["log_index"], "review_item": d["review_item"]}))
         .collect::<Vec<_>>());
     app.push(&sender, sent.clone()).await?;
     // Candor's notices for everyone involved, now.

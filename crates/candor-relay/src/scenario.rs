@@ -814,6 +814,31 @@ pub fn run(stack: &Stack, repo: &Path) -> Result<Report> {
         r.attachment_state("bruno", m)? == "held_for_review",
         "step 4: held"
     );
+    let held = v["decisions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|d| d["review_item"].as_str())
+        .ok_or_else(|| anyhow!("step 4: no review item for the held file: {v}"))?
+        .to_string();
+    r.candor(
+        "POST",
+        &format!("/v1/review/{held}/reject"),
+        &stack.reviewer,
+        Some(&json!({"reason": "An internal memo, no personal data."})),
+        200,
+    )?;
+    r.say(format!(
+        "  rita reviews the held file ({held}) and lifts the hold"
+    ));
+    r.wait_for("bruno", "the release of the held file", |e| {
+        e["type"] == "released" && e["message"] == m
+    })?;
+    ensure!(
+        r.download("bruno", m)? == 200,
+        "step 4: bruno downloads the released file"
+    );
+    r.say("    bruno is told, and the file is released to him and downloaded");
 
     r.say("== 5. bruno (B) appeals; ravi, who took no part, reverses; the attachment is delivered");
     let ap = r.relay(
