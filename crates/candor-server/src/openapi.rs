@@ -35,7 +35,7 @@ impl Modify for Bearer {
         appeals::create, appeals::list, appeals::get_appeal, appeals::decide,
         access::export,
         policies::get_set, policies::put_set, policies::simulate,
-        tokens::create, tokens::list, tokens::revoke,
+        tokens::create, tokens::list, tokens::revoke, tokens::whoami,
         log::checkpoint, log::key, log::numbers, log::tile,
         hma::raw_lookup, hma::lookup_get, hma::lookup_post, hma::hash, hma::hash_url, hma::index_status,
     )
