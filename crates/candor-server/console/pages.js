@@ -775,12 +775,14 @@ export async function renderTransparency(main) {
     const d = n.decisions || {};
     const r = n.reviews || {};
     const a = n.appeals || {};
-    const reversal = a.total ? Math.round((100 * a.reversed) / a.total) : 0;
+    const decided = (a.upheld || 0) + (a.reversed || 0);
+    const reversal = decided ? Math.round((100 * a.reversed) / decided) : 0;
+    const short = (o) => Object.fromEntries(Object.entries(o || {}).map(([k, v]) => [k.replace(/^STATEMENT_CATEGORY_/, ''), v]));
     dash.replaceChildren(
-      dl([['Log entries', String(n.tree_size)], ['Decisions', String(d.total)], ['Automated / by a person', `${d.automated} / ${d.human}`], ['Appeals', String(a.total)], ['Reversal rate', a.total ? reversal + ' %' : '—']]),
+      dl([['Log entries', String(n.tree_size)], ['Decisions', String(d.total)], ['Automated / by a person', `${d.automated} / ${d.human}`], ['Appeals', String(a.total)], ['Appeals decided', String(decided)], ['Reversal rate (of decided appeals)', decided ? reversal + ' %' : '—']]),
       barChart('Actions', pairsOf(d.by_action)),
       barChart('By policy', pairsOf(d.by_policy)),
-      barChart('By category', pairsOf(d.by_category)),
+      barChart('By category', pairsOf(short(d.by_category))),
       barChart('By jurisdiction', pairsOf(d.by_jurisdiction)),
       barChart('By surface', pairsOf(d.by_surface)),
       barChart('Reviews and appeals', [['reviews confirmed', r.confirmed || 0], ['reviews rejected', r.rejected || 0], ['samples', (n.samples || {}).total || 0], ['appeals upheld', a.upheld || 0], ['appeals reversed', a.reversed || 0]]),

@@ -363,8 +363,10 @@ async fn until_ready(
     use axum::response::IntoResponse;
     if !app.is_ready() {
         let path = req.uri().path();
-        let open = matches!(path, "/" | "/healthz" | "/readyz" | "/metrics" | "/openapi.json")
-            || path.starts_with("/console/")
+        let open = matches!(
+            path,
+            "/" | "/healthz" | "/readyz" | "/metrics" | "/openapi.json"
+        ) || path.starts_with("/console/")
             || (path.starts_with("/log/") && path != "/log/numbers")
             || path.starts_with("/docs");
         if !open {

@@ -93,12 +93,11 @@ fn console_in_headless_chromium() {
         .status()
         .expect("node runs");
     server.kill();
-    let _ = writeln!(
-        std::io::stderr(),
-        "console screenshots: {}",
-        out.display()
+    let _ = writeln!(std::io::stderr(), "console screenshots: {}", out.display());
+    assert!(
+        status.success(),
+        "the console's browser test failed (see above)"
     );
-    assert!(status.success(), "the console's browser test failed (see above)");
     let shots = std::fs::read_dir(&out).unwrap().count();
     assert!(shots >= 15, "only {shots} screenshots in {}", out.display());
 }

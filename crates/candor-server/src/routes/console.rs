@@ -12,17 +12,42 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 
 /// Scripts, styles, images and connections from this origin only; nothing inline, no frames.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The embedded assets: (name under `/console/`, content type, bytes).
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("style.css", "text/css; charset=utf-8", include_str!("../../console/style.css")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../console/app.js")),
-    ("api.js", "text/javascript; charset=utf-8", include_str!("../../console/api.js")),
-    ("proof.js", "text/javascript; charset=utf-8", include_str!("../../console/proof.js")),
-    ("chart.js", "text/javascript; charset=utf-8", include_str!("../../console/chart.js")),
-    ("pages.js", "text/javascript; charset=utf-8", include_str!("../../console/pages.js")),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../console/style.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/app.js"),
+    ),
+    (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/api.js"),
+    ),
+    (
+        "proof.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/proof.js"),
+    ),
+    (
+        "chart.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/chart.js"),
+    ),
+    (
+        "pages.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/pages.js"),
+    ),
 ];
 
 const INDEX: &str = include_str!("../../console/index.html");
@@ -31,12 +56,18 @@ fn with_headers(content_type: &'static str, body: &'static str) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
