@@ -382,8 +382,14 @@ async fn until_ready(
         let path = req.uri().path();
         let open = matches!(
             path,
-            "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/status" | "/status/live"
-        ) || (path.starts_with("/log/") && path != "/log/numbers")
+            "/" | "/healthz"
+                | "/readyz"
+                | "/metrics"
+                | "/openapi.json"
+                | "/status"
+                | "/status/live"
+        ) || path.starts_with("/console/")
+            || (path.starts_with("/log/") && path != "/log/numbers")
             || path.starts_with("/docs");
         if !open {
             return error::ApiError {

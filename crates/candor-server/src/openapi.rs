@@ -35,7 +35,7 @@ impl Modify for Bearer {
         appeals::create, appeals::list, appeals::get_appeal, appeals::decide,
         access::export,
         policies::get_set, policies::put_set, policies::simulate,
-        tokens::create, tokens::list, tokens::revoke,
+        tokens::create, tokens::list, tokens::revoke, tokens::whoami,
         log::checkpoint, log::key, log::numbers, log::tile,
         hma::status::status, hma::status::live, hma::status::site_map,
         hma::curation::banks_index, hma::curation::bank_show, hma::curation::bank_create, hma::curation::bank_update, hma::curation::bank_delete,

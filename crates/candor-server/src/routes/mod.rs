@@ -4,6 +4,7 @@
 pub mod access;
 pub mod appeals;
 pub mod banks;
+pub mod console;
 pub mod decisions;
 pub mod hma;
 pub mod log;
@@ -24,6 +25,9 @@ use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/", get(console::index))
+        .route("/console/{file}", get(console::asset))
+        .route("/v1/whoami", get(tokens::whoami))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -140,3 +140,20 @@ pub async fn revoke(
     refresh(&app).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Who the caller's token says it is (any role): what the console shows after sign-in and
+/// which pages it offers. The secret is not echoed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WhoAmI {
+    pub name: String,
+    pub role: Role,
+}
+
+/// The caller's token: its name and role (401 when missing or unknown).
+#[utoipa::path(get, path = "/v1/whoami", tag = "tokens", responses((status = 200, body = WhoAmI), (status = 401)), security(("bearer" = [])))]
+pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        name: caller.name,
+        role: caller.role,
+    })
+}

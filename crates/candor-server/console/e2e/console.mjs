@@ -1,0 +1,298 @@
+// End-to-end test of the console in headless Chromium (playwright-core driving Debian's
+// chromium). Run by crates/candor/tests/console.rs against a fresh `candor serve`:
+//   CANDOR_URL, TOKEN_ADMIN, TOKEN_CURATOR, TOKEN_REVIEWER, TOKEN_PLATFORM, TOKEN_AUDITOR,
+//   IMAGE (a test image), POLICIES (policies.toml), OUT (screenshots), CHROMIUM (executable).
+// Exits 0 when every step passed; otherwise prints the failed step and exits 1.
+
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`missing environment variable ${k}`);
+  return v;
+};
+const BASE = env('CANDOR_URL');
+const T = {
+  admin: env('TOKEN_ADMIN'),
+  curator: env('TOKEN_CURATOR'),
+  reviewer: env('TOKEN_REVIEWER'),
+  platform: env('TOKEN_PLATFORM'),
+  auditor: env('TOKEN_AUDITOR'),
+};
+const OUT = env('OUT');
+const IMAGE = fs.readFileSync(env('IMAGE'));
+const POLICIES = fs.readFileSync(env('POLICIES'), 'utf8');
+fs.mkdirSync(OUT, { recursive: true });
+
+let step = 'start';
+function check(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+async function call(method, p, tok, body, type) {
+  const headers = { Authorization: 'Bearer ' + tok };
+  if (type) headers['Content-Type'] = type;
+  const r = await fetch(BASE + p, { method, headers, body });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${text}`);
+  try {
+    return JSON.parse(text);
+  } catch (_) {
+    return text;
+  }
+}
+
+async function scan(contentId) {
+  const fd = new FormData();
+  fd.append('context', JSON.stringify({
+    surface: 'group',
+    content_id: contentId,
+    content_type: 'CONTENT_TYPE_IMAGE',
+    sender: { account: 'alice', jurisdiction: 'US' },
+    recipients: [{ account: 'bob', jurisdiction: 'DE' }],
+  }));
+  fd.append('file', new Blob([IMAGE]), 'image.jpg');
+  const r = await fetch(BASE + '/v1/scan', { method: 'POST', headers: { Authorization: 'Bearer ' + T.platform }, body: fd });
+  const j = await r.json();
+  if (!r.ok) throw new Error('scan: ' + JSON.stringify(j));
+  return j;
+}
+
+const actionOf = (s) => JSON.stringify(s.recipients);
+
+const browser = await chromium.launch({
+  executablePath: env('CHROMIUM'),
+  headless: true,
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-default-apps', '--disable-sync', '--no-first-run', '--metrics-recording-only', '--disable-dev-shm-usage'],
+});
+const problems = [];
+let shots = 0;
+try {
+  step = 'setup through the API';
+  await call('PUT', '/v1/policies', T.curator, POLICIES, 'application/toml');
+  for (const [name, prov] of [['suspect', 'imported'], ['confirmed', 'own_review']]) {
+    const b = { name, category: 'STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY', provenance: prov };
+    if (prov === 'imported') b.list_name = 'e2e list';
+    await call('POST', '/v1/banks', T.curator, JSON.stringify(b), 'application/json');
+  }
+  await call('POST', '/v1/banks/suspect/content', T.curator, IMAGE, 'application/octet-stream');
+  const first = await scan('msg-1');
+  check(actionOf(first).includes('hold_for_review'), 'first scan is not held: ' + actionOf(first));
+  const heldDecision = first.decisions[0].id;
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  const tokens = Object.values(T);
+  page.on('request', (r) => {
+    if (tokens.some((t) => r.url().includes(t))) problems.push('a token in a request URL: ' + r.url());
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push('console error: ' + m.text());
+  });
+  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+  const shot = async (name, p = page) => {
+    const file = path.join(OUT, `${String(++shots).padStart(2, '0')}-${name}.png`);
+    await p.screenshot({ path: file, fullPage: true });
+  };
+  const waitText = (sel, text, p = page) => p.locator(sel, { hasText: text }).first().waitFor();
+
+  step = 'the console is served with a strict CSP';
+  const resp = await page.goto(BASE + '/');
+  const csp = resp.headers()['content-security-policy'] || '';
+  check(csp.includes("script-src 'self'") && !csp.includes('unsafe-inline'), 'CSP: ' + csp);
+  check(resp.headers()['x-content-type-options'] === 'nosniff', 'no nosniff');
+
+  step = 'transparency without sign-in';
+  await page.goto(BASE + '/#transparency');
+  await waitText('#checkpoint', 'localhost/candor');
+  await page.locator('#dashboard svg').first().waitFor();
+  check((await page.locator('#dashboard svg').count()) >= 6, 'dashboard charts missing');
+  await shot('transparency-dashboard');
+
+  const signIn = async (role) => {
+    await page.goto(BASE + '/#signin');
+    await page.fill('#token', T[role]);
+    await page.keyboard.press('Enter');
+    await waitText('#signed-in', `(${role})`);
+    check(!page.url().includes(T[role]), 'token in the URL');
+  };
+  const signOut = async () => {
+    await page.click('#sign-out');
+    await page.locator('#sign-in-link').waitFor();
+  };
+
+  step = 'sign in as each role';
+  const expectNav = {
+    admin: ['Tokens', 'Banks'],
+    curator: ['Banks', 'Policies'],
+    reviewer: ['Review', 'Appeals', 'Decisions'],
+    platform: ['Decisions'],
+    auditor: ['Review', 'Decisions', 'Policies'],
+  };
+  for (const role of Object.keys(expectNav)) {
+    step = 'sign in as ' + role;
+    await signIn(role);
+    const nav = await page.locator('#nav').innerText();
+    for (const p of expectNav[role]) check(nav.includes(p), `${role} has no ${p} page: ${nav}`);
+    if (role !== 'admin') check(!nav.includes('Tokens'), `${role} sees Tokens`);
+    await page.waitForLoadState('networkidle');
+    await shot('signed-in-' + role);
+    await signOut();
+  }
+  step = 'a wrong token is refused at sign-in';
+  await page.goto(BASE + '/#signin');
+  await page.fill('#token', 'candor_not-a-token');
+  await page.keyboard.press('Enter');
+  await waitText('#token-err', 'Not signed in');
+
+  step = 'review with the keyboard: b adds to a bank';
+  await signIn('reviewer');
+  await page.goto(BASE + '/#review');
+  await page.locator('#queue li[data-id]').first().waitFor();
+  await waitText('#review-detail', 'suspect-review');
+  await page.keyboard.press('?');
+  await page.locator('#help-dialog[open]').waitFor();
+  await shot('review-help');
+  await page.keyboard.press('Escape');
+  await page.focus('#queue');
+  await page.keyboard.press('b');
+  await page.locator('#bank-dialog[open]').waitFor();
+  await page.selectOption('#bank-pick', 'confirmed');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await waitText('#review-status', 'added to confirmed');
+  await waitText('#queue', 'The queue is empty');
+  await shot('review-after-confirm');
+
+  step = 'the next scan of that image is withheld';
+  const second = await scan('msg-2');
+  check(actionOf(second).includes('withhold'), 'second scan not withheld: ' + actionOf(second));
+  const withheld = second.decisions.find((d) => d.action === 'withhold');
+  check(withheld, 'no withhold decision');
+  await page.goto(BASE + '/#decisions');
+  await page.fill('#main input[type=search]', withheld.id);
+  await page.keyboard.press('Enter');
+  await waitText('#decision-out', 'withhold by policy confirmed-withhold');
+  await shot('decision-withheld');
+
+  step = 'appeals: the original decider is refused, another appeal is decided';
+  const a1 = await call('POST', '/v1/appeals', T.platform, JSON.stringify({ decision: heldDecision, account: 'alice', reason: 'It is a holiday photo.' }), 'application/json');
+  const a2 = await call('POST', '/v1/appeals', T.platform, JSON.stringify({ decision: withheld.id, account: 'alice', reason: 'Still a holiday photo.' }), 'application/json');
+  await page.goto(BASE + '/#appeals');
+  const card1 = page.locator(`article[data-id="${a1.id}"]`);
+  await card1.waitFor();
+  await card1.locator('input[type=text]').fill('Confirmed on review.');
+  await card1.locator('button[type=submit]').click();
+  await card1.locator('.status.error').waitFor();
+  const refusal = await card1.locator('.status.error').innerText();
+  check(/decid|review/i.test(refusal), 'refusal does not say why: ' + refusal);
+  const card2 = page.locator(`article[data-id="${a2.id}"]`);
+  await card2.locator('select').selectOption('reversed');
+  await card2.locator('input[type=text]').fill('Context shows it is news.');
+  await card2.locator('button[type=submit]').click();
+  await waitText(`article[data-id="${a2.id}"] .status.ok`, 'Appeal reversed');
+  await shot('appeals');
+  const after = await call('GET', '/v1/decisions/' + withheld.id, T.reviewer);
+  check(after.status === 'reversed', 'decision not reversed: ' + after.status);
+  await signOut();
+
+  step = 'banks: retract an entry';
+  await signIn('curator');
+  await page.goto(BASE + '/#banks');
+  await page.click('button[aria-label="Open bank suspect"]');
+  const entry = page.locator('#bank-content tbody tr[data-id]').first();
+  await entry.waitFor();
+  await entry.locator('input[type=text]').fill('Added by mistake.');
+  await entry.locator('button', { hasText: 'Retract' }).click();
+  await waitText('#bank-status', 'retracted');
+  await waitText('#bank-content tbody', 'retracted: Added by mistake.');
+  await shot('banks-retracted');
+  const third = await scan('msg-3');
+  check(!actionOf(third).includes('hold_for_review'), 'retracted entry still matches: ' + actionOf(third));
+
+  step = 'policies: an invalid field shows its error at the field';
+  await page.goto(BASE + '/#policies');
+  await page.selectOption('#policy-pick', { label: 'confirmed-withhold' });
+  const action = page.locator('#policy-form input[name=action]');
+  await action.fill('destroy');
+  await page.click('#policy-form button[type=submit]');
+  await page.locator('#policy-form input[name=action][aria-invalid=true]').waitFor();
+  const fieldErr = await page.locator('#' + (await action.getAttribute('id')) + '-err').innerText();
+  check(fieldErr.length > 0, 'no error at the action field');
+  await waitText('#policy-status', 'Not saved');
+  await shot('policies-field-error');
+  step = 'policies: a valid change is simulated before saving, then saved';
+  await action.fill('hold_for_review');
+  await page.click('#simulate');
+  await waitText('#policy-preview', 'What this change does');
+  await shot('policies-simulated');
+  await page.click('#policy-form button[type=submit]');
+  await waitText('#policy-status', 'Saved');
+  await signOut();
+
+  step = 'transparency: a notice proof verifies in the browser, a tampered one is refused';
+  let notices = await call('GET', '/v1/notices?account=bob', T.platform);
+  if (!notices.length) notices = await call('GET', '/v1/notices?account=alice', T.platform);
+  check(notices.length > 0, 'no notices');
+  const proof = await call('GET', `/v1/notices/${notices[0].id}/proof`, T.platform);
+  check(typeof proof === 'string' && proof.startsWith('c2sp.org/tlog-proof@v1'), 'not a proof file');
+  await page.goto(BASE + '/#transparency');
+  await page.locator('#log-key').waitFor();
+  await page.waitForFunction(() => document.querySelector('#log-key').value.length > 0);
+  await page.fill('#proof-text', proof);
+  await page.click('#proof-form button[type=submit]');
+  await waitText('#proof-result', 'Proof verified');
+  await shot('proof-verified');
+  // Flip one character of the entry: its leaf hash no longer matches the proof.
+  const lines = proof.split('\n');
+  const ex = lines[1];
+  check(ex.startsWith('extra '), 'no extra line');
+  const pos = 6 + Math.floor((ex.length - 6) / 2);
+  lines[1] = ex.slice(0, pos) + (ex[pos] === 'A' ? 'B' : 'A') + ex.slice(pos + 1);
+  await page.fill('#proof-text', lines.join('\n'));
+  await page.click('#proof-form button[type=submit]');
+  await waitText('#proof-result', 'Proof refused');
+  // And a checkpoint signed by someone else: the signature line changed.
+  const sigAt = proof.lastIndexOf('\u2014 ');
+  const badSig = proof.slice(0, proof.length - 6) + (proof[proof.length - 6] === 'A' ? 'B' : 'A') + proof.slice(proof.length - 5);
+  check(sigAt > 0, 'no signature line');
+  await page.fill('#proof-text', badSig);
+  await page.click('#proof-form button[type=submit]');
+  await waitText('#proof-result', 'Proof refused');
+  await shot('proof-refused');
+
+  step = 'tokens (admin): create, shown once, revoke';
+  await signIn('admin');
+  await page.goto(BASE + '/#tokens');
+  await page.locator('#main select').selectOption('auditor');
+  await page.fill('#main input[type=text]', 'e2e-auditor');
+  await page.click('#main form button[type=submit]');
+  await waitText('#token-status', 'shown once');
+  const shown = await page.locator('#token-status input').inputValue();
+  check(shown.startsWith('candor_'), 'no token shown');
+  await shot('tokens');
+  await page.locator('button', { hasText: 'Revoke e2e-auditor' }).click();
+  await waitText('#token-status', 'Revoked e2e-auditor');
+  await signOut();
+
+  step = 'phone width';
+  const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  await phone.goto(BASE + '/#transparency');
+  await phone.locator('#dashboard svg').first().waitFor();
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 1, `the transparency page is wider than a phone by ${overflow}px`);
+  await shot('phone-transparency', phone);
+
+  step = 'no problems seen by the browser';
+  check(problems.length === 0, problems.join('\n'));
+  console.log(`console e2e: all steps passed; ${shots} screenshots in ${OUT}`);
+} catch (e) {
+  console.error(`console e2e: FAILED at step "${step}": ${e.message}`);
+  if (problems.length) console.error(problems.join('\n'));
+  await browser.close();
+  process.exit(1);
+}
+await browser.close();
