@@ -854,14 +854,45 @@ pub fn run(stack: &Stack, repo: &Path) -> Result<Report> {
     r.say(format!(
         "  bruno appeals decision {withheld3} through the relay: appeal {aid}"
     ));
+    // rita put the matched content in the bank: she took part and may not decide.
     r.candor(
         "POST",
         &format!("/v1/appeals/{aid}/decide"),
+        &stack.reviewer,
+        Some(&json!({"outcome": "reversed", "reason": "x", "retract_matched": true})),
+        403,
+    )?;
+    let dec = r.candor(
+        "POST",
+        &format!("/v1/appeals/{aid}/decide"),
         &stack.reviewer2,
-        Some(&json!({"outcome": "reversed", "reason": "An ordinary photo; the addition was a mistake."})),
+        Some(&json!({
+            "outcome": "reversed",
+            "reason": "An ordinary photo; the addition was a mistake.",
+            "retract_matched": true
+        })),
         200,
     )?;
-    r.say("  ravi (reviewer) reverses it");
+    let retracted: Vec<String> = dec["retracted"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            format!(
+                "{}/{}",
+                c["bank"].as_str().unwrap_or(""),
+                c["content_id"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    ensure!(
+        retracted.len() == 1,
+        "step 5: the reversal retracts the matched bank entry: {dec}"
+    );
+    r.say(format!(
+        "  rita, who added the content to the bank, may not decide (403); ravi reverses it and retracts the bank entry {}",
+        retracted[0]
+    ));
     r.notice_seen("bruno", "outcome", &withheld3)?;
     r.wait_for("bruno", "the release of the attachment", |e| {
         e["type"] == "released" && e["message"] == m3
@@ -871,34 +902,7 @@ pub fn run(stack: &Stack, repo: &Path) -> Result<Report> {
         "step 5: bruno downloads after the reversal"
     );
     r.say("    bruno's attachment is released and downloaded");
-    // The bank entry came from alice's content: retracting it is the appeal of the addition,
-    // which only she can file; rita reviewed it, so she may not decide it.
-    let ap2 = r.relay(
-        "POST",
-        "/appeals",
-        Some(&json!({"account": "alice", "review_item": item, "reason": "My photo is not propaganda."})),
-        201,
-    )?;
-    let aid2 = ap2["id"]
-        .as_str()
-        .ok_or_else(|| anyhow!("no appeal id: {ap2}"))?
-        .to_string();
-    r.candor(
-        "POST",
-        &format!("/v1/appeals/{aid2}/decide"),
-        &stack.reviewer,
-        Some(&json!({"outcome": "reversed", "reason": "x"})),
-        403,
-    )?;
-    r.candor(
-        "POST",
-        &format!("/v1/appeals/{aid2}/decide"),
-        &stack.reviewer2,
-        Some(&json!({"outcome": "reversed", "reason": "Not propaganda."})),
-        200,
-    )?;
-    r.say(format!("  alice appeals the bank addition ({aid2}); rita may not decide it (403); ravi reverses: the bank entry is retracted"));
-    r.notice_seen("alice", "appeal_outcome", &item)?;
+    r.notice_seen("alice", "bank_retraction", &item)?;
     let v = r.send(ab, "alice", "third time", "pen-and-coaster.png", &unknown)?;
     ensure!(
         Run::action_for(&v, "bruno") == "deliver",

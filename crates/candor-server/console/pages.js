@@ -274,6 +274,9 @@ export async function renderAppeals(main, ctx) {
     const outcome = h('select', {}, h('option', { value: 'upheld' }, 'Uphold the decision'), h('option', { value: 'reversed' }, 'Reverse the decision'));
     const [of] = field('Outcome', outcome);
     const [rf, reason] = field('Reason', h('input', { type: 'text', required: true, maxlength: 2000 }));
+    // Reversing a decision can also retract the bank content it matched (the bank was wrong).
+    const retract = h('input', { type: 'checkbox', class: 'retract-matched' });
+    const retractRow = a.decision ? h('label', { class: 'check' }, retract, ' When reversing, also retract the bank content the decision matched') : null;
     const card = h(
       'article',
       { class: 'card appeal', 'data-id': a.id, 'aria-label': 'Appeal ' + a.id },
@@ -286,8 +289,9 @@ export async function renderAppeals(main, ctx) {
           onsubmit: async (e) => {
             e.preventDefault();
             try {
-              const r = await api('POST', `/v1/appeals/${encodeURIComponent(a.id)}/decide`, { json: { outcome: outcome.value, reason: reason.value } });
-              say(out, `Appeal ${r.outcome}.`, 'ok');
+              const r = await api('POST', `/v1/appeals/${encodeURIComponent(a.id)}/decide`, { json: { outcome: outcome.value, reason: reason.value, retract_matched: outcome.value === 'reversed' && retract.checked } });
+              const gone = (r.retracted || []).map((c) => `${c.bank}/${c.content_id}`);
+              say(out, `Appeal ${r.outcome}.` + (gone.length ? ` Retracted: ${gone.join(', ')}.` : ''), 'ok');
               card.classList.add('done');
               card.querySelectorAll('button,input,select').forEach((x) => (x.disabled = true));
             } catch (err) {
@@ -297,6 +301,7 @@ export async function renderAppeals(main, ctx) {
         },
         of,
         rf,
+        ...(retractRow ? [retractRow] : []),
         h('button', { class: 'primary', type: 'submit', disabled: ctx.role !== 'reviewer' }, 'Decide'),
       ),
       out,

@@ -98,6 +98,14 @@ pub fn bank_addition(
 }
 
 /// The appeal of a bank addition was decided.
+/// To the person whose content a review had added to a bank, when an appeal of a decision
+/// that matched it was reversed and the reviewer retracted the content.
+pub fn retracted_after_appeal(bank: &str, reason: &str) -> String {
+    format!(
+        "Your content was removed from the list {bank:?} and no longer matches it: an appeal against a decision it caused was successful. Reasons: {reason}"
+    )
+}
+
 pub fn addition_appeal_outcome(reversed: bool, bank: &str, reason: &str) -> String {
     if reversed {
         format!(

@@ -332,3 +332,121 @@ fn sampling_notice_deferral_and_recipients_on_request() {
     )
     .expect_error(409, "nothing_to_appeal");
 }
+
+/// The recipient's appeal of a withholding caused by reviewed content: the reviewer who put
+/// the content in the bank may not decide it; another reviewer reverses and, with
+/// `retract_matched`, retracts the bank content; the sender whose content it was is told; the
+/// next copy is delivered; each step is in the log.
+#[test]
+fn reversal_of_a_decision_can_retract_the_matched_content() {
+    let s = TestServer::start();
+    s.create_bank("tcap-hashes", CAT_TERROR, 31);
+    s.put("/v1/policies", &s.tokens.curator, &policies())
+        .expect(200);
+    let r = scan_image(&s, "msg-1", ("intl-alice", "CA"), ("intl-bob", "CA"));
+    let item = r["review_item"].as_str().expect("sampled").to_string();
+    s.post(
+        &format!("/v1/review/{item}/confirm"),
+        &s.tokens.reviewer,
+        &json!({"add_to_bank": "tcap-hashes", "reason": "propaganda video still"}),
+    )
+    .expect(200);
+    let r = scan_image(&s, "msg-2", ("intl-carl", "CA"), ("de-dora", "DE"));
+    assert_eq!(action_of(&r, "de-dora"), "withhold", "{r}");
+    let decision = r["decisions"][0]["id"].as_str().unwrap().to_string();
+    let content = r["matches"][0]["content_id"].as_str().unwrap().to_string();
+
+    let appeal = s
+        .post(
+            "/v1/appeals",
+            &s.tokens.platform,
+            &json!({"decision": decision, "account": "de-dora", "reason": "A news photo."}),
+        )
+        .expect(201)
+        .json();
+    let aid = appeal["id"].as_str().unwrap();
+    let path = format!("/v1/appeals/{aid}/decide");
+    // The reviewer who added the matched content took part.
+    s.post(
+        &path,
+        &s.tokens.reviewer,
+        &json!({"outcome": "reversed", "reason": "x", "retract_matched": true}),
+    )
+    .expect_error(403, "forbidden")
+    .text()
+    .contains("added the content")
+    .then_some(())
+    .expect("the refusal says why");
+    // retract_matched goes with a reversal only.
+    s.post(
+        &path,
+        &s.tokens.reviewer2,
+        &json!({"outcome": "upheld", "reason": "x", "retract_matched": true}),
+    )
+    .expect_error(400, "invalid_retract_matched");
+    let size_before = s.log_size();
+    let d = s
+        .post(
+            &path,
+            &s.tokens.reviewer2,
+            &json!({"outcome": "reversed", "reason": "Reporting context.", "retract_matched": true}),
+        )
+        .expect(200)
+        .json();
+    assert_eq!(d["outcome"], "reversed");
+    assert_eq!(
+        d["retracted"],
+        json!([{"bank": "tcap-hashes", "content_id": content}])
+    );
+
+    // The log holds the retraction (before the appeal's outcome) and the outcome.
+    let entries = s.log_entries();
+    let new: Vec<&EntryBody> = entries[size_before as usize..]
+        .iter()
+        .map(|e| &e.body)
+        .collect();
+    let retraction = new
+        .iter()
+        .position(|b| matches!(b, EntryBody::BankContent(e) if e.bank == "tcap-hashes" && e.op == candor_log::entry::ContentOp::Retract))
+        .expect("a retraction entry");
+    let outcome = new
+        .iter()
+        .position(|b| matches!(b, EntryBody::AppealOutcome(o) if o.decision.as_deref() == Some(decision.as_str())))
+        .expect("the appeal's outcome entry");
+    assert!(retraction < outcome, "{new:?}");
+
+    // The sender whose content it was is told, with a proof of the outcome entry.
+    let ns = notices(&s, "intl-alice");
+    let n = ns
+        .iter()
+        .find(|n| n["kind"] == "bank_retraction")
+        .unwrap_or_else(|| panic!("no retraction notice: {ns:?}"));
+    assert_eq!(n["review_item"], item.as_str());
+    let text = n["text"].as_str().unwrap();
+    assert!(
+        text.contains("tcap-hashes") && text.contains("Reporting context."),
+        "{text}"
+    );
+    let EntryBody::AppealOutcome(_) = proven_entry(&s, n).body else {
+        panic!()
+    };
+    // The recipient is told the outcome; the next copy is delivered; the export shows it.
+    assert!(notices(&s, "de-dora")
+        .iter()
+        .any(|n| n["kind"] == "outcome"));
+    let r = scan_image(&s, "msg-3", ("intl-carl", "CA"), ("de-dora", "DE"));
+    assert_eq!(action_of(&r, "de-dora"), "deliver", "{r}");
+    let ex = s
+        .get("/v1/accounts/intl-alice/decisions", &s.tokens.platform)
+        .expect(200)
+        .json();
+    assert_eq!(ex["review_items"][0]["bank_content_retracted"], true);
+    // A second decide of the same appeal is refused; the log verifies.
+    s.post(
+        &path,
+        &s.tokens.reviewer2,
+        &json!({"outcome": "reversed", "reason": "again"}),
+    )
+    .expect(409);
+    s.verify_log(None);
+}

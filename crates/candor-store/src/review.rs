@@ -189,6 +189,32 @@ pub async fn live_addition(pool: &AnyPool, item: &str) -> Result<Option<(String,
     .await?)
 }
 
+/// The review that added bank content `content` (its public id), if one did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addition {
+    /// The review item.
+    pub item: String,
+    /// Who sent the content reviewed (absent for content queued without a sender).
+    pub sender: Option<String>,
+    /// The reviewer who added it.
+    pub reviewer: Option<String>,
+}
+
+/// The review that added bank content `content` (its public id), if one did.
+pub async fn addition_of_content(pool: &AnyPool, content: &str) -> Result<Option<Addition>> {
+    let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(&crate::numbered(
+        "SELECT id, sender_account, reviewer FROM review_items WHERE bank_content = ? ORDER BY id LIMIT 1",
+    ))
+    .bind(content)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(item, sender, reviewer)| Addition {
+        item,
+        sender,
+        reviewer,
+    }))
+}
+
 /// A person's item in their data access export.
 #[derive(Debug, Clone)]
 pub struct SenderItemRow {

@@ -44,6 +44,17 @@ pub struct Appeal {
     /// The appeal's log entry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_index: Option<u64>,
+    /// Bank content the reversal retracted because the decision matched it (in the answer to
+    /// a decide with `retract_matched`; each retraction is its own log entry).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retracted: Vec<RetractedContent>,
+}
+
+/// A bank content an appeal's reversal retracted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RetractedContent {
+    pub bank: String,
+    pub content_id: String,
 }
 
 fn appeal_from_row(r: AppealRow) -> Appeal {
@@ -60,6 +71,7 @@ fn appeal_from_row(r: AppealRow) -> Appeal {
         outcome: r.outcome,
         outcome_reason: r.outcome_reason,
         log_index: None,
+        retracted: Vec::new(),
     }
 }
 
@@ -166,12 +178,18 @@ pub async fn file(
 /// confirmed its review, or reviewed the item whose addition is appealed). A reversal
 /// reverses the decision and retracts bank content the review added; everyone the decision
 /// told (or the appellant of an addition) is told the outcome.
+///
+/// With `retract_matched` (only for reversing an appeal of a decision) the reversal also
+/// retracts every still-live bank content the decision matched: the reviewer found the bank
+/// wrong, not only the decision. Each retraction is logged like any other; whoever's content a
+/// review had added to the bank is told it was removed.
 pub async fn decide(
     app: &Arc<App>,
     caller: &Caller,
     id: &str,
     outcome: AppealOutcome,
     reason: String,
+    retract_matched: bool,
 ) -> ApiResult<Appeal> {
     let appeal = load_appeal(app, id).await?;
     if appeal.status != "open" {
@@ -181,22 +199,46 @@ pub async fn decide(
         ));
     }
     let who = caller.who();
+    if retract_matched && (outcome != AppealOutcome::Reversed || appeal.decision.is_none()) {
+        return Err(ApiError::bad_request(
+            "invalid_retract_matched",
+            "retract_matched goes with reversing an appeal of a decision",
+        ));
+    }
+    let mut matched: Vec<(String, String)> = Vec::new();
     let (subject, item, maker) = match (&appeal.decision, &appeal.review_item) {
         (Some(d), _) => {
             let d = load_decision(app, d).await?;
+            matched = matched_contents(&d.matches);
             (Subject::Decision(d.id), d.review_item, Some(d.decided_by))
         }
         (None, Some(item)) => (Subject::Addition(item.clone()), Some(item.clone()), None),
         (None, None) => return Err(ApiError::internal("appeal without a subject")),
     };
-    // Who took it: the decision's maker, and whoever reviewed the item behind it.
+    // Who took it: the decision's maker, whoever reviewed the item behind it, and whoever
+    // added to a bank by review the content the decision matched.
     let reviewer = match &item {
         Some(i) => load_item(app, i).await?.reviewer,
         None => None,
     };
+    let mut added_by = Vec::new();
+    for (_, content) in &matched {
+        added_by.push(
+            candor_store::review::addition_of_content(app.store.reader(), content)
+                .await
+                .map_err(ApiError::from)?,
+        );
+    }
+    let banked_it = added_by
+        .iter()
+        .flatten()
+        .any(|a| a.reviewer.as_deref() == Some(who.as_str()));
     let took_it = [maker.as_deref(), reviewer.as_deref()].contains(&Some(who.as_str()));
-    if took_it {
+    if took_it || banked_it {
         return Err(ApiError::forbidden(match subject {
+            Subject::Decision(_) if banked_it => {
+                "you added the content this decision matched to its bank: another reviewer must decide the appeal"
+            }
             Subject::Decision(_) => {
                 "you took this decision: another reviewer must decide the appeal"
             }
@@ -213,10 +255,14 @@ pub async fn decide(
         .as_ref()
         .map(|a| a.0.clone())
         .unwrap_or_else(|| "(already retracted)".into());
+    if !retract_matched {
+        matched.clear();
+    }
     let now = now_rfc3339();
     let st = app.clone();
     let (id2, appellant) = (id.to_string(), appeal.account.clone());
-    app.store
+    let retracted = app
+        .store
         .write(move |ctx| {
             Box::pin(async move {
                 let reversed = outcome == AppealOutcome::Reversed;
@@ -233,6 +279,21 @@ pub async fn decide(
                         let what = if subject.decision().is_some() { "decision" } else { "addition" };
                         change_content_in(ctx, &st, bank, content, ContentOp::Retract, Some(format!("appeal {id2} reversed the {what}")), &now).await?;
                     }
+                }
+                // The matched contents the reviewer retracts with the decision (each once; the
+                // review's own addition is already retracted above).
+                let mut retracted = Vec::new();
+                for ((bank, content), added) in matched.iter().zip(&added_by) {
+                    if addition.as_ref().is_some_and(|a| &a.1 == content) || retracted.iter().any(|(_, c, _): &(String, String, _)| c == content) {
+                        continue;
+                    }
+                    let live = candor_store::banks::content_state(&mut ctx.conn, bank, content).await?;
+                    if live.is_none_or(|c| c.retracted) {
+                        continue;
+                    }
+                    let why = format!("appeal {id2} reversed decision {}: the matched content is retracted", subject.decision().unwrap_or_default());
+                    change_content_in(ctx, &st, bank, content, ContentOp::Retract, Some(why), &now).await?;
+                    retracted.push((bank.clone(), content.clone(), added.clone()));
                 }
                 let entry = append(ctx, &st, &now, EntryBody::AppealOutcome(AppealOutcomeEntry {
                     appeal: id2.clone(),
@@ -254,9 +315,34 @@ pub async fn decide(
                         item_notice(ctx, item, &appellant, "appellant", "appeal_outcome", &text, &now, entry, None).await?;
                     }
                 }
-                Ok(())
+                for (bank, _, added) in &retracted {
+                    if let Some(candor_store::review::Addition { item, sender: Some(sender), .. }) = added {
+                        let text = crate::texts::retracted_after_appeal(bank, &reason);
+                        item_notice(ctx, item, sender, "sender", "bank_retraction", &text, &now, entry, None).await?;
+                    }
+                }
+                Ok(retracted)
             })
         })
         .await?;
-    load_appeal(app, id).await
+    let mut out = load_appeal(app, id).await?;
+    out.retracted = retracted
+        .into_iter()
+        .map(|(bank, content_id, _)| RetractedContent { bank, content_id })
+        .collect();
+    Ok(out)
+}
+
+/// The `(bank, content id)` pairs a decision's stored matches name, in order, each once.
+fn matched_contents(matches: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for m in matches.as_array().into_iter().flatten() {
+        if let (Some(b), Some(c)) = (m["bank"].as_str(), m["content_id"].as_str()) {
+            let pair = (b.to_string(), c.to_string());
+            if !out.contains(&pair) {
+                out.push(pair);
+            }
+        }
+    }
+    out
 }

@@ -66,8 +66,10 @@ pub struct NoticeView {
     pub role: String,
     /// `decision` (the first notice), `outcome` (review or appeal result of a decision),
     /// `sampled` (unknown content picked for human review), `review_outcome` (the review of
-    /// sampled content), `bank_addition` (a review added the content to a bank) or
-    /// `appeal_outcome` (the appeal of a bank addition).
+    /// sampled content), `bank_addition` (a review added the content to a bank),
+    /// `appeal_outcome` (the appeal of a bank addition) or `bank_retraction` (a reversed
+    /// appeal of a decision retracted the bank content a review had added from this person's
+    /// content).
     pub kind: String,
     /// The statement in plain words.
     pub text: String,

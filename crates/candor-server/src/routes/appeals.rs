@@ -99,10 +99,14 @@ pub struct AppealDecision {
     /// `upheld` or `reversed`.
     pub outcome: String,
     pub reason: String,
+    /// With `reversed` on an appeal of a decision: also retract the bank content the decision
+    /// matched (each retraction logged; a person whose content a review had added is told).
+    #[serde(default)]
+    pub retract_matched: bool,
 }
 
 /// Decide an appeal. The reviewer must not be the one who took the decision.
-#[utoipa::path(post, path = "/v1/appeals/{appeal}/decide", tag = "appeals", params(("appeal" = String, Path)), request_body = AppealDecision, responses((status = 200, body = Appeal), (status = 403), (status = 409)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/appeals/{appeal}/decide", tag = "appeals", params(("appeal" = String, Path)), request_body = AppealDecision, responses((status = 200, body = Appeal), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
 pub async fn decide(
     State(app): State<AppState>,
     caller: Caller,
@@ -129,6 +133,6 @@ pub async fn decide(
     }
     check_text("reason", &b.reason, 5000)?;
     Ok(Json(
-        decide_appeal(&app, &caller, &id, outcome, b.reason).await?,
+        decide_appeal(&app, &caller, &id, outcome, b.reason, b.retract_matched).await?,
     ))
 }

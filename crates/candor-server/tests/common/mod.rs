@@ -166,7 +166,8 @@ impl Resp {
         let m = v
             .as_object()
             .filter(|o| o.len() == 1)
-            .and_then(|o| o["message"].as_str())
+            .and_then(|o| o.get("message"))
+            .and_then(|m| m.as_str())
             .unwrap_or_else(|| panic!("not an HMA error body: {v}"));
         assert!(
             !m.is_empty() && m.contains(part),
