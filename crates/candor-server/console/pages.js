@@ -3,7 +3,8 @@
 
 import { api, upload, ApiError } from './api.js';
 import { verifyProof } from './proof.js';
-import { barChart, pairsOf } from './chart.js';
+import { barChart, pairsOf, stackedChart } from './chart.js';
+import { readBundle, sizeOf, summary } from './log.js';
 
 export function h(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -735,6 +736,8 @@ export async function renderTransparency(main) {
   const [uf, proofFile] = field('Proof file', h('input', { type: 'file', id: 'proof-file' }));
   const result = h('div', { id: 'proof-result', 'aria-live': 'polite' });
   const dash = h('div', { id: 'dashboard', class: 'charts' });
+  const fromLog = h('div', { id: 'log-charts', class: 'charts' });
+  const entriesBox = h('div', { id: 'entries' });
   proofFile.addEventListener('change', async () => {
     if (proofFile.files.length) proofText.value = await proofFile.files[0].text();
   });
@@ -768,9 +771,13 @@ export async function renderTransparency(main) {
       result,
     ),
     h('section', { 'aria-label': 'Numbers' }, h('h3', {}, 'Numbers'), dash),
+    h('section', { 'aria-label': 'From the log' }, h('h3', {}, 'From the log'), fromLog),
+    h('section', { 'aria-label': 'Log entries' }, h('h3', {}, 'Log entries'), entriesBox),
   );
+  let size = 0;
   try {
     cp.textContent = await api('GET', '/log/checkpoint', { text: true, anonymous: true });
+    size = sizeOf(cp.textContent);
     key.value = (await api('GET', '/log/key', { text: true, anonymous: true })).trim();
   } catch (e) {
     cp.textContent = errText(e);
@@ -795,6 +802,85 @@ export async function renderTransparency(main) {
   } catch (e) {
     dash.replaceChildren(status(errText(e), 'error'));
   }
+  if (size > 0) {
+    await logCharts(fromLog, size);
+    await showEntries(entriesBox, size, Math.floor((size - 1) / 256));
+  } else {
+    entriesBox.replaceChildren(h('p', {}, 'The log is empty.'));
+  }
+}
+
+// Charts recomputed in the browser from the newest log entries (up to 16 bundles), each entry
+// checked against the log's hash tiles: anyone can redo them from the public log.
+async function logCharts(box, size) {
+  const last = Math.floor((size - 1) / 256);
+  const first = Math.max(0, last - 15);
+  let entries = [];
+  try {
+    for (let n = first; n <= last; n++) entries = entries.concat(await readBundle(n, size));
+  } catch (e) {
+    box.replaceChildren(status('The log could not be read: ' + e.message, 'error'));
+    return;
+  }
+  const decisions = entries.filter((x) => x.entry.type === 'decision').map((x) => x.entry);
+  const byDay = new Map();
+  for (const d of decisions) {
+    const day = String(d.time).slice(0, 10);
+    const o = byDay.get(day) || {};
+    o[d.policy] = (o[d.policy] || 0) + 1;
+    byDay.set(day, o);
+  }
+  const buckets = [['exact (no distance)', 0]];
+  for (let lo = 0; lo < 32; lo += 4) buckets.push([`${lo}–${lo + 3}`, 0]);
+  buckets.push(['over 31', 0]);
+  for (const d of decisions) {
+    if (d.bank === undefined || d.bank === null) continue;
+    if (d.distance === undefined || d.distance === null) buckets[0][1]++;
+    else if (d.distance > 31) buckets[buckets.length - 1][1]++;
+    else buckets[1 + Math.floor(d.distance / 4)][1]++;
+  }
+  const kinds = {};
+  for (const x of entries) kinds[x.entry.type] = (kinds[x.entry.type] || 0) + 1;
+  box.replaceChildren(
+    h('p', { class: 'hint' }, `Recomputed here from entries ${entries[0].index}–${entries[entries.length - 1].index} of ${size} (each checked against the log's hash tiles).`),
+    stackedChart('Decisions per day, by policy', [...byDay.entries()].sort((p, q) => p[0].localeCompare(q[0]))),
+    barChart('Match distance of decisions (PDQ bits)', buckets),
+    barChart('Entries by type', pairsOf(kinds)),
+  );
+}
+
+// One bundle of entries (up to 256), newest first, with older/newer paging.
+async function showEntries(box, size, n) {
+  const last = Math.floor((size - 1) / 256);
+  box.replaceChildren(status('Reading the log…'));
+  let rows;
+  try {
+    rows = await readBundle(n, size);
+  } catch (e) {
+    box.replaceChildren(status('The log could not be read: ' + e.message, 'error'));
+    return;
+  }
+  const types = ['all', ...new Set(rows.map((r) => r.entry.type))];
+  const pick = h('select', { id: 'entry-type' }, ...types.map((t) => h('option', { value: t }, t)));
+  const [pf] = field('Show', pick);
+  const tableBox = h('div');
+  const draw = () => {
+    const shown = rows.filter((r) => pick.value === 'all' || r.entry.type === pick.value).reverse();
+    const trs = shown.map((r) => h('tr', { 'data-index': r.index }, h('td', {}, String(r.index)), h('td', {}, String(r.entry.time)), h('td', {}, r.entry.type), h('td', { class: 'summary' }, summary(r.entry))));
+    const t = table(['Index', 'Time', 'Type', 'Fields'], trs, `Entries ${rows[0].index}–${rows[rows.length - 1].index} of ${size}, newest first`);
+    t.classList.add('entries');
+    tableBox.replaceChildren(t);
+  };
+  pick.addEventListener('change', draw);
+  const nav = h(
+    'div',
+    { class: 'pager' },
+    h('button', { type: 'button', id: 'entries-newer', disabled: n >= last, onclick: () => showEntries(box, size, n + 1) }, 'Newer'),
+    ' ',
+    h('button', { type: 'button', id: 'entries-older', disabled: n <= 0, onclick: () => showEntries(box, size, n - 1) }, 'Older'),
+  );
+  box.replaceChildren(h('p', { class: 'hint', id: 'entries-checked' }, `${rows.length} entries read from /log/tile, each matching its leaf hash.`), pf, nav, tableBox);
+  draw();
 }
 
 // ---------------------------------------------------------------- Tokens

@@ -66,6 +66,7 @@ fn console_is_served_with_a_strict_csp() {
         ("pages.js", "text/javascript"),
         ("proof.js", "text/javascript"),
         ("chart.js", "text/javascript"),
+        ("log.js", "text/javascript"),
         ("style.css", "text/css"),
     ] {
         let r = s.get(&format!("/console/{file}"), "").expect(200);

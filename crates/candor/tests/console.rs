@@ -71,10 +71,33 @@ fn console_in_headless_chromium() {
     let data = dir.path().join("data");
     let server = Server::start(&data);
     let roles = ["admin", "curator", "reviewer", "platform", "auditor"];
-    let tokens: Vec<(String, String)> = roles
+    let mut tokens: Vec<(String, String)> = roles
         .iter()
         .map(|r| (format!("TOKEN_{}", r.to_uppercase()), token(&data, r)))
         .collect();
+    // A second reviewer, who took no part in what the first decided.
+    let out = Command::new(env!("CARGO_BIN_EXE_candor"))
+        .args([
+            "token",
+            "create",
+            "--role",
+            "reviewer",
+            "--name",
+            "second-reviewer",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tokens.push((
+        "TOKEN_REVIEWER2".into(),
+        String::from_utf8(out.stdout).unwrap().trim().to_string(),
+    ));
     let out = screenshot_dir();
     let _ = std::fs::remove_dir_all(&out);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -39,6 +39,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../console/proof.js"),
     ),
     (
+        "log.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/log.js"),
+    ),
+    (
         "chart.js",
         "text/javascript; charset=utf-8",
         include_str!("../../console/chart.js"),
