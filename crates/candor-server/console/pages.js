@@ -695,8 +695,11 @@ export async function renderPolicies(main, ctx) {
 // ---------------------------------------------------------------- Decisions
 
 export async function renderDecisions(main) {
-  const [f, input, err] = field('Decision id', h('input', { type: 'search', spellcheck: 'false' }));
+  const by = h('select', { id: 'decision-by' }, h('option', { value: 'id' }, 'decision id'), h('option', { value: 'puid' }, 'content id (the platform\'s)'));
+  const [bf] = field('Find by', by);
+  const [f, input, err] = field('Decision id or content id', h('input', { type: 'search', spellcheck: 'false' }));
   const out = h('div', { id: 'decision-out', 'aria-live': 'polite' });
+  const one = (d) => h('article', { class: 'card decision', 'data-id': d.id }, h('h3', {}, 'Decision ' + d.id + ' on ' + d.puid), dl([['Surface', d.surface], ['Made', d.created_at], ['Review item', d.review_item || '']]), matchesView(d.matches), statementView(d));
   main.replaceChildren(
     h('h2', {}, 'Decisions'),
     h(
@@ -708,17 +711,22 @@ export async function renderDecisions(main) {
           err.textContent = '';
           const id = input.value.trim();
           if (!id) {
-            err.textContent = 'Give a decision id.';
+            err.textContent = by.value === 'id' ? 'Give a decision id.' : 'Give a content id.';
             return;
           }
           try {
-            const d = await api('GET', '/v1/decisions/' + encodeURIComponent(id));
-            out.replaceChildren(h('h3', {}, 'Decision ' + d.id + ' on ' + d.puid), dl([['Surface', d.surface], ['Made', d.created_at], ['Review item', d.review_item || '']]), matchesView(d.matches), statementView(d));
+            if (by.value === 'id') {
+              out.replaceChildren(one(await api('GET', '/v1/decisions/' + encodeURIComponent(id))));
+            } else {
+              const ds = await api('GET', '/v1/decisions?puid=' + encodeURIComponent(id));
+              out.replaceChildren(h('p', { class: 'hint', id: 'decision-count' }, ds.length ? `${ds.length} decision(s) about content ${id}, newest first` : `No decision about content ${id}.`), ...ds.map(one));
+            }
           } catch (e2) {
             out.replaceChildren(status(errText(e2), 'error'));
           }
         },
       },
+      bf,
       f,
       h('button', { type: 'submit' }, 'Find'),
     ),

@@ -30,7 +30,7 @@ impl Modify for Bearer {
         banks::list_content, banks::add_content, banks::get_content, banks::set_content_enabled, banks::retract_content, banks::import,
         lookup::by_hash, lookup::by_upload,
         scan::scan,
-        decisions::get_decision, decisions::list_notices, decisions::get_notice, decisions::notice_proof, decisions::release_notice,
+        decisions::list_decisions, decisions::get_decision, decisions::list_notices, decisions::get_notice, decisions::notice_proof, decisions::release_notice,
         review::list, review::get_item, review::confirm, review::reject,
         appeals::create, appeals::list, appeals::get_appeal, appeals::decide,
         access::export,

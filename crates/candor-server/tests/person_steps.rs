@@ -450,3 +450,59 @@ fn reversal_of_a_decision_can_retract_the_matched_content() {
     .expect(409);
     s.verify_log(None);
 }
+
+/// Decisions are found by the platform's content id, newest first, by the roles that read
+/// decisions; bad queries are refused with a reason.
+#[test]
+fn decisions_by_content_id() {
+    let s = TestServer::start();
+    s.create_bank("tcap-hashes", CAT_TERROR, 31);
+    s.put("/v1/policies", &s.tokens.curator, &policies())
+        .expect(200);
+    let added = s.post_raw(
+        "/v1/banks/tcap-hashes/content",
+        &s.tokens.curator,
+        "application/octet-stream",
+        image_bytes(IMG),
+    );
+    assert!(
+        added.status == 201 || added.status == 200,
+        "{}",
+        added.text()
+    );
+    let a = scan_image(&s, "msg-9", ("intl-carl", "CA"), ("de-dora", "DE"));
+    let b = scan_image(&s, "msg-9", ("intl-carl", "CA"), ("fr-fred", "FR"));
+    scan_image(&s, "msg-10", ("intl-carl", "CA"), ("de-dora", "DE"));
+    let ids: Vec<String> = s
+        .get("/v1/decisions?puid=msg-9", &s.tokens.auditor)
+        .expect(200)
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            assert_eq!(d["puid"], "msg-9");
+            d["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let want = |r: &Value| r["decisions"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(ids, vec![want(&b), want(&a)], "newest first");
+    let one = s
+        .get("/v1/decisions?puid=msg-9&limit=1", &s.tokens.reviewer)
+        .expect(200)
+        .json();
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    assert_eq!(
+        s.get("/v1/decisions?puid=nothing-here", &s.tokens.platform)
+            .expect(200)
+            .json(),
+        json!([])
+    );
+    s.get("/v1/decisions?puid=msg-9", &s.tokens.curator)
+        .expect(403);
+    s.get("/v1/decisions?puid=msg-9", "").expect(401);
+    s.get("/v1/decisions?puid=msg-9&limit=0", &s.tokens.auditor)
+        .expect_error(400, "invalid_limit");
+    s.get("/v1/decisions", &s.tokens.auditor)
+        .expect_error(400, "invalid_query");
+}

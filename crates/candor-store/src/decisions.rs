@@ -74,6 +74,18 @@ pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<DecisionRow>> {
     Ok(row.as_ref().map(decision_from_row))
 }
 
+/// The decisions about one content (the platform's content id), newest first, at most `limit`.
+pub async fn of_content(pool: &AnyPool, puid: &str, limit: i64) -> Result<Vec<DecisionRow>> {
+    let rows = sqlx::query(&crate::numbered(&format!(
+        "{DECISION} WHERE puid = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+    )))
+    .bind(puid)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(decision_from_row).collect())
+}
+
 /// Record a decision.
 pub async fn record(conn: &mut AnyConnection, d: &NewDecision<'_>) -> Result<()> {
     sqlx::query(&crate::numbered("INSERT INTO decisions (id, created_at, puid, surface, action, policy_id, jurisdictions, statement, matches, status, decided_by, nonce, log_index, review_item) \

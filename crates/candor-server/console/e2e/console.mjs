@@ -178,6 +178,12 @@ try {
   await page.keyboard.press('Enter');
   await waitText('#decision-out', 'withhold by policy confirmed-withhold');
   await shot('decision-withheld');
+  await page.locator('#decision-by').selectOption('puid');
+  await page.fill('#main input[type=search]', 'msg-2');
+  await page.keyboard.press('Enter');
+  await waitText('#decision-count', 'about content msg-2');
+  const found = await page.locator('#decision-out article.decision').evaluateAll((as) => as.map((a) => a.dataset.id));
+  check(found.length === second.decisions.length && second.decisions.every((d) => found.includes(d.id)), 'search by content id: ' + found.join(','));
 
   step = 'appeals: the original decider is refused, another reviewer reverses and retracts the matched entry';
   const a1 = await call('POST', '/v1/appeals', T.platform, JSON.stringify({ decision: heldDecision, account: 'alice', reason: 'It is a holiday photo.' }), 'application/json');
@@ -255,7 +261,9 @@ try {
   check(typeof proof === 'string' && proof.startsWith('c2sp.org/tlog-proof@v1'), 'not a proof file');
   await page.goto(BASE + '/#transparency');
   await page.locator('#log-key').waitFor();
-  await page.waitForFunction(() => document.querySelector('#log-key').value.length > 0);
+  // Poll from here: the page's CSP forbids the eval that waitForFunction's polling needs.
+  for (let i = 0; i < 150 && !(await page.locator('#log-key').inputValue()); i++) await page.waitForTimeout(100);
+  check((await page.locator('#log-key').inputValue()).length > 0, 'the log key never loaded');
   await page.fill('#proof-text', proof);
   await page.click('#proof-form button[type=submit]');
   await waitText('#proof-result', 'Proof verified');

@@ -34,7 +34,21 @@ pub async fn load_decision(app: &App, id: &str) -> ApiResult<DecisionView> {
     let r = candor_store::decisions::get(app.store.reader(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("decision_not_found", format!("no decision {id:?}")))?;
-    Ok(DecisionView {
+    Ok(view(r))
+}
+
+/// The decisions about one content (the platform's content id), newest first.
+pub async fn decisions_of_content(
+    app: &App,
+    puid: &str,
+    limit: i64,
+) -> ApiResult<Vec<DecisionView>> {
+    let rows = candor_store::decisions::of_content(app.store.reader(), puid, limit).await?;
+    Ok(rows.into_iter().map(view).collect())
+}
+
+fn view(r: candor_store::decisions::DecisionRow) -> DecisionView {
+    DecisionView {
         jurisdictions: serde_json::from_str(&r.jurisdictions).unwrap_or_default(),
         statement: serde_json::from_str(&r.statement).unwrap_or_default(),
         matches: serde_json::from_str(&r.matches).unwrap_or_default(),
@@ -48,7 +62,7 @@ pub async fn load_decision(app: &App, id: &str) -> ApiResult<DecisionView> {
         decided_by: r.decided_by,
         log_index: r.log_index,
         review_item: r.review_item,
-    })
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
 pub use crate::flows::decisions::{
-    load_decision, load_notice, notices_of_account, DecisionView, NoticeView,
+    decisions_of_content, load_decision, load_notice, notices_of_account, DecisionView, NoticeView,
 };
 use crate::{now_rfc3339, AppState};
 
@@ -24,6 +24,36 @@ pub async fn get_decision(
 ) -> ApiResult<Json<DecisionView>> {
     caller.require(DECISION_READERS)?;
     Ok(Json(load_decision(&app, &id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DecisionQuery {
+    /// The platform's content id the decisions are about.
+    pub puid: String,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// The decisions about one content, found by the platform's content id, newest first.
+#[utoipa::path(get, path = "/v1/decisions", tag = "decisions", params(DecisionQuery), responses((status = 200, body = Vec<DecisionView>), (status = 400)), security(("bearer" = [])))]
+pub async fn list_decisions(
+    State(app): State<AppState>,
+    caller: Caller,
+    q: Result<Query<DecisionQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Vec<DecisionView>>> {
+    caller.require(DECISION_READERS)?;
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    if q.puid.is_empty() || q.puid.len() > 512 {
+        return Err(ApiError::bad_request(
+            "invalid_puid",
+            "puid is the platform's content id: 1 to 512 bytes",
+        ));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_limit", "limit is 1 to 1000"));
+    }
+    Ok(Json(decisions_of_content(&app, &q.puid, limit).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

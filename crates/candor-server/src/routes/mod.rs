@@ -53,6 +53,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/v1/lookup", get(lookup::by_hash).post(lookup::by_upload))
         .route("/v1/scan", post(scan::scan))
+        .route("/v1/decisions", get(decisions::list_decisions))
         .route("/v1/decisions/{decision}", get(decisions::get_decision))
         .route("/v1/notices", get(decisions::list_notices))
         .route("/v1/notices/{notice}", get(decisions::get_notice))
