@@ -45,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_person_steps.sql")),
     (3, include_str!("../migrations/0003_dsa_submissions.sql")),
     (4, include_str!("../migrations/0004_hma.sql")),
+    (6, include_str!("../migrations/0006_negative_banks.sql")),
 ];
 
 /// The same schema on PostgreSQL: version 3 in one script (PostgreSQL support began there);
@@ -54,6 +55,7 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/postgres/0003_schema.sql")),
     // Portable: the same script on both.
     (4, include_str!("../migrations/0004_hma.sql")),
+    (6, include_str!("../migrations/0006_negative_banks.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
