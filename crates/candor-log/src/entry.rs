@@ -42,7 +42,7 @@
 //!
 //! | type | keys after `v`, `type`, `time` |
 //! |---|---|
-//! | `bank` | `bank` (name), `op` (`create`/`update`/`delete`), `category`, `enabled` (bool), `pdq_threshold` (u32) |
+//! | `bank` | `bank` (name), `op` (`create`/`update`/`delete`), `category`, `enabled` (bool), `pdq_threshold` (u32), `negative`? (**v2**, `true` only: a negative bank, an allowlist whose match suppresses every other bank's matches for the content) |
 //! | `bank_content` | `bank`, `content` (entry id), `op` (`add`/`retract`/`enable`/`disable`), `signal` (`pdq`/`md5`/`sha256`), `commitment` (hash: a salted [`crate::commit::signal_commitment`], never the signal in the clear), `category`, `provenance` (`own_review` or `imported:<list name>`), `reason`? (only with `retract`), `content_commitment`? (**v2**, hash; only with `add` and `own_review`: the content commitment of the person's content a review added, opened with their notice) |
 //! | `decision` | `decision` (id), `action` (`withhold`/`block`/`hold_for_review`), `policy` (id), `surface` (token), `territorial_scope` (array of ISO 3166-1 alpha-2 codes, two `A-Z` each, sorted, no duplicates, at most 300; may be empty), `category`, `decision_ground` (`DECISION_GROUND_…`), `automated_detection` (bool), `automated_decision` (`AUTOMATED_DECISION_FULLY`/`_PARTIALLY`/`_NOT_AUTOMATED`), `content_type` (DSA enum), `source_type` (DSA enum), `bank`?, `distance`? (u32, PDQ distance), `recipients` (u64, a count: never account ids), `content_commitment` (hash: [`crate::commit::content_commitment`] of the platform's content id, opened by the affected user with the nonce in the notice), `unhashable`? (**v2**, `true` only, never with `bank`/`distance`: the content could not be hashed and a published `unhashable` rule decided) |
 //! | `review` | `decision`? (id), `review_item` (id), `outcome` (`confirmed`/`rejected`), `bank`? (when the item was added to a bank), `content_commitment`? (**v2**, hash: the reviewed content, opened with the sender's notice) |
@@ -249,6 +249,10 @@ pub struct BankEntry {
     pub category: String,
     pub enabled: bool,
     pub pdq_threshold: u32,
+    /// (v2) A negative bank (an allowlist: its matches suppress every other bank's for the
+    /// content). Omitted when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub negative: bool,
 }
 
 /// `bank_content`: a bank entry added, retracted, enabled or disabled.
@@ -526,7 +530,7 @@ impl EntryBody {
     /// The lowest encoding version that can express this entry (see the module doc).
     pub fn version(&self) -> u64 {
         let v2 = match self {
-            EntryBody::Bank(_) => false,
+            EntryBody::Bank(e) => e.negative,
             EntryBody::Decision(e) => e.unhashable,
             EntryBody::BankContent(e) => e.content_commitment.is_some(),
             EntryBody::Review(e) => e.content_commitment.is_some(),
@@ -797,6 +801,7 @@ pub fn examples() -> Vec<Entry> {
                 category: "STATEMENT_CATEGORY_PROTECTION_OF_MINORS".into(),
                 enabled: true,
                 pdq_threshold: 31,
+                negative: false,
             }),
         ),
         Entry::new(
@@ -971,6 +976,17 @@ pub fn examples_v2() -> Vec<Entry> {
                 decision: None,
                 review_item: Some("01JD8X7G3H".into()),
                 legal_basis: "DSA Art. 17(1): information requested by a judicial authority".into(),
+            }),
+        ),
+        Entry::new(
+            t,
+            EntryBody::Bank(BankEntry {
+                bank: "benign-memes".into(),
+                op: ChangeOp::Create,
+                category: "STATEMENT_CATEGORY_OTHER_VIOLATION_TC".into(),
+                enabled: true,
+                pdq_threshold: 31,
+                negative: true,
             }),
         ),
     ]

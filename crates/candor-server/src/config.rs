@@ -81,6 +81,13 @@ pub struct Config {
     /// The DSA statement category of a bank created through HMA's API (`POST /c/banks` has no
     /// category); a curator may change it with `PATCH /v1/banks/{bank}`.
     pub hma_bank_category: String,
+    /// Readiness fails (`/readyz` 503 `behind`) while the match index is more than this many
+    /// log entries behind the store (0 = no bound). Only a node following a shared database
+    /// can fall behind; on SQLite the index is current at every commit.
+    pub index_max_lag_entries: u64,
+    /// Readiness fails while the match index has not held everything committed for more than
+    /// this many seconds (0 = no bound).
+    pub index_max_lag_secs: u64,
 }
 
 impl Default for Config {
@@ -114,6 +121,8 @@ impl Default for Config {
             follow_poll_millis: 500,
             index_layout: "auto".into(),
             hma_bank_category: "STATEMENT_CATEGORY_OTHER_VIOLATION_TC".into(),
+            index_max_lag_entries: 0,
+            index_max_lag_secs: 30,
         }
     }
 }
@@ -191,6 +200,8 @@ impl Config {
             self.database_url = Some(v).filter(|v| !v.trim().is_empty());
         }
         env!("CANDOR_FOLLOW_POLL_MILLIS", follow_poll_millis);
+        env!("CANDOR_INDEX_MAX_LAG_ENTRIES", index_max_lag_entries);
+        env!("CANDOR_INDEX_MAX_LAG_SECS", index_max_lag_secs);
         env!("CANDOR_LISTEN", listen);
         env!("CANDOR_MAX_BODY_BYTES", max_body_bytes);
         env!("CANDOR_MAX_IMPORT_BYTES", max_import_bytes);

@@ -23,8 +23,12 @@ pub fn append(
         return Ok(index);
     }
     let app = app.clone();
+    let index_change = matches!(entry.body, EntryBody::Bank(_) | EntryBody::BankContent(_));
     ctx.after_commit(move || {
         app.numbers.lock().expect("numbers lock").apply(&entry);
+        if index_change {
+            app.note_index_change();
+        }
     });
     Ok(index)
 }
@@ -37,10 +41,15 @@ pub fn count_after_commit(ctx: &mut WriteCtx, app: &Arc<App>, like: Entry, times
         return;
     }
     let app = app.clone();
+    let index_change = matches!(like.body, EntryBody::Bank(_) | EntryBody::BankContent(_));
     ctx.after_commit(move || {
         let mut numbers = app.numbers.lock().expect("numbers lock");
         for _ in 0..times {
             numbers.apply(&like);
+        }
+        drop(numbers);
+        if index_change {
+            app.note_index_change();
         }
     });
 }

@@ -121,6 +121,9 @@ pub async fn step(app: &Arc<App>) -> anyhow::Result<u64> {
             m.compact_pending();
         }
     }
+    if banks_changed || !contents.is_empty() {
+        app.note_index_change();
+    }
     app.followed
         .fetch_max(size, std::sync::atomic::Ordering::AcqRel);
     if policies_changed {

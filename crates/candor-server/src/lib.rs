@@ -61,6 +61,38 @@ pub struct App {
     /// On a shared database: the log size up to which the match index holds every node's
     /// changes (set when loaded, then by [`follow`]).
     pub followed: std::sync::atomic::AtomicU64,
+    /// When the match index last applied a change and last held everything committed
+    /// ([`App::index_lag`]).
+    pub index_progress: std::sync::Mutex<IndexProgress>,
+}
+
+/// When the match index last changed and last was current (see [`App::index_lag`]).
+#[derive(Debug, Clone, Copy)]
+pub struct IndexProgress {
+    pub last_change: Option<Instant>,
+    pub caught_up: Instant,
+}
+
+/// How far the in-memory match index is behind the store (`/readyz`, `/v1/status`,
+/// `/m/index/status`).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct IndexLag {
+    /// The log size whose changes the index holds.
+    pub applied_log_size: u64,
+    /// The log size committed in the store.
+    pub committed_log_size: u64,
+    /// Entries committed and not yet applied to the index.
+    pub behind_entries: u64,
+    /// Seconds since the index last held everything committed (0 when it does now).
+    pub behind_secs: f64,
+    /// Seconds since the index last applied a change (none since start: absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_change_age_secs: Option<f64>,
+    /// The configured bounds (0 = none): readiness fails beyond them.
+    pub max_lag_entries: u64,
+    pub max_lag_secs: u64,
+    /// Within both bounds.
+    pub within_bounds: bool,
 }
 
 /// The match index and numbers of an [`App`] opened with [`App::open_deferred`], still to be
@@ -204,6 +236,10 @@ impl App {
             load_report: std::sync::Mutex::new(None),
             snapshot_at: tokio::sync::Mutex::new(None),
             followed: std::sync::atomic::AtomicU64::new(0),
+            index_progress: std::sync::Mutex::new(IndexProgress {
+                last_change: None,
+                caught_up: Instant::now(),
+            }),
         });
         // Before loading: storing the configured policies appends log entries, which the
         // numbers loaded next then count.
@@ -300,6 +336,57 @@ impl App {
     /// every node's log entries, and counts them in the numbers.
     pub fn follows_log(&self) -> bool {
         self.store.backend() == candor_store::Backend::Postgres
+    }
+
+    /// Record that the match index applied changes now (after a commit, or by the follower).
+    pub fn note_index_change(&self) {
+        self.index_progress
+            .lock()
+            .expect("progress lock")
+            .last_change = Some(Instant::now());
+    }
+
+    /// How far the match index is behind the store: the log size it has applied (the
+    /// follower's on a shared database, the counted entries' on SQLite — both move in the
+    /// same after-commit step as the index) against the size committed (re-read from the
+    /// database when other nodes write), with the time since it was last current.
+    pub async fn index_lag(&self) -> Result<IndexLag, candor_store::StoreError> {
+        let committed = if self.follows_log() {
+            self.store.refresh_checkpoint().await?.checkpoint.size
+        } else {
+            self.store.checkpoint().checkpoint.size
+        };
+        let applied = if self.follows_log() {
+            self.followed.load(Ordering::Acquire)
+        } else {
+            self.numbers.lock().expect("numbers lock").tree_size
+        };
+        let now = Instant::now();
+        let behind = committed.saturating_sub(applied);
+        let mut p = self.index_progress.lock().expect("progress lock");
+        if behind == 0 {
+            p.caught_up = now;
+        }
+        let behind_secs = if behind == 0 {
+            0.0
+        } else {
+            now.duration_since(p.caught_up).as_secs_f64()
+        };
+        let (max_e, max_s) = (
+            self.config.index_max_lag_entries,
+            self.config.index_max_lag_secs,
+        );
+        Ok(IndexLag {
+            applied_log_size: applied,
+            committed_log_size: committed,
+            behind_entries: behind,
+            behind_secs,
+            last_change_age_secs: p.last_change.map(|t| now.duration_since(t).as_secs_f64()),
+            max_lag_entries: max_e,
+            max_lag_secs: max_s,
+            within_bounds: (max_e == 0 || behind <= max_e)
+                && (max_s == 0 || behind_secs <= max_s as f64),
+        })
     }
 
     pub fn policies(&self) -> Arc<PolicySet> {

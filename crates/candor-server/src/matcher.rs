@@ -20,12 +20,16 @@ use candor_store::Store;
 use serde::Serialize;
 
 /// What the index needs to know about a bank.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BankInfo {
     pub name: String,
     pub category: String,
     pub enabled: bool,
     pub pdq_threshold: u32,
+    /// A negative bank: its matches suppress every other bank's ([`screen`]).
+    pub negative: bool,
+    /// HMA's `matching_enabled_ratio` (the HMA lookups' coin flip; 1.0 for `/v1` banks).
+    pub matching_enabled_ratio: f64,
 }
 
 impl From<&MatchBank> for BankInfo {
@@ -35,6 +39,8 @@ impl From<&MatchBank> for BankInfo {
             category: b.category.clone(),
             enabled: b.enabled,
             pdq_threshold: b.pdq_threshold,
+            negative: b.negative,
+            matching_enabled_ratio: b.matching_enabled_ratio,
         }
     }
 }
@@ -70,10 +76,21 @@ pub struct Found {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orientation: Option<&'static str>,
     pub trimmed: bool,
-    /// The matched `content_signals` row (the HMA routes answer its content's row id).
+    /// The bank is a negative bank (an allowlist): this match suppresses the others.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub negative: bool,
+    /// The matched `content_signals` row.
     #[serde(skip)]
     #[schema(ignore)]
     pub row: i64,
+    /// Its `bank_content` row (HMA's `bank_content_id`), when the index knows it.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub content_row: Option<i64>,
+    /// The bank's HMA `matching_enabled_ratio`.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub matching_enabled_ratio: f64,
 }
 
 const KIND_PDQ: u8 = 0;
@@ -81,6 +98,15 @@ const KIND_MD5: u8 = 1;
 const KIND_SHA256: u8 = 2;
 /// A row that was indexed and is not any more (its slot is reused if it comes back).
 const KIND_REMOVED: u8 = 0xff;
+/// [`Slot::content`] of a content row id over 32 bits.
+const NO_CONTENT: u32 = u32::MAX;
+
+fn content_code(row: i64) -> u32 {
+    u32::try_from(row)
+        .ok()
+        .filter(|&c| c != NO_CONTENT)
+        .unwrap_or(NO_CONTENT)
+}
 
 fn kind_code(k: SignalKind) -> u8 {
     match k {
@@ -96,6 +122,9 @@ struct Slot {
     /// The content's public id (32 lowercase hex digits), or zeros with `text` set.
     public: [u8; 16],
     entry: u32,
+    /// The `bank_content` row of the signal (HMA's `bank_content_id`; [`NO_CONTENT`] when it
+    /// does not fit 32 bits, then read from the store).
+    content: u32,
     kind: u8,
     /// The public id is not UUID hex: it is in `Rows::texts`.
     text: bool,
@@ -138,7 +167,7 @@ impl Rows {
     }
 
     /// Record a row that is not live now.
-    fn put(&mut self, row: i64, public_id: &str, kind: u8, entry: u32) {
+    fn put(&mut self, row: i64, content: i64, public_id: &str, kind: u8, entry: u32) {
         let (public, text) = match encode_public(public_id) {
             Some(p) => (p, false),
             None => ([0; 16], true),
@@ -149,6 +178,7 @@ impl Rows {
         let slot = Slot {
             public,
             entry,
+            content: content_code(content),
             kind,
             text,
         };
@@ -228,9 +258,9 @@ impl Matcher {
         m.rows.slots.reserve_exact(n);
         // Streamed and without the incremental compactions of `insert`: one at the end.
         store
-            .for_each_live_signal(|row, bank_id, public_id, signal, value| {
+            .for_each_live_signal(|row, bank_id, content, public_id, signal, value| {
                 if let Some(kind) = SignalKind::parse(signal) {
-                    m.insert_row(row, bank_id, public_id, kind, value);
+                    m.insert_row(row, bank_id, content, public_id, kind, value);
                 }
             })
             .await?;
@@ -331,17 +361,19 @@ impl Matcher {
         &mut self,
         row: i64,
         bank_id: i64,
+        content: i64,
         public_id: String,
         kind: SignalKind,
         value: &[u8],
     ) {
-        self.insert_row(row, bank_id, &public_id, kind, value);
+        self.insert_row(row, bank_id, content, &public_id, kind, value);
         if self.pdq.needs_compaction() {
             self.pdq.compact_pending();
         }
     }
 
-    /// Index many signal rows at once (an import, a content's signals): each as [`insert`],
+    /// Index many signal rows `(row, content row, public id, kind, value)` at once (an import,
+    /// a content's signals): each as [`insert`],
     /// but the pending PDQ entries are built into tables at most once, at the end, as one new
     /// segment (a bulk append, [`PdqIndex::compact_pending`]) — before, an import rebuilt the
     /// whole index every `len/32` rows (~70 times over a 1M-hash import). They all match when
@@ -351,14 +383,14 @@ impl Matcher {
     pub fn insert_many<'a>(
         &mut self,
         bank_id: i64,
-        rows: impl IntoIterator<Item = (i64, &'a str, SignalKind, &'a [u8])>,
+        rows: impl IntoIterator<Item = (i64, i64, &'a str, SignalKind, &'a [u8])>,
     ) {
         let rows = rows.into_iter();
         let (lo, _) = rows.size_hint();
         self.rows.ids.reserve(lo);
         self.rows.slots.reserve(lo);
-        for (row, public_id, kind, value) in rows {
-            self.insert_row(row, bank_id, public_id, kind, value);
+        for (row, content, public_id, kind, value) in rows {
+            self.insert_row(row, bank_id, content, public_id, kind, value);
         }
         if self.pdq.needs_compaction() {
             self.pdq.compact_pending();
@@ -369,6 +401,7 @@ impl Matcher {
         &mut self,
         row: i64,
         bank_id: i64,
+        content_row: i64,
         public_id: &str,
         kind: SignalKind,
         value: &[u8],
@@ -400,7 +433,8 @@ impl Matcher {
                 Err(_) => return,
             },
         };
-        self.rows.put(row, public_id, kind_code(kind), entry.0);
+        self.rows
+            .put(row, content_row, public_id, kind_code(kind), entry.0);
     }
 
     /// Make one row match exactly as the store says now: indexed when its content is live and
@@ -413,6 +447,7 @@ impl Matcher {
                     // Indexed already: the same row of the same bank is unchanged (a content's
                     // signals never change); anything else is re-indexed.
                     let same = s.kind == kind_code(kind)
+                        && s.content == content_code(r.content_row)
                         && self
                             .entry_ref(s)
                             .is_some_and(|e| i64::from(e.bank) == r.bank_id)
@@ -422,7 +457,14 @@ impl Matcher {
                     }
                     self.remove(r.row);
                 }
-                self.insert_row(r.row, r.bank_id, &r.public_id, kind, &r.value);
+                self.insert_row(
+                    r.row,
+                    r.bank_id,
+                    r.content_row,
+                    &r.public_id,
+                    kind,
+                    &r.value,
+                );
             }
             _ => self.remove(r.row),
         }
@@ -525,7 +567,11 @@ impl Matcher {
                         distance,
                         orientation: pq.and_then(|p| p.orientation),
                         trimmed: pq.is_some_and(|p| p.trimmed),
+                        negative: bank.negative,
                         row,
+                        content_row: (slot.content != NO_CONTENT)
+                            .then_some(i64::from(slot.content)),
+                        matching_enabled_ratio: bank.matching_enabled_ratio,
                     };
                     best.insert((row, kind), found);
                 }
@@ -564,6 +610,44 @@ impl Matcher {
                 .then_with(|| a.signal.cmp(b.signal))
         });
         out
+    }
+}
+
+/// Matches after negative banks are applied: when any match is in a negative bank (an
+/// allowlist of benign or collision-prone content, HMA issue #1977), every match in another
+/// bank is suppressed — kept in `suppressed`, never dropped silently, so answers and
+/// statements can say what was not acted on and why.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Screened {
+    /// The matches to act on (none when a negative bank matched).
+    pub matches: Vec<Found>,
+    /// Matches in negative banks.
+    pub allowlisted: Vec<Found>,
+    /// Matches in other banks that the negative-bank matches suppressed.
+    pub suppressed: Vec<Found>,
+}
+
+impl Screened {
+    /// Whether a negative bank suppressed other banks' matches.
+    pub fn suppressed_any(&self) -> bool {
+        !self.suppressed.is_empty()
+    }
+}
+
+/// Split `found` by negative banks (see [`Screened`]).
+pub fn screen(found: Vec<Found>) -> Screened {
+    let (allowlisted, rest): (Vec<Found>, Vec<Found>) = found.into_iter().partition(|f| f.negative);
+    if allowlisted.is_empty() {
+        Screened {
+            matches: rest,
+            ..Screened::default()
+        }
+    } else {
+        Screened {
+            matches: Vec::new(),
+            allowlisted,
+            suppressed: rest,
+        }
     }
 }
 
@@ -622,7 +706,7 @@ fn write_text(w: &mut impl Write, s: &str) -> std::io::Result<()> {
     w.write_all(s.as_bytes())
 }
 
-const SLOT_BYTES: usize = 22;
+const SLOT_BYTES: usize = 26;
 
 impl Matcher {
     /// The banks and the row table (checksummed by the caller's writer).
@@ -632,8 +716,10 @@ impl Matcher {
         w.write_all(&(banks.len() as u64).to_le_bytes())?;
         for (id, b) in banks {
             w.write_all(&id.to_le_bytes())?;
-            w.write_all(&[u8::from(b.enabled)])?;
+            // Bit 0: enabled; bit 1: negative (older snapshots have no negative banks).
+            w.write_all(&[u8::from(b.enabled) | (u8::from(b.negative) << 1)])?;
             w.write_all(&b.pdq_threshold.to_le_bytes())?;
+            w.write_all(&b.matching_enabled_ratio.to_le_bytes())?;
             write_text(w, &b.name)?;
             write_text(w, &b.category)?;
         }
@@ -652,6 +738,7 @@ impl Matcher {
             for s in chunk {
                 buf.extend_from_slice(&s.public);
                 buf.extend_from_slice(&s.entry.to_le_bytes());
+                buf.extend_from_slice(&s.content.to_le_bytes());
                 buf.push(s.kind);
                 buf.push(u8::from(s.text));
             }
@@ -693,17 +780,21 @@ impl Matcher {
     pub(crate) fn read_meta(r: &mut impl Read, limit: u64) -> Result<Matcher, PartError> {
         let mut m = Matcher::default();
         let nbanks = read_u64(r)?;
-        if nbanks > limit / 17 {
+        if nbanks > limit / 25 {
             return Err(bad(format!("{nbanks} banks")));
         }
         for _ in 0..nbanks {
             let id = read_u64(r)? as i64;
-            let enabled = match read_u8(r)? {
-                0 => false,
-                1 => true,
-                v => return Err(bad(format!("bank enabled flag {v}"))),
-            };
+            let flags = read_u8(r)?;
+            if flags > 3 {
+                return Err(bad(format!("bank flags {flags}")));
+            }
+            let (enabled, negative) = (flags & 1 != 0, flags & 2 != 0);
             let pdq_threshold = read_u32(r)?;
+            let matching_enabled_ratio = f64::from_le_bytes(read_u64(r)?.to_le_bytes());
+            if !(0.0..=1.0).contains(&matching_enabled_ratio) {
+                return Err(bad(format!("bank ratio {matching_enabled_ratio}")));
+            }
             let name = read_text(r, limit as usize)?;
             let category = read_text(r, limit as usize)?;
             if m.banks
@@ -714,6 +805,8 @@ impl Matcher {
                         category,
                         enabled,
                         pdq_threshold,
+                        negative,
+                        matching_enabled_ratio,
                     },
                 )
                 .is_some()
@@ -748,7 +841,7 @@ impl Matcher {
             let k = left.min(2048);
             r.read_exact(&mut buf[..k * SLOT_BYTES])?;
             for c in buf[..k * SLOT_BYTES].chunks_exact(SLOT_BYTES) {
-                let text = match c[21] {
+                let text = match c[25] {
                     0 => false,
                     1 => true,
                     v => return Err(bad(format!("row text flag {v}"))),
@@ -756,7 +849,8 @@ impl Matcher {
                 slots.push(Slot {
                     public: c[..16].try_into().expect("16 bytes"),
                     entry: u32::from_le_bytes(c[16..20].try_into().expect("4 bytes")),
-                    kind: c[20],
+                    content: u32::from_le_bytes(c[20..24].try_into().expect("4 bytes")),
+                    kind: c[24],
                     text,
                 });
             }
@@ -854,6 +948,8 @@ mod tests {
                     category: "STATEMENT_CATEGORY_SCAMS_AND_FRAUD".into(),
                     enabled,
                     pdq_threshold,
+                    negative: false,
+                    matching_enabled_ratio: 1.0,
                 },
             );
         }
@@ -892,7 +988,7 @@ mod tests {
         m.insert_many(
             1,
             rows.iter()
-                .map(|(r, p, h)| (*r, p.as_str(), SignalKind::Pdq, &h[..])),
+                .map(|(r, p, h)| (*r, *r, p.as_str(), SignalKind::Pdq, &h[..])),
         );
         assert!(!m.has_pending());
         let q = Query {
@@ -960,11 +1056,11 @@ mod tests {
                     .collect();
                 next_row += size as i64;
                 for (row, bank, public, kind, value) in &rows {
-                    one.insert(*row, *bank, public.clone(), *kind, value);
+                    one.insert(*row, *bank, *row + 7, public.clone(), *kind, value);
                 }
                 many.insert_many(
                     bank,
-                    rows.iter().map(|(row, _, p, k, v)| (*row, p.as_str(), *k, &v[..])),
+                    rows.iter().map(|(row, _, p, k, v)| (*row, *row + 7, p.as_str(), *k, &v[..])),
                 );
                 for _ in 0..removals {
                     let row = 1 + (g.next() % next_row as u64) as i64;

@@ -4,7 +4,7 @@
 //! One file, `DIR/snapshot/matcher.snap`, little-endian:
 //!
 //! ```text
-//! "CANDORSN" | u32 version (1) | u64 numbers_size | u64 matcher_from | [32] root at numbers_size
+//! "CANDORSN" | u32 version (2) | u64 numbers_size | u64 matcher_from | [32] root at numbers_size
 //! | u32 n | numbers JSON (n bytes) | matcher meta (banks, row table) | u64 XXH64(all of the above)
 //! | u64 len | PDQ index file | u64 len | MD5 index file | u64 len | SHA-256 index file | EOF
 //! ```
@@ -33,7 +33,9 @@ use candor_store::Store;
 use crate::matcher::{read_u64, BankInfo, Matcher, PartError};
 
 const MAGIC: &[u8; 8] = b"CANDORSN";
-const VERSION: u32 = 1;
+/// 2: banks carry the negative flag and HMA's ratio, rows their content row (older formats are
+/// rebuilt once).
+const VERSION: u32 = 2;
 /// The directory under the data directory.
 pub const SNAPSHOT_DIR: &str = "snapshot";
 const FILE: &str = "matcher.snap";
@@ -418,6 +420,8 @@ mod tests {
                 category: "STATEMENT_CATEGORY_SCAMS_AND_FRAUD".into(),
                 enabled: true,
                 pdq_threshold: 31,
+                negative: false,
+                matching_enabled_ratio: 1.0,
             },
         );
         m.set_bank(
@@ -427,6 +431,8 @@ mod tests {
                 category: "STATEMENT_CATEGORY_ANIMAL_WELFARE".into(),
                 enabled: false,
                 pdq_threshold: 10,
+                negative: true,
+                matching_enabled_ratio: 0.25,
             },
         );
         for row in 1..=40i64 {
@@ -438,12 +444,20 @@ mod tests {
             } else {
                 format!("{row:032x}")
             };
-            m.insert(row, 1 + row % 2, public, SignalKind::Pdq, &h);
+            m.insert(row, 1 + row % 2, 100 + row / 2, public, SignalKind::Pdq, &h);
         }
-        m.insert(41, 1, format!("{:032x}", 41), SignalKind::Md5, &[5u8; 16]);
+        m.insert(
+            41,
+            1,
+            141,
+            format!("{:032x}", 41),
+            SignalKind::Md5,
+            &[5u8; 16],
+        );
         m.insert(
             42,
             1,
+            (1 << 40) + 3,
             format!("{:032x}", 42),
             SignalKind::Sha256,
             &[6u8; 32],
@@ -451,7 +465,7 @@ mod tests {
         m.remove(3);
         m.remove(7);
         m.compact();
-        m.insert(43, 1, "text id".into(), SignalKind::Pdq, &[9u8; 32]);
+        m.insert(43, 1, 143, "text id".into(), SignalKind::Pdq, &[9u8; 32]);
         m
     }
 

@@ -57,6 +57,7 @@ fn auth_roles_and_tokens() {
             content_type: String::new(),
             connection: String::new(),
             retry_after: String::new(),
+            headers: Vec::new(),
             body: resp.body_mut().read_to_vec().unwrap(),
         }
     };

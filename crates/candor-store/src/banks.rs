@@ -28,6 +28,8 @@ pub struct BankRow {
     /// HMA's `matching_enabled_ratio` (0.0..=1.0; 0 exactly when the bank is disabled through
     /// the HMA API).
     pub matching_enabled_ratio: f64,
+    /// A negative bank (an allowlist): its match suppresses every other bank's matches.
+    pub negative: bool,
 }
 
 /// A bank to create.
@@ -127,7 +129,7 @@ pub struct ImportedRows {
 const BANK_COLUMNS: &str = "b.id, b.name, b.description, b.category, b.provenance, b.enabled, \
      b.pdq_threshold, b.created_at, b.updated_at, \
      (SELECT COUNT(*) FROM bank_content c WHERE c.bank_id = b.id AND c.retracted_at IS NULL), \
-     b.matching_enabled_ratio";
+     b.matching_enabled_ratio, b.negative";
 
 fn bank_from_row(row: &AnyRow) -> BankRow {
     BankRow {
@@ -142,6 +144,7 @@ fn bank_from_row(row: &AnyRow) -> BankRow {
         updated_at: row.get(8),
         content_count: row.get(9),
         matching_enabled_ratio: row.get(10),
+        negative: row.get::<i64, _>(11) != 0,
     }
 }
 
@@ -216,6 +219,18 @@ pub async fn update_bank(
     if n == 0 {
         return Err(StoreError::Rejected("bank was deleted".into()));
     }
+    Ok(())
+}
+
+/// Make bank `id` negative (an allowlist) or not.
+pub async fn set_negative(conn: &mut AnyConnection, id: i64, negative: bool) -> Result<()> {
+    sqlx::query(&crate::numbered(
+        "UPDATE banks SET negative = ? WHERE id = ?",
+    ))
+    .bind(negative as i64)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -45,10 +45,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_person_steps.sql")),
     (3, include_str!("../migrations/0003_dsa_submissions.sql")),
     (4, include_str!("../migrations/0004_hma.sql")),
-    (
-        7,
-        include_str!("../migrations/0007_decisions_by_content.sql"),
-    ),
+    (6, include_str!("../migrations/0006_negative_banks.sql")),
+    (7, include_str!("../migrations/0007_decisions_by_content.sql")),
 ];
 
 /// The same schema on PostgreSQL: version 3 in one script (PostgreSQL support began there);
@@ -58,10 +56,8 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/postgres/0003_schema.sql")),
     // Portable: the same script on both.
     (4, include_str!("../migrations/0004_hma.sql")),
-    (
-        7,
-        include_str!("../migrations/0007_decisions_by_content.sql"),
-    ),
+    (6, include_str!("../migrations/0006_negative_banks.sql")),
+    (7, include_str!("../migrations/0007_decisions_by_content.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

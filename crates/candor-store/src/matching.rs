@@ -11,13 +11,17 @@ use sqlx::Row;
 use crate::{Result, Store, StoreError};
 
 /// A bank as matching sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MatchBank {
     pub id: i64,
     pub name: String,
     pub category: String,
     pub enabled: bool,
     pub pdq_threshold: u32,
+    /// A negative bank (its matches suppress the other banks').
+    pub negative: bool,
+    /// HMA's `matching_enabled_ratio`.
+    pub matching_enabled_ratio: f64,
 }
 
 /// One `content_signals` row with what matching needs of its content.
@@ -26,6 +30,8 @@ pub struct MatchRow {
     /// `content_signals.id`.
     pub row: i64,
     pub bank_id: i64,
+    /// `bank_content.id`.
+    pub content_row: i64,
     pub public_id: String,
     /// `pdq`, `md5` or `sha256`.
     pub signal: String,
@@ -35,7 +41,7 @@ pub struct MatchRow {
 }
 
 const ROW_COLUMNS: &str = "s.id, c.bank_id, c.public_id, s.signal, s.value, \
-     CASE WHEN c.enabled = 1 AND c.retracted_at IS NULL THEN 1 ELSE 0 END AS live";
+     CASE WHEN c.enabled = 1 AND c.retracted_at IS NULL THEN 1 ELSE 0 END AS live, c.id";
 
 fn match_row(r: &sqlx::any::AnyRow) -> MatchRow {
     MatchRow {
@@ -45,6 +51,7 @@ fn match_row(r: &sqlx::any::AnyRow) -> MatchRow {
         signal: r.get(3),
         value: r.get(4),
         live: r.get::<i64, _>(5) != 0,
+        content_row: r.get(6),
     }
 }
 
@@ -52,7 +59,8 @@ impl Store {
     /// Every bank.
     pub async fn match_banks(&self) -> Result<Vec<MatchBank>> {
         let rows = sqlx::query(&crate::numbered(
-            "SELECT id, name, category, enabled, pdq_threshold FROM banks ORDER BY id",
+            "SELECT id, name, category, enabled, pdq_threshold, negative, matching_enabled_ratio \
+             FROM banks ORDER BY id",
         ))
         .fetch_all(self.reader())
         .await?;
@@ -64,6 +72,8 @@ impl Store {
                 category: b.get(2),
                 enabled: b.get::<i64, _>(3) != 0,
                 pdq_threshold: u32::try_from(b.get::<i64, _>(4)).unwrap_or(u32::MAX),
+                negative: b.get::<i64, _>(5) != 0,
+                matching_enabled_ratio: b.get(6),
             })
             .collect())
     }
@@ -80,13 +90,13 @@ impl Store {
     }
 
     /// Every live signal row in row order, streamed (one row at a time, never the whole
-    /// table in memory): `f(row, bank_id, public_id, signal, value)`.
+    /// table in memory): `f(row, bank_id, content row, public_id, signal, value)`.
     pub async fn for_each_live_signal(
         &self,
-        mut f: impl FnMut(i64, i64, &str, &str, &[u8]) + Send,
+        mut f: impl FnMut(i64, i64, i64, &str, &str, &[u8]) + Send,
     ) -> Result<()> {
         let mut rows = sqlx::query(
-            "SELECT s.id, c.bank_id, c.public_id, s.signal, s.value FROM content_signals s \
+            "SELECT s.id, c.bank_id, c.public_id, s.signal, s.value, c.id FROM content_signals s \
              JOIN bank_content c ON c.id = s.content_id \
              WHERE c.enabled = 1 AND c.retracted_at IS NULL ORDER BY s.id",
         )
@@ -95,6 +105,7 @@ impl Store {
             f(
                 r.get(0),
                 r.get(1),
+                r.get(5),
                 r.get::<&str, _>(2),
                 r.get::<&str, _>(3),
                 r.get::<&[u8], _>(4),

@@ -624,8 +624,14 @@ async fn banks_content_import_and_matching_on(db: Db) {
     assert_eq!(row.retraction_reason.as_deref(), Some("listed in error"));
     assert_eq!(s.live_signal_count().await.unwrap(), 3);
     let mut live = Vec::new();
-    s.for_each_live_signal(|row, bank, public, signal, _| {
-        live.push((row, bank, public.to_string(), signal.to_string()))
+    s.for_each_live_signal(|row, bank, content_row, public, signal, _| {
+        live.push((
+            row,
+            bank,
+            public.to_string(),
+            signal.to_string(),
+            content_row,
+        ))
     })
     .await
     .unwrap();
@@ -633,23 +639,53 @@ async fn banks_content_import_and_matching_on(db: Db) {
         live.iter().map(|l| l.2.as_str()).collect::<Vec<_>>(),
         ["c-1", "c-1", "i-1"]
     );
+    // Each row names its content row.
+    assert_eq!(
+        live.iter().map(|l| l.4).collect::<Vec<_>>(),
+        [content, content, imported.first_content]
+    );
     let rows = s
         .signals_of_contents(&["i-2".into(), "i-3".into(), "nope".into()])
         .await
         .unwrap();
     assert_eq!(
         rows.iter()
-            .map(|r| (r.public_id.as_str(), r.live))
+            .map(|r| (r.public_id.as_str(), r.live, r.content_row))
             .collect::<Vec<_>>(),
-        [("i-2", false), ("i-3", false)]
+        [
+            ("i-2", false, imported.first_content + 1),
+            ("i-3", false, imported.first_content + 2)
+        ]
     );
     assert_eq!(s.signals_of_bank(b1).await.unwrap().len(), 5);
+    // A negative bank (an allowlist) is a flag of the bank, read by matching.
+    write!(s, |c| banks::set_negative(c, b1, true).await).unwrap();
+    assert!(
+        banks::find_bank(s.reader(), "one")
+            .await
+            .unwrap()
+            .unwrap()
+            .negative
+    );
     let mb = s.match_banks().await.unwrap();
     assert_eq!(
         mb.iter()
-            .map(|b| (b.name.as_str(), b.enabled))
+            .map(|b| (
+                b.name.as_str(),
+                b.enabled,
+                b.negative,
+                b.matching_enabled_ratio
+            ))
             .collect::<Vec<_>>(),
-        [("one", true), ("two", false)]
+        [("one", true, true, 1.0), ("two", false, false, 1.0)]
+    );
+    write!(s, |c| banks::set_negative(c, b1, false).await).unwrap();
+    assert!(
+        !banks::find_bank(s.reader(), "one")
+            .await
+            .unwrap()
+            .unwrap()
+            .negative
     );
 
     // Deleting a bank takes its content and signals with it.

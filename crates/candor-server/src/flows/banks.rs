@@ -26,6 +26,8 @@ pub struct NewBank {
     pub pdq_threshold: u32,
     /// HMA's `matching_enabled_ratio` (1.0 for a bank made through `/v1/banks`).
     pub matching_enabled_ratio: f64,
+    /// A negative bank (an allowlist): its matches suppress every other bank's.
+    pub negative: bool,
 }
 
 /// Create a bank: its row, a `bank create` log entry, the match index told after commit.
@@ -53,6 +55,9 @@ pub async fn create_bank(app: &Arc<App>, b: NewBank) -> ApiResult<i64> {
                 if b.matching_enabled_ratio != 1.0 {
                     store::set_matching_ratio(&mut ctx.conn, id, b.matching_enabled_ratio).await?;
                 }
+                if b.negative {
+                    store::set_negative(&mut ctx.conn, id, true).await?;
+                }
                 record_bank(
                     ctx,
                     &a,
@@ -64,7 +69,10 @@ pub async fn create_bank(app: &Arc<App>, b: NewBank) -> ApiResult<i64> {
                         category: b.category,
                         enabled: b.enabled,
                         pdq_threshold: b.pdq_threshold,
+                        negative: b.negative,
+                        matching_enabled_ratio: b.matching_enabled_ratio,
                     },
+                    false,
                 )?;
                 Ok(id)
             })
@@ -81,6 +89,8 @@ pub struct BankUpdate {
     pub pdq_threshold: u32,
     /// A new HMA `matching_enabled_ratio`, if it changes.
     pub matching_enabled_ratio: Option<f64>,
+    /// Whether the bank is negative after the update (logged with the update).
+    pub negative: bool,
 }
 
 /// Update bank `id` (called `name`): its row, a `bank update` log entry, the match index after
@@ -102,6 +112,7 @@ pub async fn update_bank(app: &Arc<App>, id: i64, name: &str, u: BankUpdate) -> 
                 if let Some(r) = u.matching_enabled_ratio {
                     store::set_matching_ratio(&mut ctx.conn, id, r).await?;
                 }
+                store::set_negative(&mut ctx.conn, id, u.negative).await?;
                 record_bank(
                     ctx,
                     &a,
@@ -113,7 +124,10 @@ pub async fn update_bank(app: &Arc<App>, id: i64, name: &str, u: BankUpdate) -> 
                         category: u.category,
                         enabled: u.enabled,
                         pdq_threshold: u.pdq_threshold,
+                        negative: u.negative,
+                        matching_enabled_ratio: u.matching_enabled_ratio.unwrap_or(1.0),
                     },
+                    u.matching_enabled_ratio.is_none(),
                 )
             })
         })
@@ -127,6 +141,7 @@ pub async fn delete_bank(app: &Arc<App>, id: i64, cur: &store::BankRow) -> ApiRe
     let now = now_rfc3339();
     let a = app.clone();
     let (name, category, threshold) = (cur.name.clone(), cur.category.clone(), cur.pdq_threshold);
+    let negative = cur.negative;
     app.store
         .write(move |ctx| {
             Box::pin(async move {
@@ -141,6 +156,7 @@ pub async fn delete_bank(app: &Arc<App>, id: i64, cur: &store::BankRow) -> ApiRe
                         category,
                         enabled: false,
                         pdq_threshold: threshold,
+                        negative,
                     }),
                 )?;
                 let a2 = a.clone();
@@ -152,14 +168,16 @@ pub async fn delete_bank(app: &Arc<App>, id: i64, cur: &store::BankRow) -> ApiRe
     Ok(())
 }
 
-/// Log a bank's creation or update and, after the commit, give the match index its settings.
+/// Log a bank's creation or update and, after the commit, give the match index its settings
+/// (`keep_ratio`: the bank's HMA ratio is unchanged, the index keeps the one it has).
 fn record_bank(
     ctx: &mut candor_store::WriteCtx,
     a: &Arc<App>,
     now: &str,
     id: i64,
     op: ChangeOp,
-    info: BankInfo,
+    mut info: BankInfo,
+    keep_ratio: bool,
 ) -> Result<(), candor_store::StoreError> {
     append(
         ctx,
@@ -171,10 +189,19 @@ fn record_bank(
             category: info.category.clone(),
             enabled: info.enabled,
             pdq_threshold: info.pdq_threshold,
+            negative: info.negative,
         }),
     )?;
     let a = a.clone();
-    ctx.after_commit(move || a.matcher.write().expect("matcher lock").set_bank(id, info));
+    ctx.after_commit(move || {
+        let mut m = a.matcher.write().expect("matcher lock");
+        if keep_ratio {
+            if let Some(cur) = m.banks().get(&id) {
+                info.matching_enabled_ratio = cur.matching_enabled_ratio;
+            }
+        }
+        m.set_bank(id, info)
+    });
     Ok(())
 }
 
@@ -186,8 +213,8 @@ pub struct NewSignal {
     pub quality: Option<u8>,
 }
 
-/// Insert one bank content with its signals (used by curators and by review confirmations).
-/// Returns the log indexes.
+/// Insert one bank content with its signals and its user metadata (JSON text, stored and
+/// returned, never logged). Returns the log indexes.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_content(
     app: &Arc<App>,
@@ -199,6 +226,7 @@ pub async fn insert_content(
     note: String,
     prov: String,
     by: String,
+    metadata: Option<String>,
 ) -> ApiResult<Vec<u64>> {
     let now = now_rfc3339();
     let a = app.clone();
@@ -207,11 +235,15 @@ pub async fn insert_content(
         .store
         .write(move |ctx| {
             Box::pin(async move {
-                insert_content_in(
+                let idx = insert_content_in(
                     ctx, &a, bank_id, &bank, &category, &public_id, &signals, &note, &prov, &by,
                     &now, None,
                 )
-                .await
+                .await?;
+                if let Some(m) = &metadata {
+                    store::set_metadata(&mut ctx.conn, &public_id, m).await?;
+                }
+                Ok(idx)
             })
         })
         .await?)
@@ -285,7 +317,9 @@ pub async fn insert_content_in(
         let mut m = a2.matcher.write().expect("matcher lock");
         m.insert_many(
             bank_id,
-            (rows.iter()).map(|(row, kind, value)| (*row, public_id.as_str(), *kind, &value[..])),
+            (rows.iter()).map(|(row, kind, value)| {
+                (*row, content_row, public_id.as_str(), *kind, &value[..])
+            }),
         );
     });
     Ok(indexes)
@@ -376,7 +410,8 @@ pub async fn change_content_in(
         if op == ContentOp::Enable {
             m.insert_many(
                 bank_id,
-                (rows.iter()).map(|(row, kind, value)| (*row, public.as_str(), *kind, &value[..])),
+                (rows.iter())
+                    .map(|(row, kind, value)| (*row, cid, public.as_str(), *kind, &value[..])),
             );
         } else {
             for (row, _, _) in rows {

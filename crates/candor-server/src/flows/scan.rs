@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::entries::append;
 use crate::error::{ApiError, ApiResult};
-use crate::matcher::{Found, Query};
+use crate::matcher::{Found, Query, Screened};
 use crate::signals::UploadSignals;
 use crate::{new_id, now_rfc3339, App};
 
@@ -69,7 +69,15 @@ pub struct DecisionOut {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScanResponse {
+    /// The matches the policies decided on (none when a negative bank matched).
     pub matches: Vec<Found>,
+    /// Matches in negative banks (allowlists): when there are any, every other match was
+    /// suppressed (`suppressed`) and no policy acted on it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowlisted: Vec<Found>,
+    /// Matches a negative-bank match suppressed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<Found>,
     pub recipients: Vec<RecipientAction>,
     pub audience: Vec<AudienceAction>,
     pub decisions: Vec<DecisionOut>,
@@ -149,24 +157,58 @@ async fn queue_item(
     .await
 }
 
-/// Policies over the matches: decisions with statements, notices, review items and log
-/// entries, all in one write; `deliver` with no decision writes nothing.
+/// What a statement says when a negative bank suppressed matches: the negative banks and the
+/// suppressed matches (bank, distance, signal), so no suppression is silent.
+fn suppression_note(s: &Screened) -> serde_json::Value {
+    let brief =
+        |f: &Found| serde_json::json!({"bank": f.bank, "signal": f.signal, "distance": f.distance});
+    serde_json::json!({
+        "allowlisted": s.allowlisted.iter().map(brief).collect::<Vec<_>>(),
+        "suppressed": s.suppressed.iter().map(brief).collect::<Vec<_>>(),
+    })
+}
+
+/// Policies over the matches left after negative banks ([`Screened`]): decisions with
+/// statements, notices, review items and log entries, all in one write; `deliver` with no
+/// decision writes nothing. Content a negative bank matched is known, so it is never sampled
+/// as unknown content; a decision still taken (an `unhashable` rule) records the suppression
+/// in its statement (`negative_bank_suppression`).
 #[allow(clippy::too_many_arguments)]
 pub async fn decide(
     app: &Arc<App>,
     ctx: ScanContext,
     defer: Option<Deferral>,
-    found: Vec<Found>,
+    screened: Screened,
     query: &Query,
     tell_recipients: bool,
     unhashable: Option<String>,
 ) -> ApiResult<ScanResponse> {
+    let Screened {
+        matches: found,
+        allowlisted,
+        suppressed,
+    } = screened;
+    let suppression = (!allowlisted.is_empty()).then(|| {
+        suppression_note(&Screened {
+            matches: Vec::new(),
+            allowlisted: allowlisted.clone(),
+            suppressed: suppressed.clone(),
+        })
+    });
+    if !suppressed.is_empty() {
+        metrics::counter!("candor_suppressed_matches_total").increment(suppressed.len() as u64);
+    }
     let facts = candor_policy::ScanFacts {
         matches: found.iter().filter_map(to_policy_match).collect(),
         unhashable,
     };
     let now = now_rfc3339();
-    let draw: f64 = rand::rng().random();
+    // A draw of 1.0 never samples (the rate is below 1 or sampling takes `draw < rate`).
+    let draw: f64 = if suppression.is_some() {
+        1.0
+    } else {
+        rand::rng().random()
+    };
     let policies = app.policies();
     let outcome = candor_policy::evaluate_with(&policies, &ctx, &facts, &now, draw)
         .map_err(|e| ApiError::bad_request("invalid_context", e.to_string()))?;
@@ -193,6 +235,8 @@ pub async fn decide(
     if outcome.decisions.is_empty() && !outcome.sampled_for_review {
         return Ok(ScanResponse {
             matches: found,
+            allowlisted,
+            suppressed,
             recipients,
             audience,
             decisions: Vec::new(),
@@ -215,6 +259,7 @@ pub async fn decide(
     let a = app.clone();
     let ids2 = ids.clone();
     let outcome2 = outcome.clone();
+    let suppression2 = suppression.clone();
     let (decisions, sampled_item) = app
         .store
         .write(move |wctx| {
@@ -255,6 +300,10 @@ pub async fn decide(
                         }),
                     )?;
                     let review_item = (d.action == Action::HoldForReview).then(new_id);
+                    let mut statement = serde_json::to_value(&d.statement).unwrap_or_default();
+                    if let (Some(note), Some(obj)) = (&suppression2, statement.as_object_mut()) {
+                        obj.insert("negative_bank_suppression".into(), note.clone());
+                    }
                     candor_store::decisions::record(
                         &mut wctx.conn,
                         &candor_store::decisions::NewDecision {
@@ -266,7 +315,7 @@ pub async fn decide(
                             policy_id: &d.policy_id,
                             jurisdictions: &serde_json::to_string(&d.jurisdictions)
                                 .unwrap_or_default(),
-                            statement: &serde_json::to_string(&d.statement).unwrap_or_default(),
+                            statement: &statement.to_string(),
                             matches: &serde_json::to_string(&d.matches).unwrap_or_default(),
                             nonce: nonce.as_slice(),
                             log_index,
@@ -358,7 +407,7 @@ pub async fn decide(
                         policy: d.policy_id.clone(),
                         jurisdictions: d.jurisdictions.clone(),
                         recipients: d.recipients.clone(),
-                        statement: serde_json::to_value(&d.statement).unwrap_or_default(),
+                        statement,
                         log_index,
                         notices,
                         review_item,
@@ -436,6 +485,8 @@ pub async fn decide(
     }
     Ok(ScanResponse {
         matches: found,
+        allowlisted,
+        suppressed,
         recipients,
         audience,
         decisions,

@@ -36,6 +36,9 @@ pub struct Bank {
     pub provenance: String,
     pub enabled: bool,
     pub pdq_threshold: u32,
+    /// A negative bank (an allowlist): when content matches it, every other bank's matches
+    /// for that content are suppressed (reported as `suppressed`, never acted on).
+    pub negative: bool,
     pub content_count: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -59,6 +62,9 @@ pub struct NewBank {
     pub enabled: Option<bool>,
     #[serde(default)]
     pub pdq_threshold: Option<u32>,
+    /// A negative bank (an allowlist; default false).
+    #[serde(default)]
+    pub negative: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -68,6 +74,8 @@ pub struct BankUpdate {
     pub category: Option<String>,
     pub enabled: Option<bool>,
     pub pdq_threshold: Option<u32>,
+    /// Make the bank negative (an allowlist) or not; logged with the update.
+    pub negative: Option<bool>,
 }
 
 fn provenance(kind: Option<&str>, list: Option<&str>) -> Result<String, ApiError> {
@@ -117,6 +125,7 @@ impl From<store::BankRow> for Bank {
             provenance: b.provenance,
             enabled: b.enabled,
             pdq_threshold: b.pdq_threshold,
+            negative: b.negative,
             content_count: b.content_count,
             created_at: b.created_at,
             updated_at: b.updated_at,
@@ -169,6 +178,7 @@ pub async fn create(
             enabled,
             pdq_threshold: threshold,
             matching_enabled_ratio: 1.0,
+            negative: b.negative.unwrap_or(false),
         },
     )
     .await?;
@@ -199,6 +209,7 @@ pub async fn update(
     let category = u.category.unwrap_or(cur.category);
     let enabled = u.enabled.unwrap_or(cur.enabled);
     let threshold = u.pdq_threshold.unwrap_or(cur.pdq_threshold);
+    let negative = u.negative.unwrap_or(cur.negative);
     crate::flows::banks::update_bank(
         &app,
         id,
@@ -209,6 +220,7 @@ pub async fn update(
             enabled,
             pdq_threshold: threshold,
             matching_enabled_ratio: None,
+            negative,
         },
     )
     .await?;
@@ -253,6 +265,10 @@ pub struct BankContent {
     pub retraction_reason: Option<String>,
     pub created_at: String,
     pub created_by: String,
+    /// The user metadata given with the content (a JSON object), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
     pub signals: Vec<ContentSignal>,
     /// Log indexes of this change's entries (one per signal).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -276,7 +292,15 @@ pub struct NewContent {
     pub provenance: Option<String>,
     #[serde(default)]
     pub list_name: Option<String>,
+    /// User metadata (a JSON object, at most 64 KiB encoded): stored, returned with the
+    /// content, never logged.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
 }
+
+/// Largest encoded `metadata` of a content.
+const MAX_METADATA_BYTES: usize = 64 * 1024;
 
 /// Add content to a bank: JSON signals (`application/json`) or an upload (any other body),
 /// hashed here and dropped. It matches before this returns.
@@ -296,7 +320,7 @@ pub async fn add_content(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let (signals, note, prov) = if is_json {
+    let (signals, note, prov, metadata) = if is_json {
         let c: NewContent = serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
         check_text("note", &c.note, 2000)?;
@@ -332,7 +356,26 @@ pub async fn add_content(
             None => b.provenance.clone(),
             p => provenance(p, c.list_name.as_deref())?,
         };
-        (s, c.note, prov)
+        let metadata = match &c.metadata {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v @ serde_json::Value::Object(_)) => {
+                let text = v.to_string();
+                if text.len() > MAX_METADATA_BYTES {
+                    return Err(ApiError::bad_request(
+                        "invalid_metadata",
+                        "metadata is larger than 64 KiB",
+                    ));
+                }
+                Some(text)
+            }
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_metadata",
+                    "metadata must be a JSON object",
+                ))
+            }
+        };
+        (s, c.note, prov, metadata)
     } else {
         let up = hash_upload(&app, body, app.hash_options(false, false)).await?;
         let mut s = vec![
@@ -357,7 +400,7 @@ pub async fn add_content(
                 },
             );
         }
-        (s, String::new(), b.provenance.clone())
+        (s, String::new(), b.provenance.clone(), None)
     };
     let public_id = new_id();
     insert_content(
@@ -370,6 +413,7 @@ pub async fn add_content(
         note,
         prov,
         caller.who(),
+        metadata,
     )
     .await?;
     let content = load_content(&app, &b.name, &public_id).await?;
@@ -400,6 +444,10 @@ async fn content_from_row(app: &App, row: store::ContentRow) -> ApiResult<BankCo
         retraction_reason: row.retraction_reason,
         created_at: row.created_at,
         created_by: row.created_by,
+        metadata: row
+            .metadata
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok()),
         signals: sigs
             .into_iter()
             .map(|s| ContentSignal {
@@ -895,8 +943,16 @@ async fn write_import(
         let mut m = a2.matcher.write().expect("matcher lock");
         m.insert_many(
             bank_id,
-            (lines.iter().zip(&public).enumerate())
-                .map(|(i, (l, p))| (rows.first_signal + i as i64, p.as_str(), l.kind, l.value())),
+            (lines.iter().zip(&public).enumerate()).map(|(i, (l, p))| {
+                let i = i as i64;
+                (
+                    rows.first_signal + i,
+                    rows.first_content + i,
+                    p.as_str(),
+                    l.kind,
+                    l.value(),
+                )
+            }),
         );
     });
     Ok((first, last))

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::matcher::Found;
+use crate::matcher::{screen, Found, Screened};
 use crate::signals::{hash_upload, query_from_hex, UploadSignals};
 use crate::AppState;
 
@@ -18,14 +18,54 @@ pub struct HashLookup {
     pub pdq: Option<String>,
     pub md5: Option<String>,
     pub sha256: Option<String>,
+    /// Comma-separated bank names: report only these banks' matches (negative banks apply
+    /// whatever the filter).
+    pub banks: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LookupResult {
+    /// Matches to act on (none when a negative bank matched).
     pub matches: Vec<Found>,
+    /// Matches in negative banks (allowlists); when present, the others are in `suppressed`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowlisted: Vec<Found>,
+    /// Matches a negative-bank match suppressed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<Found>,
     /// The signals computed from an upload.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signals: Option<UploadSignals>,
+}
+
+/// The `banks` filter of a lookup: comma-separated names, blanks ignored (`None`: every bank).
+pub fn bank_filter(banks: Option<&str>) -> Option<Vec<String>> {
+    banks.filter(|b| !b.trim().is_empty()).map(|b| {
+        b.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+/// Screen `found` by negative banks (over every bank), then keep only the filter's banks'
+/// matches and suppressed matches; the negative-bank matches that explain a suppression stay.
+pub fn screen_filtered(found: Vec<Found>, banks: &Option<Vec<String>>) -> Screened {
+    let mut s = screen(found);
+    if let Some(b) = banks {
+        s.matches.retain(|m| b.contains(&m.bank));
+        s.suppressed.retain(|m| b.contains(&m.bank));
+    }
+    s
+}
+
+fn result(s: Screened, signals: Option<UploadSignals>) -> LookupResult {
+    LookupResult {
+        matches: s.matches,
+        allowlisted: s.allowlisted,
+        suppressed: s.suppressed,
+        signals,
+    }
 }
 
 /// Look up hashes.
@@ -37,11 +77,11 @@ pub async fn by_hash(
 ) -> ApiResult<Json<LookupResult>> {
     caller.require(LOOKUP_ROLES)?;
     let query = query_from_hex(q.pdq.as_deref(), q.md5.as_deref(), q.sha256.as_deref())?;
-    let matches = app.matcher.read().expect("matcher lock").find(&query);
-    Ok(Json(LookupResult {
-        matches,
-        signals: None,
-    }))
+    let found = app.matcher.read().expect("matcher lock").find(&query);
+    Ok(Json(result(
+        screen_filtered(found, &bank_filter(q.banks.as_deref())),
+        None,
+    )))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -50,6 +90,10 @@ pub struct UploadLookup {
     pub dihedral: Option<bool>,
     /// Also match the border-trimmed image (default: the service's `match_trimmed`).
     pub trimmed: Option<bool>,
+    /// Comma-separated bank names: report only these banks' matches.
+    pub banks: Option<String>,
+    /// Answer the signals computed from the upload (`signals`; default true).
+    pub include_signals: Option<bool>,
 }
 
 /// The bytes of an upload: the raw body, or the file part of a multipart form (named `file`, or
@@ -132,13 +176,14 @@ pub async fn by_upload(
         q.trimmed.unwrap_or(app.config.match_trimmed),
     );
     let signals = hash_upload(&app, bytes, opts).await?;
-    let matches = app
+    let found = app
         .matcher
         .read()
         .expect("matcher lock")
         .find(&signals.query);
-    Ok(Json(LookupResult {
-        matches,
-        signals: Some(signals),
-    }))
+    let screened = screen_filtered(found, &bank_filter(q.banks.as_deref()));
+    Ok(Json(result(
+        screened,
+        q.include_signals.unwrap_or(true).then_some(signals),
+    )))
 }

@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/v1/numbers", get(ops::numbers))
+        .route("/v1/status", get(ops::status))
         .route("/v1/banks", get(banks::list).post(banks::create))
         .route(
             "/v1/banks/{bank}",

@@ -13,9 +13,12 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// Ready: the match index is loaded and caught up with the log, and the store answers. 503
-/// while the index loads (`status: loading`; the process is alive, see `/healthz`).
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Object), (status = 503)))]
+/// Ready: the match index is loaded and within its staleness bounds, and the store answers.
+/// 503 while the index loads (`status: loading`; the process is alive, see `/healthz`), when
+/// the store does not answer (`unavailable`) or when the index is further behind the store
+/// than `index_max_lag_entries` / `index_max_lag_secs` allow (`behind`; `index_lag` says how
+/// far).
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Object), (status = 503, body = Object, description = "loading, unavailable or behind")))]
 pub async fn readyz(State(app): State<AppState>) -> Response {
     let size = app.store.checkpoint().checkpoint.size;
     if !app.is_ready() {
@@ -23,15 +26,47 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     }
     let db = app.store.ping().await;
+    let lag = if db { app.index_lag().await.ok() } else { None };
     let entries = app.matcher.read().expect("matcher lock").len();
     let index = app.load_report.lock().expect("report lock").clone();
-    let body = serde_json::json!({"status": if db {"ready"} else {"unavailable"}, "indexed_signals": entries, "log_size": size, "index": index});
-    let status = if db {
+    let status = match &lag {
+        None => "unavailable",
+        Some(l) if !l.within_bounds => "behind",
+        Some(_) => "ready",
+    };
+    let body = serde_json::json!({"status": status, "indexed_signals": entries, "log_size": size, "index": index, "index_lag": lag});
+    let code = if status == "ready" {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(body)).into_response()
+    (code, Json(body)).into_response()
+}
+
+/// `GET /v1/status`: the match index (signals by kind) and how far it is behind the store.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Status {
+    pub log_size: u64,
+    /// Indexed signals by kind (`pdq`, `md5`, `sha256`).
+    #[schema(value_type = Object)]
+    pub indexed_signals: std::collections::BTreeMap<&'static str, usize>,
+    pub index_lag: crate::IndexLag,
+}
+
+/// The match index and its staleness (any role that may look up).
+#[utoipa::path(get, path = "/v1/status", tag = "ops", responses((status = 200, body = Status)), security(("bearer" = [])))]
+pub async fn status(
+    State(app): State<AppState>,
+    caller: crate::auth::Caller,
+) -> crate::error::ApiResult<Json<Status>> {
+    caller.require(crate::routes::lookup::LOOKUP_ROLES)?;
+    let lag = app.index_lag().await?;
+    let counts = app.matcher.read().expect("matcher lock").counts();
+    Ok(Json(Status {
+        log_size: lag.committed_log_size,
+        indexed_signals: counts.iter().map(|(k, n)| (k.as_str(), *n)).collect(),
+        index_lag: lag,
+    }))
 }
 
 /// Prometheus text format.

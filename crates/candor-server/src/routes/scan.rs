@@ -139,7 +139,7 @@ pub async fn scan(
         }
         check_text("legal_basis", &d.legal_basis, 200)?;
     }
-    let found = app.matcher.read().expect("matcher lock").find(&query);
+    let found = crate::matcher::screen(app.matcher.read().expect("matcher lock").find(&query));
     // An image Candor could not hash goes to the published `unhashable` rules, never silently
     // through (its exact digests were still matched).
     let unhashable = upload

@@ -123,10 +123,19 @@ pub struct Resp {
     pub connection: String,
     /// The `Retry-After` header, if any.
     pub retry_after: String,
+    /// Every header, names lowercase.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Resp {
+    /// The header `name` (lowercase), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
@@ -416,6 +425,11 @@ impl TestServer {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
         let body = resp
             .body_mut()
             .with_config()
@@ -427,6 +441,7 @@ impl TestServer {
             content_type,
             connection,
             retry_after,
+            headers,
             body,
         }
     }

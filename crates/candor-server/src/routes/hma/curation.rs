@@ -55,8 +55,13 @@ fn ratio(b: &store::BankRow) -> f64 {
 }
 
 /// HMA's `BankConfig`: `{"name", "matching_enabled_ratio"}`.
+/// HMA's bank shape; Candor's `negative` (an extra field HMA clients ignore) only when set.
 fn bank_json(b: &store::BankRow) -> Value {
-    json!({"name": b.name, "matching_enabled_ratio": ratio(b)})
+    let mut v = json!({"name": b.name, "matching_enabled_ratio": ratio(b)});
+    if b.negative {
+        v["negative"] = Value::Bool(true);
+    }
+    v
 }
 
 async fn find_bank(app: &App, name: &str) -> HmaResult<Option<store::BankRow>> {
@@ -136,7 +141,7 @@ fn check_ratio(r: f64) -> HmaResult<f64> {
 }
 
 /// HMA `GET /c/banks`: `[{"name", "matching_enabled_ratio"}…]` (every bank, Candor's too).
-#[utoipa::path(get, path = "/c/banks", tag = "hma", responses((status = 200, body = Object)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/c/banks", tag = "hma", responses((status = 200, body = [Object])), security(("bearer" = [])))]
 pub async fn banks_index(State(app): State<AppState>, caller: Caller) -> HmaResult<Json<Value>> {
     caller.require(BANK_READERS)?;
     let banks = store::list_banks(app.store.reader()).await?;
@@ -154,9 +159,9 @@ pub async fn bank_show(
     Ok(Json(bank_json(&bank_or_404(&app, &name).await?)))
 }
 
-/// HMA `POST /c/banks` `{"name", "enabled_ratio"?, "enabled"?}`: 201 with the bank; 400 for a
+/// HMA `POST /c/banks` `{"name", "enabled_ratio"?, "enabled"?, "negative"?}` (`negative`: Candor's negative bank, an allowlist): 201 with the bank; 400 for a
 /// name that is not `UPPER_WITH_UNDERSCORE`; 403 `Bank already exists`; 422 without a name.
-#[utoipa::path(post, path = "/c/banks", tag = "hma", request_body(content = Object, description = "{\"name\", \"enabled_ratio\"?, \"enabled\"?}"), responses((status = 201, body = Object), (status = 400), (status = 403), (status = 422)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/c/banks", tag = "hma", request_body(content = Object, description = "{\"name\", \"enabled_ratio\"?, \"enabled\"?, \"negative\"?}"), responses((status = 201, body = Object), (status = 400), (status = 403), (status = 422)), security(("bearer" = [])))]
 pub async fn bank_create(
     State(app): State<AppState>,
     caller: Caller,
@@ -172,6 +177,7 @@ pub async fn bank_create(
         (None, Some(e)) => f64::from(u8::from(e)),
         (None, None) => 1.0,
     };
+    let negative = opt_bool(&m, "negative")?.unwrap_or(false);
     check_name(&name)?;
     let exists = || HmaError::new(StatusCode::FORBIDDEN, "Bank already exists");
     if find_bank(&app, &name).await?.is_some() {
@@ -187,6 +193,7 @@ pub async fn bank_create(
             enabled: r > 0.0,
             pdq_threshold: app.config.pdq_threshold,
             matching_enabled_ratio: r,
+            negative,
         },
     )
     .await;
@@ -200,7 +207,7 @@ pub async fn bank_create(
     Ok((StatusCode::CREATED, Json(bank_json(&b))))
 }
 
-/// HMA `PUT /c/bank/<name>` `{"name"?, "enabled"?, "enabled_ratio"?}`. Renaming is refused
+/// HMA `PUT /c/bank/<name>` `{"name"?, "enabled"?, "enabled_ratio"?, "negative"?}`. Renaming is refused
 /// (400): Candor's log entries name a bank, so a rename would be a new bank.
 #[utoipa::path(put, path = "/c/bank/{bank_name}", tag = "hma", params(("bank_name" = String, Path)), request_body(content = Object), responses((status = 200, body = Object), (status = 400), (status = 404)), security(("bearer" = [])))]
 pub async fn bank_update(
@@ -230,7 +237,8 @@ pub async fn bank_update(
     if let Some(x) = opt_f64(&m, "enabled_ratio")? {
         r = check_ratio(x)?;
     }
-    if r != ratio(&cur) {
+    let negative = opt_bool(&m, "negative")?.unwrap_or(cur.negative);
+    if r != ratio(&cur) || negative != cur.negative {
         flows::update_bank(
             &app,
             cur.id,
@@ -241,6 +249,7 @@ pub async fn bank_update(
                 enabled: r > 0.0,
                 pdq_threshold: cur.pdq_threshold,
                 matching_enabled_ratio: Some(r),
+                negative,
             },
         )
         .await?;
@@ -669,7 +678,7 @@ pub async fn content_delete(
 }
 
 /// HMA `GET /c/signal_type`: `[{"name", "enabled_ratio"}…]`.
-#[utoipa::path(get, path = "/c/signal_type", tag = "hma", responses((status = 200, body = Object)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/c/signal_type", tag = "hma", responses((status = 200, body = [Object])), security(("bearer" = [])))]
 pub async fn signal_types(caller: Caller) -> HmaResult<Json<Value>> {
     caller.require(BANK_READERS)?;
     Ok(Json(Value::Array(
@@ -712,7 +721,7 @@ pub async fn signal_type_index(
 }
 
 /// HMA `GET /c/content_type`: `[{"name", "enabled"}…]`.
-#[utoipa::path(get, path = "/c/content_type", tag = "hma", responses((status = 200, body = Object)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/c/content_type", tag = "hma", responses((status = 200, body = [Object])), security(("bearer" = [])))]
 pub async fn content_types(caller: Caller) -> HmaResult<Json<Value>> {
     caller.require(BANK_READERS)?;
     Ok(Json(Value::Array(

@@ -8,14 +8,15 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Query, Request, State};
+use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{
-    bank_filter, find, hash_form, hash_url, is_true, read_form, signal_type, HmaError, HmaMatch,
-    HmaResult, Signal,
+    bank_filter, find, hash_form, hash_url, is_true, read_form, signal_type, Hashed, HmaError,
+    HmaMatch, HmaResult, Screened, Signal,
 };
 use crate::auth::Caller;
 use crate::matcher::SignalKind;
@@ -54,7 +55,7 @@ pub async fn raw_lookup(
     State(app): State<AppState>,
     caller: Caller,
     Query(q): Query<RawLookup>,
-) -> HmaResult<Json<Value>> {
+) -> HmaResult<(HeaderMap, Json<Value>)> {
     caller.require(LOOKUP_ROLES)?;
     let signal = q
         .signal
@@ -67,6 +68,7 @@ pub async fn raw_lookup(
     let found = find(&app, &s.query(&v)).await?;
     let with_distance = is_true(q.include_distance.as_deref());
     let matches: Vec<Value> = found
+        .matches
         .iter()
         .filter(|m| keep(m, &banks))
         .map(|m| {
@@ -77,7 +79,7 @@ pub async fn raw_lookup(
             }
         })
         .collect();
-    Ok(Json(json!({ "matches": matches })))
+    Ok((found.headers(), Json(json!({ "matches": matches }))))
 }
 
 /// The coin flip of a lookup (HMA: `random.Random(seed).random()`, 0 when bypassed): banks
@@ -116,6 +118,9 @@ pub struct Lookup {
     pub content_type: Option<String>,
     /// With `url`: comma-separated signal types to compute.
     pub types: Option<String>,
+    /// With `url`: `true` adds `"_signals": {"<signal type>": "<hash>"}`, the hashes computed
+    /// from the fetched content (Candor's; HMA answers only the matches).
+    pub include_signals: Option<String>,
     /// The hash (with `signal_type`).
     pub signal: Option<String>,
     /// `pdq`, `video_md5` (or `md5`) or `sha256`; with `url`, the one type to answer for.
@@ -136,22 +141,24 @@ pub async fn lookup_get(
     State(app): State<AppState>,
     caller: Caller,
     Query(q): Query<Lookup>,
-) -> HmaResult<Json<Value>> {
+) -> HmaResult<(HeaderMap, Json<Value>)> {
     caller.require(LOOKUP_ROLES)?;
     let banks = bank_filter(q.banks.as_deref());
     let flip = coinflip(q.seed.as_deref(), is_true(q.bypass_coinflip.as_deref()));
     if let Some(url) = &q.url {
         let hashed = hash_url(&app, url, q.content_type.as_deref(), q.types.as_deref()).await?;
-        let mut out = Map::new();
-        for h in hashed {
-            let found = find(&app, &h.query).await?;
-            out.insert(h.signal.name().into(), by_bank(&found, &banks, flip));
+        let (mut out, names) = by_type(&app, &hashed, &banks, flip).await?;
+        let mut body = match &q.signal_type {
+            Some(st) => {
+                let key = Signal::parse(st).map_or(st.clone(), |s| s.name().to_string());
+                out.remove(&key).unwrap_or_else(|| json!({}))
+            }
+            None => Value::Object(out),
+        };
+        if is_true(q.include_signals.as_deref()) {
+            body["_signals"] = signals_json(&hashed);
         }
-        if let Some(st) = &q.signal_type {
-            let key = Signal::parse(st).map_or(st.clone(), |s| s.name().to_string());
-            return Ok(Json(out.remove(&key).unwrap_or_else(|| json!({}))));
-        }
-        return Ok(Json(Value::Object(out)));
+        return Ok((names.headers(), Json(body)));
     }
     let (Some(signal), Some(st)) = (&q.signal, &q.signal_type) else {
         return Err(HmaError::bad(
@@ -160,7 +167,7 @@ pub async fn lookup_get(
     };
     let (s, v) = one_signal(st, signal)?;
     let found = find(&app, &s.query(&v)).await?;
-    Ok(Json(by_bank(&found, &banks, flip)))
+    Ok((found.headers(), Json(by_bank(&found.matches, &banks, flip))))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -173,6 +180,36 @@ pub struct LookupPost {
     pub bypass_coinflip: Option<String>,
     /// Comma-separated signal types to compute.
     pub types: Option<String>,
+    /// `true` adds `"_signals": {"<signal type>": "<hash>"}`, the hashes computed from the
+    /// upload (Candor's; HMA answers only the matches).
+    pub include_signals: Option<String>,
+}
+
+/// The `_signals` member: each computed signal type's hash.
+fn signals_json(hashed: &[Hashed]) -> Value {
+    let m: Map<String, Value> = hashed
+        .iter()
+        .map(|h| (h.signal.name().to_string(), json!(h.hex)))
+        .collect();
+    Value::Object(m)
+}
+
+/// Match every computed signal: `{"<signal type>": {"<BANK>": […]}}` and the screening of all
+/// of them (for the headers).
+async fn by_type(
+    app: &crate::App,
+    hashed: &[Hashed],
+    banks: &Option<Vec<String>>,
+    flip: f64,
+) -> HmaResult<(Map<String, Value>, Screened)> {
+    let mut out = Map::new();
+    let mut names = Screened::default();
+    for h in hashed {
+        let found = find(app, &h.query).await?;
+        out.insert(h.signal.name().into(), by_bank(&found.matches, banks, flip));
+        names.merge_names(&found);
+    }
+    Ok((out, names))
 }
 
 /// HMA `POST /m/lookup`: one file (field `photo` or `video`), `{"<signal type>": {"<BANK>":
@@ -183,7 +220,7 @@ pub async fn lookup_post(
     caller: Caller,
     Query(q): Query<LookupPost>,
     req: Request,
-) -> HmaResult<Json<Value>> {
+) -> HmaResult<(HeaderMap, Json<Value>)> {
     caller.require(LOOKUP_ROLES)?;
     if !super::is_multipart(&req) {
         // Read the body first: a client still sending it gets the answer, not a broken pipe.
@@ -194,12 +231,11 @@ pub async fn lookup_post(
     let hashed = hash_form(&app, &form, q.types.as_deref()).await?;
     let banks = bank_filter(q.banks.as_deref());
     let flip = coinflip(q.seed.as_deref(), is_true(q.bypass_coinflip.as_deref()));
-    let mut out = Map::new();
-    for h in hashed {
-        let found = find(&app, &h.query).await?;
-        out.insert(h.signal.name().into(), by_bank(&found, &banks, flip));
+    let (mut out, names) = by_type(&app, &hashed, &banks, flip).await?;
+    if is_true(q.include_signals.as_deref()) {
+        out.insert("_signals".into(), signals_json(&hashed));
     }
-    Ok(Json(Value::Object(out)))
+    Ok((names.headers(), Json(Value::Object(out))))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -224,8 +260,10 @@ pub fn index_sizes(app: &App) -> [(SignalKind, usize); 3] {
     app.matcher.read().expect("matcher lock").counts()
 }
 
-/// HMA `GET /m/index/status`: `{"pdq": {"present", "built_to", "size"}, …}`. Candor's index
-/// is current at every commit: `built_to` is now.
+/// HMA `GET /m/index/status`: `{"pdq": {"present", "built_to", "size"}, …}`, plus Candor's
+/// staleness per type (`behind_entries`, `behind_secs`: how far the in-memory index is behind
+/// the store). `built_to` is the time up to which the index holds every change: now when it
+/// is current (always on a single node), earlier when a follower is behind.
 #[utoipa::path(get, path = "/m/index/status", tag = "hma", params(TypeFilter), responses((status = 200, body = Object), (status = 400)), security(("bearer" = [])))]
 pub async fn index_status(
     State(app): State<AppState>,
@@ -234,14 +272,16 @@ pub async fn index_status(
 ) -> HmaResult<Json<Value>> {
     caller.require(LOOKUP_ROLES)?;
     let want = selected(q.signal_type.as_deref())?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let lag = app.index_lag().await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() - lag.behind_secs.ceil() as i64;
     let mut out = Map::new();
     for (kind, n) in index_sizes(&app) {
         let s = Signal::of_kind(kind);
         if want.contains(&s) {
             out.insert(
                 s.name().into(),
-                json!({"present": true, "built_to": now, "size": n}),
+                json!({"present": true, "built_to": now, "size": n,
+                       "behind_entries": lag.behind_entries, "behind_secs": lag.behind_secs}),
             );
         }
     }

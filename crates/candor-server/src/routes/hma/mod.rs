@@ -471,14 +471,7 @@ pub fn is_true(v: Option<&str>) -> bool {
 }
 
 /// The `banks` filter: comma-separated names.
-pub fn bank_filter(banks: Option<&str>) -> Option<Vec<String>> {
-    banks.filter(|b| !b.is_empty()).map(|b| {
-        b.split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect()
-    })
-}
+pub use crate::routes::lookup::bank_filter;
 
 /// A match as HMA answers it: the content's integer id, the bank, the distance as text
 /// (`pretty_str`: the Hamming distance for PDQ, `-` for the exact digests).
@@ -497,20 +490,74 @@ impl HmaMatch {
     }
 }
 
-/// Matches of `q` with their bank content ids (one per content, the closest), closest first.
-pub async fn find(app: &App, q: &MatchQuery) -> HmaResult<Vec<HmaMatch>> {
+/// An HMA lookup's matches after negative banks ([`crate::matcher::screen`]): `matches` are
+/// answered; the negative banks' matches and the ones they suppressed are not (an HMA client
+/// would act on any bank it is given) but are named in the `X-Candor-Allowlisted` and
+/// `X-Candor-Suppressed` headers ([`Screened::headers`]), so the suppression is not silent.
+#[derive(Debug, Clone, Default)]
+pub struct Screened {
+    pub matches: Vec<HmaMatch>,
+    pub allowlisted: Vec<HmaMatch>,
+    pub suppressed: Vec<HmaMatch>,
+}
+
+impl Screened {
+    /// Add another signal type's result (the headers of a multi-signal lookup).
+    pub fn merge_names(&mut self, other: &Screened) {
+        self.allowlisted.extend(other.allowlisted.iter().cloned());
+        self.suppressed.extend(other.suppressed.iter().cloned());
+    }
+
+    /// `X-Candor-Allowlisted` / `X-Candor-Suppressed`: the banks, comma-separated, when a
+    /// negative bank matched.
+    pub fn headers(&self) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        let names = |v: &[HmaMatch]| {
+            let mut n: Vec<&str> = v.iter().map(|m| m.bank.as_str()).collect();
+            n.sort_unstable();
+            n.dedup();
+            n.join(",")
+        };
+        for (name, list) in [
+            ("x-candor-allowlisted", &self.allowlisted),
+            ("x-candor-suppressed", &self.suppressed),
+        ] {
+            if !list.is_empty() {
+                if let Ok(v) = axum::http::HeaderValue::from_str(&names(list)) {
+                    h.insert(name, v);
+                }
+            }
+        }
+        h
+    }
+}
+
+/// Matches of `q` with their bank content ids (one per content, the closest), closest first,
+/// screened by negative banks. The content ids and ratios come from the match index; only a
+/// content row id over 32 bits is read from the store.
+pub async fn find(app: &App, q: &MatchQuery) -> HmaResult<Screened> {
     let found: Vec<Found> = app.matcher.read().expect("matcher lock").find(q);
     if found.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Screened::default());
     }
-    let rows: Vec<i64> = found.iter().map(|f| f.row).collect();
-    let contents = candor_store::banks::contents_of_signals(app.store.reader(), &rows).await?;
-    let by_row: HashMap<i64, &candor_store::banks::SignalContent> =
-        contents.iter().map(|c| (c.signal_row, c)).collect();
-    let mut best: HashMap<i64, HmaMatch> = HashMap::new();
+    let unknown: Vec<i64> = (found.iter())
+        .filter(|f| f.content_row.is_none())
+        .map(|f| f.row)
+        .collect();
+    let mut by_row: HashMap<i64, (i64, f64)> = HashMap::new();
+    if !unknown.is_empty() {
+        for c in candor_store::banks::contents_of_signals(app.store.reader(), &unknown).await? {
+            by_row.insert(c.signal_row, (c.content_id, c.matching_enabled_ratio));
+        }
+    }
+    let mut best: HashMap<i64, (HmaMatch, bool)> = HashMap::new();
     for f in &found {
-        let Some(c) = by_row.get(&f.row) else {
-            continue; // removed since it matched
+        let (content_id, ratio) = match f.content_row {
+            Some(c) => (c, f.matching_enabled_ratio),
+            None => match by_row.get(&f.row) {
+                Some(c) => *c,
+                None => continue, // removed since it matched
+            },
         };
         let distance = if f.signal == "pdq" {
             f.distance.to_string()
@@ -518,24 +565,37 @@ pub async fn find(app: &App, q: &MatchQuery) -> HmaResult<Vec<HmaMatch>> {
             "-".to_string()
         };
         let m = HmaMatch {
-            bank_content_id: c.content_id,
-            bank: c.bank.clone(),
+            bank_content_id: content_id,
+            bank: f.bank.clone(),
             distance,
-            matching_enabled_ratio: c.matching_enabled_ratio,
+            matching_enabled_ratio: ratio,
             dist: f.distance,
         };
-        match best.get(&c.content_id) {
-            Some(b) if b.dist <= m.dist => {}
+        match best.get(&content_id) {
+            Some((b, _)) if b.dist <= m.dist => {}
             _ => {
-                best.insert(c.content_id, m);
+                best.insert(content_id, (m, f.negative));
             }
         }
     }
-    let mut out: Vec<HmaMatch> = best.into_values().collect();
-    out.sort_by(|a, b| {
+    let mut all: Vec<(HmaMatch, bool)> = best.into_values().collect();
+    all.sort_by(|(a, _), (b, _)| {
         a.dist
             .cmp(&b.dist)
             .then_with(|| a.bank_content_id.cmp(&b.bank_content_id))
     });
-    Ok(out)
+    let (neg, rest): (Vec<_>, Vec<_>) = all.into_iter().partition(|(_, n)| *n);
+    let strip = |v: Vec<(HmaMatch, bool)>| v.into_iter().map(|(m, _)| m).collect::<Vec<_>>();
+    Ok(if neg.is_empty() {
+        Screened {
+            matches: strip(rest),
+            ..Screened::default()
+        }
+    } else {
+        Screened {
+            matches: Vec::new(),
+            allowlisted: strip(neg),
+            suppressed: strip(rest),
+        }
+    })
 }
