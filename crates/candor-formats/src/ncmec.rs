@@ -183,25 +183,21 @@ impl<R: BufRead> Iterator for NcmecRecords<R> {
                         return self.fail(n, "an entry without <id>".into());
                     }
                 }
-                Event::Text(t) => {
-                    if self.text_for.is_some() || self.in_next {
-                        match t.unescape() {
-                            Ok(s) => self.text.push_str(&s),
-                            Err(e) => {
-                                let n = self.n;
-                                return self.fail(n, format!("bad text: {e}"));
-                            }
-                        }
-                        if self.text.len() > MAX_RECORD {
+                Event::Text(t) if self.text_for.is_some() || self.in_next => {
+                    match t.unescape() {
+                        Ok(s) => self.text.push_str(&s),
+                        Err(e) => {
                             let n = self.n;
-                            return self.fail(n, "text longer than 1 MiB".into());
+                            return self.fail(n, format!("bad text: {e}"));
                         }
+                    }
+                    if self.text.len() > MAX_RECORD {
+                        let n = self.n;
+                        return self.fail(n, "text longer than 1 MiB".into());
                     }
                 }
-                Event::CData(t) => {
-                    if self.text_for.is_some() {
-                        self.text.push_str(&String::from_utf8_lossy(&t));
-                    }
+                Event::CData(t) if self.text_for.is_some() => {
+                    self.text.push_str(&String::from_utf8_lossy(&t));
                 }
                 Event::End(_) => {
                     if self.in_next {
