@@ -1,4 +1,4 @@
-//! [`DigestIndex`]: exact lookup of cryptographic digests (MD5, SHA-256).
+//! [`DigestIndex`]: exact lookup of cryptographic digests (MD5, SHA-1, SHA-256).
 use crate::format::{checked_len, FileReader, FileWriter, FormatError, IndexKind};
 use crate::hash::{Bitset, EntryId, EntryRef, EntryRefs};
 use crate::pdq::{runs_to_words, words_to_runs};
@@ -21,6 +21,8 @@ pub struct DigestIndex<const N: usize> {
 
 /// Exact MD5 index.
 pub type Md5Index = DigestIndex<16>;
+/// Exact SHA-1 index.
+pub type Sha1Index = DigestIndex<20>;
 /// Exact SHA-256 index.
 pub type Sha256Index = DigestIndex<32>;
 
@@ -28,6 +30,7 @@ impl<const N: usize> DigestIndex<N> {
     fn kind() -> Result<IndexKind, FormatError> {
         match N {
             16 => Ok(IndexKind::Md5),
+            20 => Ok(IndexKind::Sha1),
             32 => Ok(IndexKind::Sha256),
             _ => Err(FormatError::Invalid(format!(
                 "no file kind for {N}-byte digests"

@@ -3,7 +3,7 @@
 //! ```text
 //! magic      8 bytes  "CANDORIX"
 //! version    u32      FORMAT_VERSION
-//! kind       u32      1 = PDQ, 2 = MD5, 3 = SHA-256
+//! kind       u32      1 = PDQ, 2 = MD5, 3 = SHA-256, 4 = SHA-1
 //! fields     u32 count, then that many u64 (kind-specific header)
 //! header     u64      XXH64 of every byte above
 //! sections   raw little-endian arrays whose lengths follow from the header
@@ -25,6 +25,7 @@ pub enum IndexKind {
     Pdq = 1,
     Md5 = 2,
     Sha256 = 3,
+    Sha1 = 4,
 }
 
 impl IndexKind {
@@ -33,6 +34,7 @@ impl IndexKind {
             1 => Some(IndexKind::Pdq),
             2 => Some(IndexKind::Md5),
             3 => Some(IndexKind::Sha256),
+            4 => Some(IndexKind::Sha1),
             _ => None,
         }
     }
@@ -42,6 +44,7 @@ impl IndexKind {
             IndexKind::Pdq => "PDQ",
             IndexKind::Md5 => "MD5",
             IndexKind::Sha256 => "SHA-256",
+            IndexKind::Sha1 => "SHA-1",
         }
     }
 }

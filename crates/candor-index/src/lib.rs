@@ -6,7 +6,7 @@
 //!   model says that is cheaper (small banks, large radii). Two table [`Layout`]s: `Split`
 //!   (fastest, ~100 bytes per entry) and `Compact` (~58 bytes per entry). Inserts are visible
 //!   at once, removals stop matching at once, [`PdqIndex::compact`] folds them into the tables.
-//! * [`DigestIndex`] ([`Md5Index`], [`Sha256Index`]) maps digests to entries.
+//! * [`DigestIndex`] ([`Md5Index`], [`Sha1Index`], [`Sha256Index`]) maps digests to entries.
 //! * Both read and write a versioned, checksummed file ([`mod@format`]) through `Read`/`Write`.
 //! * An [`EntryId`] is an entry's insertion position; [`EntryRefs`] maps it to an
 //!   [`EntryRef`] `{ bank, content }`.
@@ -19,7 +19,7 @@ mod mih;
 mod pdq;
 pub mod simd;
 
-pub use digest::{DigestIndex, Md5Index, Sha256Index};
+pub use digest::{DigestIndex, Md5Index, Sha1Index, Sha256Index};
 pub use format::{FormatError, IndexKind, FORMAT_VERSION};
 pub use hash::{EntryId, EntryRef, EntryRefs, Hash256, HexError};
 pub use mih::Layout;

@@ -1,6 +1,6 @@
 //! The digest index against a map model: inserts (with duplicate digests), removals,
 //! compaction, save and load.
-use candor_index::{EntryId, EntryRef, Md5Index, Sha256Index};
+use candor_index::{EntryId, EntryRef, Md5Index, Sha1Index, Sha256Index};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -86,4 +86,40 @@ proptest! {
             prop_assert_eq!(back.get(&[i as u8; 16]), vec![EntryId(i as u32)]);
         }
     }
+}
+
+#[test]
+fn sha1_index_round_trips_and_refuses_other_kinds() {
+    let mut index = Sha1Index::build((0..50u8).map(|i| {
+        (
+            [i; 20],
+            EntryRef {
+                bank: 1,
+                content: u64::from(i),
+            },
+        )
+    }));
+    index.insert(
+        [7; 20],
+        EntryRef {
+            bank: 2,
+            content: 99,
+        },
+    );
+    let bytes = index.write_to(Vec::new()).unwrap();
+    let back = Sha1Index::read_from(&bytes[..]).unwrap();
+    assert_eq!(back.get(&[7; 20]).len(), 2);
+    assert_eq!(back.get(&[60; 20]), Vec::<EntryId>::new());
+    assert_eq!(back.len(), 51);
+    // A SHA-1 file is not an MD5 or SHA-256 file, nor the other way round.
+    let e = Sha256Index::read_from(&bytes[..]).unwrap_err().to_string();
+    assert!(e.contains("SHA-1"), "{e}");
+    let md5 = Md5Index::build([(
+        [1; 16],
+        EntryRef {
+            bank: 0,
+            content: 0,
+        },
+    )]);
+    assert!(Sha1Index::read_from(&md5.write_to(Vec::new()).unwrap()[..]).is_err());
 }

@@ -1,7 +1,7 @@
 //! Log entries: what Candor records, in one versioned, canonical encoding. This module doc is
 //! the specification.
 //!
-//! # Encoding (versions 1 and 2)
+//! # Encoding (versions 1, 2 and 3)
 //!
 //! An entry is one JSON object in UTF-8 with no whitespace outside strings, its keys in the
 //! fixed order given below, strings escaped exactly as `serde_json` writes them (`"`, `\`
@@ -14,10 +14,11 @@
 //! {"v":1,"type":"<type>","time":"<YYYY-MM-DDTHH:MM:SSZ>", ...fields of the type... }
 //! ```
 //!
-//! `v` is the lowest version that can express the entry: `2` exactly when the entry uses
-//! something version 1 does not have (marked **v2** below), else `1`. An entry of version 1
-//! therefore encodes byte for byte as it always did, and a `"v":2` entry that needs nothing of
-//! version 2 is not canonical (refused).
+//! `v` is the lowest version that can express the entry: `3` exactly when the entry uses
+//! something version 2 does not have (marked **v3** below), else `2` exactly when it uses
+//! something version 1 does not have (marked **v2**), else `1`. An entry of version 1
+//! therefore encodes byte for byte as it always did, and a `"v":2` (or `"v":3`) entry that
+//! needs nothing of that version is not canonical (refused).
 //!
 //! `time` is RFC 3339 in UTC with seconds precision and a literal `Z`. Decoding parses the
 //! bytes, checks every field, encodes the result again and refuses the entry unless the two
@@ -43,7 +44,7 @@
 //! | type | keys after `v`, `type`, `time` |
 //! |---|---|
 //! | `bank` | `bank` (name), `op` (`create`/`update`/`delete`), `category`, `enabled` (bool), `pdq_threshold` (u32), `negative`? (**v2**, `true` only: a negative bank, an allowlist whose match suppresses every other bank's matches for the content) |
-//! | `bank_content` | `bank`, `content` (entry id), `op` (`add`/`retract`/`enable`/`disable`), `signal` (`pdq`/`md5`/`sha256`), `commitment` (hash: a salted [`crate::commit::signal_commitment`], never the signal in the clear), `category`, `provenance` (`own_review` or `imported:<list name>`), `reason`? (only with `retract`), `content_commitment`? (**v2**, hash; only with `add` and `own_review`: the content commitment of the person's content a review added, opened with their notice) |
+//! | `bank_content` | `bank`, `content` (entry id), `op` (`add`/`retract`/`enable`/`disable`), `signal` (`pdq`/`md5`/`sha256`, or `sha1` (**v3**)), `commitment` (hash: a salted [`crate::commit::signal_commitment`], never the signal in the clear), `category`, `provenance` (`own_review` or `imported:<list name>`), `reason`? (only with `retract`), `content_commitment`? (**v2**, hash; only with `add` and `own_review`: the content commitment of the person's content a review added, opened with their notice) |
 //! | `decision` | `decision` (id), `action` (`withhold`/`block`/`hold_for_review`), `policy` (id), `surface` (token), `territorial_scope` (array of ISO 3166-1 alpha-2 codes, two `A-Z` each, sorted, no duplicates, at most 300; may be empty), `category`, `decision_ground` (`DECISION_GROUND_…`), `automated_detection` (bool), `automated_decision` (`AUTOMATED_DECISION_FULLY`/`_PARTIALLY`/`_NOT_AUTOMATED`), `content_type` (DSA enum), `source_type` (DSA enum), `bank`?, `distance`? (u32, PDQ distance), `recipients` (u64, a count: never account ids), `content_commitment` (hash: [`crate::commit::content_commitment`] of the platform's content id, opened by the affected user with the nonce in the notice), `unhashable`? (**v2**, `true` only, never with `bank`/`distance`: the content could not be hashed and a published `unhashable` rule decided) |
 //! | `review` | `decision`? (id), `review_item` (id), `outcome` (`confirmed`/`rejected`), `bank`? (when the item was added to a bank), `content_commitment`? (**v2**, hash: the reviewed content, opened with the sender's notice) |
 //! | `appeal` | `appeal` (id), `decision`? (id), `review_item`? (**v2**, id: an appeal against a bank addition made by that review); exactly one of the two |
@@ -62,7 +63,7 @@ use crate::tile::MAX_ENTRY_SIZE;
 use crate::LogError;
 
 /// The newest encoding version this code writes and reads (it reads every version from 1).
-pub const ENTRY_VERSION: u64 = 2;
+pub const ENTRY_VERSION: u64 = 3;
 /// The policy name of the sampling settings in `policy_change` entries (not a valid policy id).
 pub const SAMPLING_POLICY: &str = "[sampling]";
 /// Largest encoded entry (an entry bundle's uint16 length).
@@ -148,14 +149,25 @@ pub enum SignalKind {
     Pdq,
     Md5,
     Sha256,
+    /// SHA-1 (version 3 of the entry encoding).
+    Sha1,
 }
 
 impl SignalKind {
+    /// Every kind, in the order the index and the numbers list them.
+    pub const ALL: [SignalKind; 4] = [
+        SignalKind::Pdq,
+        SignalKind::Md5,
+        SignalKind::Sha1,
+        SignalKind::Sha256,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SignalKind::Pdq => "pdq",
             SignalKind::Md5 => "md5",
             SignalKind::Sha256 => "sha256",
+            SignalKind::Sha1 => "sha1",
         }
     }
 
@@ -165,6 +177,7 @@ impl SignalKind {
             "pdq" => SignalKind::Pdq,
             "md5" => SignalKind::Md5,
             "sha256" => SignalKind::Sha256,
+            "sha1" => SignalKind::Sha1,
             _ => return None,
         })
     }
@@ -529,6 +542,11 @@ impl EntryBody {
 
     /// The lowest encoding version that can express this entry (see the module doc).
     pub fn version(&self) -> u64 {
+        if let EntryBody::BankContent(e) = self {
+            if e.signal == SignalKind::Sha1 {
+                return 3;
+            }
+        }
         let v2 = match self {
             EntryBody::Bank(e) => e.negative,
             EntryBody::Decision(e) => e.unhashable,

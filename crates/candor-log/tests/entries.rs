@@ -3,7 +3,7 @@
 use candor_log::entry::{
     examples, examples_v2, Action, AppealEntry, AppealOutcome, AppealOutcomeEntry, ChangeOp,
     ContentOp, DecisionEntry, Entry, EntryBody, NoticeDeferredEntry, PolicyChangeEntry,
-    ReviewEntry, ReviewOutcome, SampledEntry, ENTRY_TYPES, SAMPLING_POLICY,
+    ReviewEntry, ReviewOutcome, SampledEntry, SignalKind, ENTRY_TYPES, SAMPLING_POLICY,
 };
 use candor_log::numbers::Numbers;
 
@@ -395,6 +395,43 @@ fn version_two_forms_round_trip_and_are_canonical() {
     assert!(Entry::decode(v2.as_bytes()).is_err(), "{v2}");
     let v3 = s.replacen("{\"v\":1,", "{\"v\":3,", 1);
     assert!(Entry::decode(v3.as_bytes()).is_err(), "{v3}");
+    let v4 = s.replacen("{\"v\":1,", "{\"v\":4,", 1);
+    assert!(Entry::decode(v4.as_bytes()).is_err(), "{v4}");
+}
+
+#[test]
+fn sha1_signals_are_version_three() {
+    // A bank change of a SHA-1 signal needs version 3; every other signal keeps its version.
+    for (i, e) in examples_v2().into_iter().enumerate() {
+        let EntryBody::BankContent(mut c) = e.body else {
+            continue;
+        };
+        c.signal = SignalKind::Sha1;
+        let e = Entry::new(&e.time, EntryBody::BankContent(c));
+        assert_eq!(e.body.version(), 3, "example {i}");
+        let b = e.encode_checked().unwrap();
+        let s = String::from_utf8(b.clone()).unwrap();
+        assert!(
+            s.starts_with("{\"v\":3,") && s.contains("\"signal\":\"sha1\""),
+            "{s}"
+        );
+        assert_eq!(Entry::decode(&b).unwrap(), e);
+        for older in ["{\"v\":1,", "{\"v\":2,"] {
+            let claimed = s.replacen("{\"v\":3,", older, 1);
+            assert!(Entry::decode(claimed.as_bytes()).is_err(), "{claimed}");
+        }
+    }
+    for e in examples().into_iter().chain(examples_v2()) {
+        if let EntryBody::BankContent(mut c) = e.body.clone() {
+            c.signal = SignalKind::Sha1;
+            c.content_commitment = None;
+            c.provenance = "imported:ncmec".into();
+            let e = Entry::new(&e.time, EntryBody::BankContent(c));
+            assert!(String::from_utf8(e.encode_checked().unwrap())
+                .unwrap()
+                .starts_with("{\"v\":3,"));
+        }
+    }
 }
 
 #[test]

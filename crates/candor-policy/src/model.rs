@@ -137,6 +137,8 @@ pub enum SignalType {
     Md5,
     /// SHA-256 digest (exact).
     Sha256,
+    /// SHA-1 digest (exact; NCMEC's lists carry it).
+    Sha1,
 }
 
 impl SignalType {
@@ -146,6 +148,7 @@ impl SignalType {
             SignalType::Pdq => "pdq",
             SignalType::Md5 => "md5",
             SignalType::Sha256 => "sha256",
+            SignalType::Sha1 => "sha1",
         }
     }
 }
@@ -189,7 +192,7 @@ impl Match {
         }
         match self.signal {
             SignalType::Pdq if self.distance > 256 => bad("PDQ distance above 256"),
-            SignalType::Md5 | SignalType::Sha256 if self.distance != 0 => {
+            SignalType::Md5 | SignalType::Sha1 | SignalType::Sha256 if self.distance != 0 => {
                 bad("exact signals match at distance 0")
             }
             _ => Ok(()),

@@ -134,6 +134,7 @@ fn describe_match(m: &Match) -> String {
         ),
         SignalType::Md5 => "its MD5 digest (exact match)".to_string(),
         SignalType::Sha256 => "its SHA-256 digest (exact match)".to_string(),
+        SignalType::Sha1 => "its SHA-1 digest (exact match)".to_string(),
     };
     if let Some(o) = &m.orientation {
         if o != "orig" {

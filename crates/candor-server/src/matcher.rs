@@ -1,5 +1,5 @@
 //! The in-memory match index over every bank: PDQ (multi-index hashing, exact within each
-//! bank's threshold), MD5 and SHA-256 by lookup. Built at start from a snapshot caught up with
+//! bank's threshold), MD5, SHA-1 and SHA-256 by lookup. Built at start from a snapshot caught up with
 //! the log ([`crate::snapshot`]) or from the store; every bank change is applied right after its
 //! transaction commits, so it matches (or stops matching) before the request that made it is
 //! answered.
@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
 
 use candor_index::{
-    BuildOptions, EntryId, EntryRef, Hash256, Layout, Md5Index, PdqIndex, Sha256Index,
+    BuildOptions, EntryId, EntryRef, Hash256, Layout, Md5Index, PdqIndex, Sha1Index, Sha256Index,
 };
 use candor_store::matching::{MatchBank, MatchRow};
 use candor_store::Store;
@@ -62,6 +62,7 @@ pub struct PdqQuery {
 pub struct Query {
     pub pdq: Vec<PdqQuery>,
     pub md5: Option<[u8; 16]>,
+    pub sha1: Option<[u8; 20]>,
     pub sha256: Option<[u8; 32]>,
 }
 
@@ -96,6 +97,7 @@ pub struct Found {
 const KIND_PDQ: u8 = 0;
 const KIND_MD5: u8 = 1;
 const KIND_SHA256: u8 = 2;
+const KIND_SHA1: u8 = 3;
 /// A row that was indexed and is not any more (its slot is reused if it comes back).
 const KIND_REMOVED: u8 = 0xff;
 /// [`Slot::content`] of a content row id over 32 bits.
@@ -113,6 +115,7 @@ fn kind_code(k: SignalKind) -> u8 {
         SignalKind::Pdq => KIND_PDQ,
         SignalKind::Md5 => KIND_MD5,
         SignalKind::Sha256 => KIND_SHA256,
+        SignalKind::Sha1 => KIND_SHA1,
     }
 }
 
@@ -233,11 +236,12 @@ pub struct Matcher {
     banks: HashMap<i64, BankInfo>,
     pdq: PdqIndex,
     md5: Md5Index,
+    sha1: Sha1Index,
     sha256: Sha256Index,
     rows: Rows,
     /// Largest threshold of an enabled bank: the search radius.
     radius: u32,
-    /// MD5 or SHA-256 entries were inserted since the last compaction.
+    /// MD5, SHA-1 or SHA-256 entries were inserted since the last compaction.
     digests_pending: bool,
 }
 
@@ -284,6 +288,7 @@ impl Matcher {
     pub fn compact(&mut self) {
         self.pdq.compact();
         self.md5.compact();
+        self.sha1.compact();
         self.sha256.compact();
         self.digests_pending = false;
     }
@@ -296,6 +301,7 @@ impl Matcher {
         self.pdq.compact_pending();
         if self.digests_pending {
             self.md5.compact();
+            self.sha1.compact();
             self.sha256.compact();
             self.digests_pending = false;
         }
@@ -331,6 +337,7 @@ impl Matcher {
         match s.kind {
             KIND_PDQ => self.pdq.entry_ref(id),
             KIND_MD5 => self.md5.entry_ref(id),
+            KIND_SHA1 => self.sha1.entry_ref(id),
             KIND_SHA256 => self.sha256.entry_ref(id),
             _ => None,
         }
@@ -432,6 +439,13 @@ impl Matcher {
                 }
                 Err(_) => return,
             },
+            SignalKind::Sha1 => match <[u8; 20]>::try_from(value) {
+                Ok(v) => {
+                    self.digests_pending = true;
+                    self.sha1.insert(v, r)
+                }
+                Err(_) => return,
+            },
         };
         self.rows
             .put(row, content_row, public_id, kind_code(kind), entry.0);
@@ -477,16 +491,18 @@ impl Matcher {
             match s.kind {
                 KIND_PDQ => self.pdq.remove(id),
                 KIND_MD5 => self.md5.remove(id),
+                KIND_SHA1 => self.sha1.remove(id),
                 _ => self.sha256.remove(id),
             };
         }
     }
 
     /// Indexed signals by kind.
-    pub fn counts(&self) -> [(SignalKind, usize); 3] {
+    pub fn counts(&self) -> [(SignalKind, usize); 4] {
         [
             (SignalKind::Pdq, self.pdq.len()),
             (SignalKind::Md5, self.md5.len()),
+            (SignalKind::Sha1, self.sha1.len()),
             (SignalKind::Sha256, self.sha256.len()),
         ]
     }
@@ -580,6 +596,11 @@ impl Matcher {
         if let Some(md5) = &q.md5 {
             for id in self.md5.get(md5) {
                 consider(id, self.md5.entry_ref(id), SignalKind::Md5, 0, None);
+            }
+        }
+        if let Some(sha) = &q.sha1 {
+            for id in self.sha1.get(sha) {
+                consider(id, self.sha1.entry_ref(id), SignalKind::Sha1, 0, None);
             }
         }
         if let Some(sha) = &q.sha256 {
@@ -754,7 +775,7 @@ impl Matcher {
         Ok(())
     }
 
-    /// Write the three indexes, each as a `u64` length then its `candor-index` file.
+    /// Write the four indexes (PDQ, MD5, SHA-256, SHA-1), each as a `u64` length then its `candor-index` file.
     pub(crate) fn write_indexes<W: Write + Seek>(&self, w: &mut W) -> Result<(), PartError> {
         fn part<W: Write + Seek>(
             w: &mut W,
@@ -772,6 +793,7 @@ impl Matcher {
         part(w, |w| self.pdq.write_to(w).map(|_| ()))?;
         part(w, |w| self.md5.write_to(w).map(|_| ()))?;
         part(w, |w| self.sha256.write_to(w).map(|_| ()))?;
+        part(w, |w| self.sha1.write_to(w).map(|_| ()))?;
         Ok(())
     }
 
@@ -874,7 +896,7 @@ impl Matcher {
         Ok(m)
     }
 
-    /// Read the three indexes [`write_indexes`](Self::write_indexes) wrote and check every row
+    /// Read the four indexes [`write_indexes`](Self::write_indexes) wrote and check every row
     /// against them: its entry exists, is live, and refers back to the row.
     pub(crate) fn read_indexes<R: Read>(&mut self, r: &mut R, limit: u64) -> Result<(), PartError> {
         fn part<R: Read, T>(
@@ -896,6 +918,7 @@ impl Matcher {
         self.pdq = part(r, limit, |t| PdqIndex::read_from(t))?;
         self.md5 = part(r, limit, |t| Md5Index::read_from(t))?;
         self.sha256 = part(r, limit, |t| Sha256Index::read_from(t))?;
+        self.sha1 = part(r, limit, |t| Sha1Index::read_from(t))?;
         let mut texts = 0;
         for (row, s) in self.rows.ids.iter().zip(&self.rows.slots) {
             if s.kind == KIND_REMOVED {
@@ -906,6 +929,7 @@ impl Matcher {
                 KIND_PDQ => (!self.pdq.is_removed(id), self.pdq.entry_ref(id)),
                 KIND_MD5 => (!self.md5.is_removed(id), self.md5.entry_ref(id)),
                 KIND_SHA256 => (!self.sha256.is_removed(id), self.sha256.entry_ref(id)),
+                KIND_SHA1 => (!self.sha1.is_removed(id), self.sha1.entry_ref(id)),
                 k => return Err(bad(format!("row kind {k}"))),
             };
             if !live || r.map(|r| r.content) != u64::try_from(*row).ok() {
@@ -921,7 +945,7 @@ impl Matcher {
         if texts != self.rows.texts.len() {
             return Err(bad("public ids of rows that are not indexed"));
         }
-        let live = self.pdq.len() + self.md5.len() + self.sha256.len();
+        let live = self.pdq.len() + self.md5.len() + self.sha1.len() + self.sha256.len();
         if live != self.rows.live {
             return Err(bad(format!(
                 "{} rows but {live} live index entries",
@@ -1073,6 +1097,7 @@ mod tests {
                 .map(|_| Query {
                     pdq: vec![PdqQuery { hash: g.near(&centres), orientation: None, trimmed: false }],
                     md5: Some(g.near(&centres)[..16].try_into().expect("16 bytes")),
+                    sha1: Some(g.near(&centres)[..20].try_into().expect("20 bytes")),
                     sha256: Some(g.near(&centres)),
                 })
                 .collect();

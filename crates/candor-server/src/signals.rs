@@ -10,6 +10,7 @@ use crate::matcher::{PdqQuery, Query};
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UploadSignals {
     pub md5: String,
+    pub sha1: String,
     pub sha256: String,
     pub size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,13 +55,18 @@ pub fn parse_hex<const N: usize>(what: &str, s: &str) -> Result<[u8; N], ApiErro
 /// Most PDQ hashes in one query (e.g. the 8 dihedral hashes of an image and their trimmed ones).
 pub const MAX_QUERY_PDQ: usize = 16;
 
+/// Digests given in hex beside the PDQ hashes of a query.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HexDigests<'a> {
+    pub md5: Option<&'a str>,
+    pub sha1: Option<&'a str>,
+    pub sha256: Option<&'a str>,
+}
+
 /// A query from hashes given in hex: `pdq` comma-separated (at most [`MAX_QUERY_PDQ`]), `md5`,
-/// `sha256`; at least one.
-pub fn query_from_hex(
-    pdq: Option<&str>,
-    md5: Option<&str>,
-    sha256: Option<&str>,
-) -> Result<Query, ApiError> {
+/// `sha1`, `sha256`; at least one.
+pub fn query_from_hex(pdq: Option<&str>, digests: HexDigests<'_>) -> Result<Query, ApiError> {
+    let HexDigests { md5, sha1, sha256 } = digests;
     let mut query = Query::default();
     if let Some(p) = pdq {
         let parts: Vec<&str> = p.split(',').filter(|s| !s.is_empty()).collect();
@@ -81,13 +87,17 @@ pub fn query_from_hex(
     if let Some(m) = md5 {
         query.md5 = Some(parse_hex::<16>("md5", m)?);
     }
+    if let Some(s) = sha1 {
+        query.sha1 = Some(parse_hex::<20>("sha1", s)?);
+    }
     if let Some(s) = sha256 {
         query.sha256 = Some(parse_hex::<32>("sha256", s)?);
     }
-    if query.pdq.is_empty() && query.md5.is_none() && query.sha256.is_none() {
+    if query.pdq.is_empty() && query.md5.is_none() && query.sha1.is_none() && query.sha256.is_none()
+    {
         return Err(ApiError::bad_request(
             "no_signals",
-            "give pdq, md5 or sha256",
+            "give pdq, md5, sha1 or sha256",
         ));
     }
     Ok(query)
@@ -136,6 +146,7 @@ fn hash_bytes(bytes: &[u8], opts: HashOptions) -> Result<UploadSignals, ApiError
         .map_err(|e| ApiError::bad_request("unreadable_upload", e.to_string()))?;
     let mut out = UploadSignals {
         md5: content.digests.md5_hex(),
+        sha1: content.digests.sha1_hex(),
         sha256: content.digests.sha256_hex(),
         size: content.digests.size,
         pdq: None,
@@ -147,6 +158,7 @@ fn hash_bytes(bytes: &[u8], opts: HashOptions) -> Result<UploadSignals, ApiError
         query: Query {
             pdq: Vec::new(),
             md5: Some(content.digests.md5),
+            sha1: Some(content.digests.sha1),
             sha256: Some(content.digests.sha256),
         },
     };

@@ -4,10 +4,14 @@
 //! One file, `DIR/snapshot/matcher.snap`, little-endian:
 //!
 //! ```text
-//! "CANDORSN" | u32 version (2) | u64 numbers_size | u64 matcher_from | [32] root at numbers_size
+//! "CANDORSN" | u32 version (3) | u64 numbers_size | u64 matcher_from | [32] root at numbers_size
 //! | u32 n | numbers JSON (n bytes) | matcher meta (banks, row table) | u64 XXH64(all of the above)
-//! | u64 len | PDQ index file | u64 len | MD5 index file | u64 len | SHA-256 index file | EOF
+//! | u64 len | PDQ index file | u64 len | MD5 index file | u64 len | SHA-256 index file
+//! | u64 len | SHA-1 index file | EOF
 //! ```
+//!
+//! Version 3 added the SHA-1 index, the negative flag and HMA ratio of banks and each row's
+//! content row; older snapshots are another format (a rebuild).
 //!
 //! The index files are `candor-index`'s format (each with its own XXH64 checksums). The
 //! numbers are exactly those of the first `numbers_size` log entries; the matcher holds every
@@ -33,9 +37,9 @@ use candor_store::Store;
 use crate::matcher::{read_u64, BankInfo, Matcher, PartError};
 
 const MAGIC: &[u8; 8] = b"CANDORSN";
-/// 2: banks carry the negative flag and HMA's ratio, rows their content row (older formats are
-/// rebuilt once).
-const VERSION: u32 = 2;
+/// 3: banks carry the negative flag and HMA's ratio, rows their content row, and the SHA-1
+/// index joins the others (versions 1 and 2 are other formats: rebuilt once).
+const VERSION: u32 = 3;
 /// The directory under the data directory.
 pub const SNAPSHOT_DIR: &str = "snapshot";
 const FILE: &str = "matcher.snap";
@@ -466,6 +470,7 @@ mod tests {
         m.remove(7);
         m.compact();
         m.insert(43, 1, 143, "text id".into(), SignalKind::Pdq, &[9u8; 32]);
+        m.insert(44, 1, 144, format!("{:032x}", 44), SignalKind::Sha1, &[8u8; 20]);
         m
     }
 
@@ -479,6 +484,7 @@ mod tests {
                 trimmed: false,
             }],
             md5: Some([5u8; 16]),
+            sha1: Some([8u8; 20]),
             sha256: Some([6u8; 32]),
         }
     }

@@ -381,7 +381,7 @@ fn bank_content_pagination_retraction() {
     assert_eq!(c["signals"][0]["value"], md5);
     ids.push(c["id"].as_str().unwrap().to_string());
 
-    // Upload (raw body): PDQ + MD5 + SHA-256 of the image.
+    // Upload (raw body): PDQ + MD5 + SHA-1 + SHA-256 of the image.
     let img = image_bytes(EXIF8);
     let up = s
         .post_raw(bank, cur, "image/jpeg", img.clone())
@@ -393,14 +393,40 @@ fn bank_content_pagination_retraction() {
         .iter()
         .map(|x| x["signal"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["pdq", "md5", "sha256"]);
+    assert_eq!(kinds, ["pdq", "md5", "sha1", "sha256"]);
     ids.push(up["id"].as_str().unwrap().to_string());
-    let sha = up["signals"][2]["value"].as_str().unwrap().to_string();
+    let sha = up["signals"][3]["value"].as_str().unwrap().to_string();
     let got = s
         .get(&format!("/v1/lookup?sha256={sha}"), &s.tokens.platform)
         .expect(200)
         .json();
     assert_eq!(got["matches"][0]["content_id"], up["id"]);
+    // SHA-1: the upload's, looked up alone; and content added by its SHA-1 (an NCMEC list).
+    let sha1 = up["signals"][2]["value"].as_str().unwrap().to_string();
+    assert_eq!(sha1.len(), 40);
+    let got = s
+        .get(&format!("/v1/lookup?sha1={sha1}"), &s.tokens.platform)
+        .expect(200)
+        .json();
+    assert_eq!(got["matches"][0]["content_id"], up["id"]);
+    assert_eq!(got["matches"][0]["signal"], "sha1");
+    let listed = "a9993e364706816aba3e25717850c26c9cd0d89d";
+    let c = s
+        .post(bank, cur, &json!({"sha1": listed}))
+        .expect(201)
+        .json();
+    assert_eq!(c["signals"][0]["signal"], "sha1");
+    ids.push(c["id"].as_str().unwrap().to_string());
+    let got = s
+        .get(
+            &format!("/v1/lookup?sha1={}", listed.to_uppercase()),
+            &s.tokens.platform,
+        )
+        .expect(200)
+        .json();
+    assert_eq!(got["matches"][0]["content_id"], c["id"]);
+    s.get("/v1/lookup?sha1=a9993e", &s.tokens.platform)
+        .expect_error(400, "invalid_signal");
 
     // Pagination.
     let mut seen = Vec::new();
@@ -460,7 +486,7 @@ fn bank_content_pagination_retraction() {
     .expect_error(404, "content_not_found");
     s.patch(&format!("{bank}/nope"), cur, &json!({"enabled": false}))
         .expect_error(404, "content_not_found");
-    assert_eq!(s.get("/v1/banks/terror", cur).json()["content_count"], 6);
+    assert_eq!(s.get("/v1/banks/terror", cur).json()["content_count"], 7);
 
     // Disable / enable (reversible).
     let (h1, id1) = (&hs[1], &ids[1]);
@@ -478,7 +504,8 @@ fn bank_content_pagination_retraction() {
     assert_eq!(n.bank_changes.retract, 1);
     assert_eq!(n.bank_changes.disable, 1);
     assert_eq!(n.bank_changes.enable, 1);
-    assert_eq!(n.bank_changes.add, 5 + 1 + 3);
+    // 5 PDQ, 1 MD5, the upload's 4 signals, 1 SHA-1.
+    assert_eq!(n.bank_changes.add, 5 + 1 + 4 + 1);
 }
 
 #[test]
@@ -622,7 +649,8 @@ fn lookup_distance_digests_and_uploads() {
         .json();
     let img_id = up["id"].as_str().unwrap().to_string();
     let md5 = up["signals"][1]["value"].as_str().unwrap().to_string();
-    let sha = up["signals"][2]["value"].as_str().unwrap().to_string();
+    assert_eq!(up["signals"][2]["signal"], "sha1");
+    let sha = up["signals"][3]["value"].as_str().unwrap().to_string();
     let pdq = up["signals"][0]["value"].as_str().unwrap().to_string();
     assert!(up["signals"][0]["quality"].as_u64().is_some());
 
@@ -633,6 +661,7 @@ fn lookup_distance_digests_and_uploads() {
         let v = r.expect(200).json();
         assert_eq!(v["signals"]["md5"], md5.as_str());
         assert_eq!(v["signals"]["sha256"], sha.as_str());
+        assert_eq!(v["signals"]["sha1"].as_str().unwrap().len(), 40);
         assert_eq!(v["signals"]["pdq"], pdq.as_str());
         let of_img: Vec<&Value> = v["matches"]
             .as_array()
@@ -645,7 +674,7 @@ fn lookup_distance_digests_and_uploads() {
             .map(|m| m["signal"].as_str().unwrap())
             .collect();
         kinds.sort_unstable();
-        assert_eq!(kinds, ["md5", "pdq", "sha256"], "{v}");
+        assert_eq!(kinds, ["md5", "pdq", "sha1", "sha256"], "{v}");
         let pm = of_img.iter().find(|m| m["signal"] == "pdq").unwrap();
         assert_eq!(pm["distance"], 0);
         assert_eq!(pm["orientation"], "orig");
@@ -715,14 +744,14 @@ fn lookup_distance_digests_and_uploads() {
         .iter()
         .map(|x| x["signal"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["md5", "sha256"]);
+    assert_eq!(kinds, ["md5", "sha1", "sha256"]);
     let v = s
         .post_raw("/v1/lookup", p, "text/plain", text)
         .expect(200)
         .json();
     assert!(v["signals"].get("pdq").is_none(), "{v}");
     let ms = v["matches"].as_array().unwrap();
-    assert_eq!(ms.len(), 2);
+    assert_eq!(ms.len(), 3);
     assert!(ms.iter().all(|m| m["content_id"] == t["id"]));
 
     // A truncated JPEG: hashed as far as it goes (as a browser shows it), never a 5xx.

@@ -252,7 +252,8 @@ fn banks_as_hma_answers_them() {
         json!([
             {"name": "pdq", "enabled_ratio": 1.0},
             {"name": "video_md5", "enabled_ratio": 1.0},
-            {"name": "sha256", "enabled_ratio": 1.0}
+            {"name": "sha256", "enabled_ratio": 1.0},
+            {"name": "sha1", "enabled_ratio": 1.0}
         ])
     );
     assert_eq!(

@@ -1,14 +1,17 @@
-//! MD5 and SHA-256 of any reader, in one streamed pass with constant memory.
+//! MD5, SHA-1 and SHA-256 of any reader, in one streamed pass with constant memory.
 
 use std::io::{self, Read};
 
 use md5::{Digest, Md5};
+use sha1::Sha1;
 use sha2::Sha256;
 
 /// The exact-match signals of a byte stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ExactDigests {
     pub md5: [u8; 16],
+    /// SHA-1 (NCMEC's lists carry it).
+    pub sha1: [u8; 20],
     pub sha256: [u8; 32],
     /// How many bytes were hashed.
     pub size: u64,
@@ -17,6 +20,9 @@ pub struct ExactDigests {
 impl ExactDigests {
     pub fn md5_hex(&self) -> String {
         to_hex(&self.md5)
+    }
+    pub fn sha1_hex(&self) -> String {
+        to_hex(&self.sha1)
     }
     pub fn sha256_hex(&self) -> String {
         to_hex(&self.sha256)
@@ -34,10 +40,11 @@ pub fn to_hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Incremental MD5 + SHA-256: feed chunks with [`Digester::update`], then [`Digester::finish`].
+/// Incremental MD5 + SHA-1 + SHA-256: feed chunks with [`Digester::update`], then [`Digester::finish`].
 #[derive(Clone, Default)]
 pub struct Digester {
     md5: Md5,
+    sha1: Sha1,
     sha256: Sha256,
     size: u64,
 }
@@ -49,6 +56,7 @@ impl Digester {
 
     pub fn update(&mut self, chunk: &[u8]) {
         self.md5.update(chunk);
+        self.sha1.update(chunk);
         self.sha256.update(chunk);
         self.size += chunk.len() as u64;
     }
@@ -66,6 +74,7 @@ impl Digester {
     pub fn finish(self) -> ExactDigests {
         ExactDigests {
             md5: self.md5.finalize().into(),
+            sha1: self.sha1.finalize().into(),
             sha256: self.sha256.finalize().into(),
             size: self.size,
         }
@@ -105,15 +114,17 @@ mod tests {
 
     #[test]
     fn known_answers() {
-        // RFC 1321 and FIPS 180-2 test vectors.
+        // RFC 1321, RFC 3174 and FIPS 180-2 test vectors.
         let d = digest_bytes(b"");
         assert_eq!(d.md5_hex(), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(d.sha1_hex(), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
         assert_eq!(
             d.sha256_hex(),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         let d = digest_bytes(b"abc");
         assert_eq!(d.md5_hex(), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(d.sha1_hex(), "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(
             d.sha256_hex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

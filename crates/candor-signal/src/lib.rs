@@ -8,7 +8,7 @@
 //! - [`bounded`]: images over the pixel limit hashed in bounded memory (reduced-scale JPEG,
 //!   streamed PNG), truncated PNGs.
 //! - [`trim`]: uniform-border detection for the trimmed variant.
-//! - [`digest`]: MD5 and SHA-256, streamed.
+//! - [`digest`]: MD5, SHA-1 and SHA-256, streamed.
 //! - [`signals`]: everything above from bytes or a reader.
 
 pub mod bounded;

@@ -230,7 +230,7 @@ pub struct ContentSignals {
     pub image: Option<Result<ImageSignals, SignalError>>,
 }
 
-/// Reads `reader` to the end once: MD5 and SHA-256 always (streamed, constant memory); when the
+/// Reads `reader` to the end once: MD5, SHA-1 and SHA-256 always (streamed, constant memory); when the
 /// first bytes say image, the content is also held (up to `opts.limits.max_bytes`) and hashed
 /// with PDQ. The bytes are dropped before returning.
 pub fn hash_reader(mut reader: impl Read, opts: &ImageOptions) -> io::Result<ContentSignals> {

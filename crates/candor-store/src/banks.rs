@@ -249,6 +249,12 @@ pub async fn delete_bank(conn: &mut AnyConnection, id: i64) -> Result<()> {
     .bind(id)
     .execute(&mut *conn)
     .await?;
+    sqlx::query(&crate::numbered(
+        "DELETE FROM source_items WHERE bank_id = ?",
+    ))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query(&crate::numbered("DELETE FROM banks WHERE id = ?"))
         .bind(id)
         .execute(&mut *conn)

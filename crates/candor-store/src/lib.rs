@@ -17,6 +17,7 @@ pub mod appeals;
 pub mod banks;
 pub mod decisions;
 pub mod dsa;
+pub mod exchanges;
 pub mod log;
 pub mod matching;
 pub mod policies;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_person_steps.sql")),
     (3, include_str!("../migrations/0003_dsa_submissions.sql")),
     (4, include_str!("../migrations/0004_hma.sql")),
+    (5, include_str!("../migrations/0005_exchanges.sql")),
     (6, include_str!("../migrations/0006_negative_banks.sql")),
     (7, include_str!("../migrations/0007_decisions_by_content.sql")),
 ];
@@ -56,6 +58,7 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/postgres/0003_schema.sql")),
     // Portable: the same script on both.
     (4, include_str!("../migrations/0004_hma.sql")),
+    (5, include_str!("../migrations/0005_exchanges.sql")),
     (6, include_str!("../migrations/0006_negative_banks.sql")),
     (7, include_str!("../migrations/0007_decisions_by_content.sql")),
 ];

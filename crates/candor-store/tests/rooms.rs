@@ -780,3 +780,138 @@ async fn banks_what_the_hma_api_keeps_on(db: Db) {
         vec![("HMA_BANK".to_string(), "c2".to_string())]
     );
 }
+
+on_both!(exchanges_state_and_sources, exchanges_state_and_sources_on);
+async fn exchanges_state_and_sources_on(db: Db) {
+    use candor_log::entry::SignalKind;
+    use candor_store::banks::{self, ImportedSignal, NewBank};
+    use candor_store::exchanges::{self, PageCounts};
+    let s = store(&db).await;
+    let bank = write!(s, |c| {
+        banks::create_bank(
+            c,
+            &NewBank {
+                name: "ncmec",
+                description: "",
+                category: "STATEMENT_CATEGORY_X",
+                provenance: "imported:ncmec",
+                enabled: true,
+                pdq_threshold: 31,
+                now: "t0",
+            },
+        )
+        .await
+    })
+    .unwrap();
+    // State: created from the beginning, pages add up, an error keeps the checkpoint.
+    let st = write!(s, |c| exchanges::ensure(c, "ncmec-industry", "ncmec", bank)
+        .await)
+    .unwrap();
+    assert_eq!(
+        (st.checkpoint.as_str(), st.fetched, st.last_fetch_at),
+        ("", 0, None)
+    );
+    write!(s, |c| {
+        let page = PageCounts {
+            fetched: 3,
+            added: 2,
+            retracted: 1,
+            skipped: 0,
+        };
+        exchanges::record_page(c, "ncmec-industry", "1700000000", page, "t1").await?;
+        exchanges::record_page(c, "ncmec-industry", "1700000100", page, "t2").await?;
+        exchanges::record_error(c, "ncmec-industry", "HTTP 503", "t3").await
+    })
+    .unwrap();
+    let st = exchanges::get(s.reader(), "ncmec-industry")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            st.checkpoint.as_str(),
+            st.fetched,
+            st.added,
+            st.retracted,
+            st.last_success_at.as_deref(),
+            st.last_fetch_at.as_deref(),
+            st.last_error.as_deref()
+        ),
+        (
+            "1700000100",
+            6,
+            4,
+            2,
+            Some("t2"),
+            Some("t3"),
+            Some("HTTP 503")
+        )
+    );
+    // The same exchange pointed at another bank starts again.
+    let again = write!(s, |c| exchanges::ensure(
+        c,
+        "ncmec-industry",
+        "ncmec",
+        bank + 1
+    )
+    .await)
+    .unwrap();
+    assert_eq!((again.checkpoint.as_str(), again.fetched), ("", 0));
+    assert_eq!(exchanges::list(s.reader()).await.unwrap().len(), 1);
+
+    // Source ids and signal values find their contents; retracted ones are not returned.
+    let rows = write!(s, |c| {
+        let items = [
+            ImportedSignal {
+                public_id: "e-1",
+                kind: SignalKind::Sha1,
+                value: &[1; 20],
+                salt: &[0; 16],
+            },
+            ImportedSignal {
+                public_id: "e-2",
+                kind: SignalKind::Md5,
+                value: &[1; 16],
+                salt: &[0; 16],
+            },
+        ];
+        let rows = banks::add_imported(c, bank, "imported:ncmec", "x", "t4", &items).await?;
+        exchanges::add_source_items(
+            c,
+            bank,
+            &[
+                ("id:image1".to_string(), rows.first_content),
+                ("id:image1".to_string(), rows.first_content + 1),
+            ],
+        )
+        .await?;
+        // Twice is harmless.
+        exchanges::add_source_items(c, bank, &[("id:image1".to_string(), rows.first_content)])
+            .await?;
+        Ok(rows)
+    })
+    .unwrap();
+    let (by_id, by_value, other_kind) = write!(s, |c| {
+        Ok((
+            exchanges::contents_of_source(c, bank, "id:image1").await?,
+            exchanges::contents_with_signal(c, bank, SignalKind::Sha1, &[1; 20]).await?,
+            exchanges::contents_with_signal(c, bank, SignalKind::Pdq, &[1; 20]).await?,
+        ))
+    })
+    .unwrap();
+    assert_eq!(by_id, ["e-1", "e-2"]);
+    assert_eq!(by_value, ["e-1"]);
+    assert!(other_kind.is_empty());
+    write!(s, |c| banks::retract(
+        c,
+        rows.first_content,
+        "t5",
+        Some("gone")
+    )
+    .await)
+    .unwrap();
+    let after = write!(s, |c| exchanges::contents_of_source(c, bank, "id:image1")
+        .await)
+    .unwrap();
+    assert_eq!(after, ["e-2"]);
+}

@@ -38,7 +38,7 @@ pub struct HashArgs {
     /// Do not look for uniform borders (no pdq_trimmed).
     #[arg(long)]
     pub no_trim: bool,
-    /// Largest image file to decode, in bytes (larger files still get md5/sha256).
+    /// Largest image file to decode, in bytes (larger files still get md5/sha1/sha256).
     #[arg(long, default_value_t = DecodeLimits::default().max_bytes)]
     pub max_bytes: u64,
     /// Largest image to decode, in pixels (width × height).
@@ -54,6 +54,8 @@ pub struct Record {
     pub size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub md5: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,6 +81,7 @@ impl Record {
             path,
             size: Some(s.digests.size),
             md5: Some(s.digests.md5_hex()),
+            sha1: Some(s.digests.sha1_hex()),
             sha256: Some(s.digests.sha256_hex()),
             ..Record::default()
         };
@@ -113,10 +116,11 @@ impl Record {
 }
 
 /// TSV columns, in order.
-pub const TSV_COLUMNS: [&str; 11] = [
+pub const TSV_COLUMNS: [&str; 12] = [
     "path",
     "size",
     "md5",
+    "sha1",
     "sha256",
     "pdq",
     "quality",
@@ -142,6 +146,7 @@ fn write_tsv(out: &mut impl Write, r: &Record) -> io::Result<()> {
         tsv_field(&r.path),
         num(r.size),
         opt(&r.md5),
+        opt(&r.sha1),
         opt(&r.sha256),
         opt(&r.pdq),
         num(r.quality.map(u64::from)),

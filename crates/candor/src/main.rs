@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 mod dsa_cmd;
 mod hash_cmd;
 mod index_cmd;
+mod list_cmd;
 mod log_cmd;
 mod policy_cmd;
 mod scan_cmd;
@@ -22,7 +23,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Hash files: md5 and sha256 of everything, PDQ of images (JSON Lines or TSV).
+    /// Hash files: md5, sha1 and sha256 of everything, PDQ of images (JSON Lines or TSV).
     Hash(hash_cmd::HashArgs),
     /// Build and inspect PDQ index files.
     #[command(subcommand)]
@@ -46,6 +47,11 @@ enum Command {
     /// Scan one file with a running service: exit 0 clean, 1 not clean (reason on stderr), 2
     /// could not check. Flags or CANDOR_* variables (matrix-content-scanner's `scan.script`).
     ScanFile(scan_cmd::ScanFileArgs),
+    /// Import a hash-list file into a bank (lines, hma-csv, stopncii, tcap, ncmec): checked
+    /// whole first, then one atomic write; a malformed record imports nothing.
+    Import(list_cmd::ImportArgs),
+    /// Export a bank's live signals as a hash-list file.
+    Export(list_cmd::ExportArgs),
 }
 
 #[derive(Subcommand)]
@@ -66,6 +72,8 @@ fn main() -> std::process::ExitCode {
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Dsa(cmd) => dsa_cmd::run(cmd),
         Command::ScanFile(args) => scan_cmd::run(args),
+        Command::Import(args) => list_cmd::run_import(args),
+        Command::Export(args) => list_cmd::run_export(args),
     };
     match result {
         Ok(code) => code,

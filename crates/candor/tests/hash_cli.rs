@@ -62,6 +62,14 @@ fn hashes_a_png_exactly_with_dihedral() {
     );
     assert_eq!(r["md5"].as_str().unwrap().len(), 32);
     assert_eq!(r["sha256"].as_str().unwrap().len(), 64);
+    // SHA-1 of the file's bytes, as `sha1sum` prints it.
+    use sha1::Digest;
+    let bytes = std::fs::read(images().join(file)).unwrap();
+    let want: String = sha1::Sha1::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(r["sha1"].as_str().unwrap(), want);
 }
 
 #[test]

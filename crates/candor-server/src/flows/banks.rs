@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use candor_log::entry::{BankContentEntry, BankEntry, ChangeOp, ContentOp, EntryBody};
+use candor_log::entry::{BankContentEntry, BankEntry, ChangeOp, ContentOp, Entry, EntryBody};
 use candor_store::banks as store;
 use rand::RngCore;
 
@@ -520,4 +520,213 @@ pub async fn enable_due(app: &Arc<App>, now_ts: i64) -> ApiResult<usize> {
             n += 1;
         }
     }
+}
+
+/// What [`write_import`] wrote: its log indexes and the row id of its first content.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportWritten {
+    pub first_log_index: u64,
+    pub last_log_index: u64,
+    pub first_content: i64,
+}
+
+/// Lines whose rows, entries and stored hashes are prepared and written together: large enough
+/// for multi-row statements, small enough that an import's memory does not grow with them.
+pub const IMPORT_CHUNK: usize = 4096;
+
+/// One parsed import line, compact (no text kept): the signal and its value (MD5 in the first
+/// 16 bytes, SHA-1 in the first 20).
+#[derive(Clone, Copy, Debug)]
+pub struct ImportLine {
+    pub kind: SignalKind,
+    pub value: [u8; 32],
+}
+
+impl ImportLine {
+    /// A line of `kind` with `value` (its length checked by the caller).
+    pub fn new(kind: SignalKind, value: &[u8]) -> ImportLine {
+        let mut v = [0u8; 32];
+        v[..value.len()].copy_from_slice(value);
+        ImportLine { kind, value: v }
+    }
+
+    pub fn value(&self) -> &[u8] {
+        match self.kind {
+            SignalKind::Md5 => &self.value[..16],
+            SignalKind::Sha1 => &self.value[..20],
+            _ => &self.value,
+        }
+    }
+}
+
+/// A chunk of import lines made ready off the writer: public ids, salts and encoded log
+/// entries (commitments inside).
+struct PreparedChunk {
+    ids: Vec<uuid::Uuid>,
+    salts: Vec<[u8; 16]>,
+    entries: Vec<Vec<u8>>,
+}
+
+/// What every entry of an import shares.
+#[derive(Clone)]
+pub struct ImportCommon {
+    pub bank: String,
+    pub category: String,
+    pub provenance: String,
+    pub now: String,
+}
+
+impl ImportCommon {
+    fn entry(&self, content: String, kind: SignalKind, commitment: [u8; 32]) -> Entry {
+        Entry::new(
+            self.now.clone(),
+            EntryBody::BankContent(BankContentEntry {
+                bank: self.bank.clone(),
+                content,
+                op: ContentOp::Add,
+                signal: kind,
+                commitment,
+                category: self.category.clone(),
+                provenance: self.provenance.clone(),
+                reason: None,
+                content_commitment: None,
+            }),
+        )
+    }
+}
+
+fn prepare_chunk(
+    common: &ImportCommon,
+    lines: &[ImportLine],
+) -> Result<PreparedChunk, candor_store::StoreError> {
+    let mut rng = rand::rng();
+    let mut chunk = PreparedChunk {
+        ids: Vec::with_capacity(lines.len()),
+        salts: Vec::with_capacity(lines.len()),
+        entries: Vec::with_capacity(lines.len()),
+    };
+    for l in lines {
+        let id = uuid::Uuid::now_v7();
+        let mut salt = [0u8; 16];
+        rng.fill_bytes(&mut salt);
+        let commitment = candor_log::commit::signal_commitment(&salt, l.kind.as_str(), l.value());
+        let entry = common.entry(id.simple().to_string(), l.kind, commitment);
+        chunk.entries.push(entry.encode_checked()?);
+        chunk.ids.push(id);
+        chunk.salts.push(salt);
+    }
+    Ok(chunk)
+}
+
+/// The import's write, inside one job: chunks are prepared on a blocking thread one ahead of
+/// the writer (ids, salts, commitments, entry encoding in parallel with SQLite), written with
+/// multi-row statements, their entries appended and written early (`flush_log`) so memory does
+/// not grow with the import; the match index and the numbers are updated once, after commit.
+/// Returns the first and last log index and the first content row (rows are consecutive).
+pub async fn write_import(
+    ctx: &mut candor_store::WriteCtx,
+    a: &Arc<App>,
+    bank_id: i64,
+    common: &ImportCommon,
+    who: &str,
+    lines: Arc<Vec<ImportLine>>,
+) -> Result<ImportWritten, candor_store::StoreError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let (c, l) = (common.clone(), lines.clone());
+    let producer = tokio::task::spawn_blocking(move || {
+        for part in l.chunks(IMPORT_CHUNK) {
+            let prepared = prepare_chunk(&c, part);
+            let stop = prepared.is_err();
+            if tx.blocking_send(prepared).is_err() || stop {
+                return; // the job ended (failed): nothing more is wanted
+            }
+        }
+    });
+    let mut ids = Vec::with_capacity(lines.len());
+    let mut first_rows: Option<store::ImportedRows> = None;
+    let (mut first, mut last) = (None, 0u64);
+    let mut done = 0usize;
+    while let Some(chunk) = rx.recv().await {
+        let chunk = chunk?;
+        let part = &lines[done..done + chunk.ids.len()];
+        let public: Vec<String> = chunk.ids.iter().map(|u| u.simple().to_string()).collect();
+        let items: Vec<store::ImportedSignal> = (part.iter().enumerate())
+            .map(|(i, l)| store::ImportedSignal {
+                public_id: &public[i],
+                kind: l.kind,
+                value: l.value(),
+                salt: &chunk.salts[i],
+            })
+            .collect();
+        let rows = store::add_imported(
+            &mut ctx.conn,
+            bank_id,
+            &common.provenance,
+            who,
+            &common.now,
+            &items,
+        )
+        .await?;
+        // Rows are consecutive over the whole import (one writer, one transaction).
+        let f = *first_rows.get_or_insert(rows);
+        if rows.first_content != f.first_content + done as i64
+            || rows.first_signal != f.first_signal + done as i64
+        {
+            return Err(candor_store::StoreError::Corrupt(
+                "import rows are not consecutive".into(),
+            ));
+        }
+        for e in chunk.entries {
+            let i = ctx.append(e);
+            first.get_or_insert(i);
+            last = i;
+        }
+        ctx.flush_log().await?;
+        ids.extend(chunk.ids);
+        done += part.len();
+    }
+    let _ = producer.await;
+    let (Some(first), Some(rows)) = (first, first_rows) else {
+        return Err(candor_store::StoreError::Rejected(
+            "nothing to import".into(),
+        ));
+    };
+    if done != lines.len() {
+        return Err(candor_store::StoreError::Corrupt(
+            "the import was not prepared whole".into(),
+        ));
+    }
+    // The numbers count a bank-content entry by its type, op and signal: one entry of each
+    // signal stands for all of its kind.
+    let mut counts: Vec<(SignalKind, u64)> = Vec::new();
+    for l in lines.iter() {
+        match counts.iter_mut().find(|(k, _)| *k == l.kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((l.kind, 1)),
+        }
+    }
+    for (kind, n) in counts {
+        let like = common.entry(String::new(), kind, [0; 32]);
+        crate::entries::count_after_commit(ctx, a, like, n);
+    }
+    let a2 = a.clone();
+    ctx.after_commit(move || {
+        let public: Vec<String> = ids.iter().map(|id| id.simple().to_string()).collect();
+        drop(ids);
+        // One compaction at the end, not one every len/32 rows.
+        let mut m = a2.matcher.write().expect("matcher lock");
+        m.insert_many(
+            bank_id,
+            (lines.iter().zip(&public).enumerate())
+                .map(|(i, (l, p))| {
+                    let i = i as i64;
+                    (rows.first_signal + i, rows.first_content + i, p.as_str(), l.kind, l.value())
+                }),
+        );
+    });
+    Ok(ImportWritten {
+        first_log_index: first,
+        last_log_index: last,
+        first_content: rows.first_content,
+    })
 }

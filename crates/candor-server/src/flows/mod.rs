@@ -11,3 +11,4 @@ pub mod decisions;
 pub mod dsa;
 pub mod review;
 pub mod scan;
+pub mod sources;

@@ -19,7 +19,7 @@ pub struct ReviewItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<String>,
     pub puid: String,
-    /// Hashes only (pdq, md5, sha256): never the content.
+    /// Hashes only (pdq, md5, sha1, sha256): never the content.
     #[schema(value_type = Object)]
     pub signals: serde_json::Value,
     pub created_at: String,
@@ -122,6 +122,7 @@ pub async fn finish(
     for (k, kind) in [
         ("pdq", SignalKind::Pdq),
         ("md5", SignalKind::Md5),
+        ("sha1", SignalKind::Sha1),
         ("sha256", SignalKind::Sha256),
     ] {
         if let Some(v) = item.signals.get(k).and_then(|v| v.as_str()) {

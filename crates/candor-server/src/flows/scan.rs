@@ -106,6 +106,7 @@ fn to_policy_match(f: &Found) -> Option<candor_policy::Match> {
         signal: match f.signal {
             "pdq" => SignalType::Pdq,
             "md5" => SignalType::Md5,
+            "sha1" => SignalType::Sha1,
             _ => SignalType::Sha256,
         },
         distance: f.distance,
@@ -119,6 +120,7 @@ fn review_signals(q: &Query) -> serde_json::Value {
     serde_json::json!({
         "pdq": q.pdq.iter().filter(|p| !p.trimmed && p.orientation.is_none_or(|o| o == "orig")).map(|p| hex::encode(p.hash)).next(),
         "md5": q.md5.map(hex::encode),
+        "sha1": q.sha1.map(hex::encode),
         "sha256": q.sha256.map(hex::encode),
     })
 }

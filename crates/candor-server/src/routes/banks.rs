@@ -7,11 +7,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use candor_log::entry::{BankContentEntry, ContentOp, Entry, EntryBody};
+use candor_log::entry::ContentOp;
 use candor_policy::Category;
 use candor_store::banks as store;
 use futures::StreamExt;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use super::{check_slug, check_text, parse_enum, Page};
@@ -20,6 +19,7 @@ use crate::error::{ApiError, ApiResult};
 pub use crate::flows::banks::{
     change_content, change_content_in, insert_content, insert_content_in, NewSignal,
 };
+use crate::flows::banks::{write_import, ImportCommon, ImportLine};
 use crate::matcher::SignalKind;
 use crate::signals::{hash_upload, parse_hex, HashOptions};
 use crate::{new_id, now_rfc3339, App, AppState};
@@ -244,7 +244,7 @@ pub async fn delete(
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContentSignal {
-    /// `pdq`, `md5` or `sha256`.
+    /// `pdq`, `md5`, `sha1` or `sha256`.
     pub signal: String,
     /// Hex.
     pub value: String,
@@ -278,11 +278,13 @@ pub struct BankContent {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewContent {
-    /// Known signals, hex: `pdq` (64), `md5` (32), `sha256` (64).
+    /// Known signals, hex: `pdq` (64), `md5` (32), `sha1` (40), `sha256` (64).
     #[serde(default)]
     pub pdq: Option<String>,
     #[serde(default)]
     pub md5: Option<String>,
+    #[serde(default)]
+    pub sha1: Option<String>,
     #[serde(default)]
     pub sha256: Option<String>,
     #[serde(default)]
@@ -339,6 +341,13 @@ pub async fn add_content(
                 quality: None,
             });
         }
+        if let Some(h) = &c.sha1 {
+            s.push(NewSignal {
+                kind: SignalKind::Sha1,
+                value: parse_hex::<20>("sha1", h)?.to_vec(),
+                quality: None,
+            });
+        }
         if let Some(h) = &c.sha256 {
             s.push(NewSignal {
                 kind: SignalKind::Sha256,
@@ -349,7 +358,7 @@ pub async fn add_content(
         if s.is_empty() {
             return Err(ApiError::bad_request(
                 "no_signals",
-                "give at least one of pdq, md5, sha256",
+                "give at least one of pdq, md5, sha1, sha256",
             ));
         }
         let prov = match c.provenance.as_deref() {
@@ -382,6 +391,11 @@ pub async fn add_content(
             NewSignal {
                 kind: SignalKind::Md5,
                 value: up.query.md5.expect("md5").to_vec(),
+                quality: None,
+            },
+            NewSignal {
+                kind: SignalKind::Sha1,
+                value: up.query.sha1.expect("sha1").to_vec(),
                 quality: None,
             },
             NewSignal {
@@ -581,7 +595,7 @@ pub struct ImportResult {
     pub last_log_index: Option<u64>,
 }
 
-/// Parse one import line: `<pdq hex>`, or `<signal> <hex>` with signal pdq, md5 or sha256.
+/// Parse one import line: `<pdq hex>`, or `<signal> <hex>` with signal pdq, md5, sha1 or sha256.
 /// Blank lines and `#` comments are skipped.
 pub fn import_line(line: &str, n: usize) -> Result<Option<NewSignal>, ApiError> {
     let line = line.trim();
@@ -599,6 +613,7 @@ pub fn import_line(line: &str, n: usize) -> Result<Option<NewSignal>, ApiError> 
     };
     let value = match kind {
         SignalKind::Md5 => parse_hex::<16>("md5", hex).map(|v| v.to_vec()),
+        SignalKind::Sha1 => parse_hex::<20>("sha1", hex).map(|v| v.to_vec()),
         _ => parse_hex::<32>(kind.as_str(), hex).map(|v| v.to_vec()),
     }
     .map_err(|e| ApiError::bad_request("invalid_import", format!("line {n}: {}", e.message)))?;
@@ -612,27 +627,6 @@ pub fn import_line(line: &str, n: usize) -> Result<Option<NewSignal>, ApiError> 
 /// Longest import line accepted (a `sha256 <64 hex>` line with generous spacing fits many
 /// times over); a longer one is malformed, so a body without newlines cannot fill memory.
 const MAX_IMPORT_LINE: usize = 1024;
-
-/// Lines whose rows, entries and stored hashes are prepared and written together: large enough
-/// for multi-row statements, small enough that an import's memory does not grow with them.
-const IMPORT_CHUNK: usize = 4096;
-
-/// One parsed import line, compact (no text kept): the signal and its value (MD5 in the first
-/// 16 bytes).
-#[derive(Clone, Copy)]
-struct ImportLine {
-    kind: SignalKind,
-    value: [u8; 32],
-}
-
-impl ImportLine {
-    fn value(&self) -> &[u8] {
-        match self.kind {
-            SignalKind::Md5 => &self.value[..16],
-            _ => &self.value,
-        }
-    }
-}
 
 /// Read an import body as it arrives: every line parsed at once (only its compact form kept),
 /// the first malformed one rejects the import with its number. Bounded by
@@ -736,65 +730,6 @@ async fn read_import(app: &App, headers: &HeaderMap, body: Body) -> ApiResult<Ve
     Ok(lines)
 }
 
-/// A chunk of import lines made ready off the writer: public ids, salts and encoded log
-/// entries (commitments inside).
-struct PreparedChunk {
-    ids: Vec<uuid::Uuid>,
-    salts: Vec<[u8; 16]>,
-    entries: Vec<Vec<u8>>,
-}
-
-/// What every entry of an import shares.
-#[derive(Clone)]
-struct ImportCommon {
-    bank: String,
-    category: String,
-    provenance: String,
-    now: String,
-}
-
-impl ImportCommon {
-    fn entry(&self, content: String, kind: SignalKind, commitment: [u8; 32]) -> Entry {
-        Entry::new(
-            self.now.clone(),
-            EntryBody::BankContent(BankContentEntry {
-                bank: self.bank.clone(),
-                content,
-                op: ContentOp::Add,
-                signal: kind,
-                commitment,
-                category: self.category.clone(),
-                provenance: self.provenance.clone(),
-                reason: None,
-                content_commitment: None,
-            }),
-        )
-    }
-}
-
-fn prepare_chunk(
-    common: &ImportCommon,
-    lines: &[ImportLine],
-) -> Result<PreparedChunk, candor_store::StoreError> {
-    let mut rng = rand::rng();
-    let mut chunk = PreparedChunk {
-        ids: Vec::with_capacity(lines.len()),
-        salts: Vec::with_capacity(lines.len()),
-        entries: Vec::with_capacity(lines.len()),
-    };
-    for l in lines {
-        let id = uuid::Uuid::now_v7();
-        let mut salt = [0u8; 16];
-        rng.fill_bytes(&mut salt);
-        let commitment = candor_log::commit::signal_commitment(&salt, l.kind.as_str(), l.value());
-        let entry = common.entry(id.simple().to_string(), l.kind, commitment);
-        chunk.entries.push(entry.encode_checked()?);
-        chunk.ids.push(id);
-        chunk.salts.push(salt);
-    }
-    Ok(chunk)
-}
-
 /// Import a hash list into a bank: one signal per line (`<pdq hex>` or `<signal> <hex>`, blank
 /// lines and `#` comments skipped), each line one bank content with the bank's provenance, a
 /// fresh salt and its own log entry. The body is read as it arrives and checked whole before
@@ -832,128 +767,15 @@ pub async fn import(
     };
     let who = caller.who();
     let a = app.clone();
-    let (first, last) = app
+    let written = app
         .store
         .write(move |ctx| {
             Box::pin(async move { write_import(ctx, &a, bank_id, &common, &who, lines).await })
         })
         .await?;
+    let (first, last) = (written.first_log_index, written.last_log_index);
     result.imported = (last - first) + 1;
     result.first_log_index = Some(first);
     result.last_log_index = Some(last);
     Ok(Json(result))
-}
-
-/// The import's write, inside one job: chunks are prepared on a blocking thread one ahead of
-/// the writer (ids, salts, commitments, entry encoding in parallel with SQLite), written with
-/// multi-row statements, their entries appended and written early (`flush_log`) so memory does
-/// not grow with the import; the match index and the numbers are updated once, after commit.
-/// Returns the first and last log index.
-async fn write_import(
-    ctx: &mut candor_store::WriteCtx,
-    a: &Arc<App>,
-    bank_id: i64,
-    common: &ImportCommon,
-    who: &str,
-    lines: Arc<Vec<ImportLine>>,
-) -> Result<(u64, u64), candor_store::StoreError> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
-    let (c, l) = (common.clone(), lines.clone());
-    let producer = tokio::task::spawn_blocking(move || {
-        for part in l.chunks(IMPORT_CHUNK) {
-            let prepared = prepare_chunk(&c, part);
-            let stop = prepared.is_err();
-            if tx.blocking_send(prepared).is_err() || stop {
-                return; // the job ended (failed): nothing more is wanted
-            }
-        }
-    });
-    let mut ids = Vec::with_capacity(lines.len());
-    let mut first_rows: Option<store::ImportedRows> = None;
-    let (mut first, mut last) = (None, 0u64);
-    let mut done = 0usize;
-    while let Some(chunk) = rx.recv().await {
-        let chunk = chunk?;
-        let part = &lines[done..done + chunk.ids.len()];
-        let public: Vec<String> = chunk.ids.iter().map(|u| u.simple().to_string()).collect();
-        let items: Vec<store::ImportedSignal> = (part.iter().enumerate())
-            .map(|(i, l)| store::ImportedSignal {
-                public_id: &public[i],
-                kind: l.kind,
-                value: l.value(),
-                salt: &chunk.salts[i],
-            })
-            .collect();
-        let rows = store::add_imported(
-            &mut ctx.conn,
-            bank_id,
-            &common.provenance,
-            who,
-            &common.now,
-            &items,
-        )
-        .await?;
-        // Rows are consecutive over the whole import (one writer, one transaction).
-        let f = *first_rows.get_or_insert(rows);
-        if rows.first_content != f.first_content + done as i64
-            || rows.first_signal != f.first_signal + done as i64
-        {
-            return Err(candor_store::StoreError::Corrupt(
-                "import rows are not consecutive".into(),
-            ));
-        }
-        for e in chunk.entries {
-            let i = ctx.append(e);
-            first.get_or_insert(i);
-            last = i;
-        }
-        ctx.flush_log().await?;
-        ids.extend(chunk.ids);
-        done += part.len();
-    }
-    let _ = producer.await;
-    let (Some(first), Some(rows)) = (first, first_rows) else {
-        return Err(candor_store::StoreError::Rejected(
-            "nothing to import".into(),
-        ));
-    };
-    if done != lines.len() {
-        return Err(candor_store::StoreError::Corrupt(
-            "the import was not prepared whole".into(),
-        ));
-    }
-    // The numbers count a bank-content entry by its type, op and signal: one entry of each
-    // signal stands for all of its kind.
-    let mut counts: Vec<(SignalKind, u64)> = Vec::new();
-    for l in lines.iter() {
-        match counts.iter_mut().find(|(k, _)| *k == l.kind) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((l.kind, 1)),
-        }
-    }
-    for (kind, n) in counts {
-        let like = common.entry(String::new(), kind, [0; 32]);
-        crate::entries::count_after_commit(ctx, a, like, n);
-    }
-    let a2 = a.clone();
-    ctx.after_commit(move || {
-        let public: Vec<String> = ids.iter().map(|id| id.simple().to_string()).collect();
-        drop(ids);
-        // One compaction at the end, not one every len/32 rows.
-        let mut m = a2.matcher.write().expect("matcher lock");
-        m.insert_many(
-            bank_id,
-            (lines.iter().zip(&public).enumerate()).map(|(i, (l, p))| {
-                let i = i as i64;
-                (
-                    rows.first_signal + i,
-                    rows.first_content + i,
-                    p.as_str(),
-                    l.kind,
-                    l.value(),
-                )
-            }),
-        );
-    });
-    Ok((first, last))
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::matcher::{screen, Found, Screened};
-use crate::signals::{hash_upload, query_from_hex, UploadSignals};
+use crate::signals::{hash_upload, query_from_hex, HexDigests, UploadSignals};
 use crate::AppState;
 
 pub const LOOKUP_ROLES: &[Role] = &[Role::Platform, Role::Curator, Role::Reviewer, Role::Auditor];
@@ -17,6 +17,7 @@ pub struct HashLookup {
     /// PDQ hashes, hex, comma-separated (at most 16; e.g. the 8 dihedral hashes).
     pub pdq: Option<String>,
     pub md5: Option<String>,
+    pub sha1: Option<String>,
     pub sha256: Option<String>,
     /// Comma-separated bank names: report only these banks' matches (negative banks apply
     /// whatever the filter).
@@ -76,7 +77,14 @@ pub async fn by_hash(
     Query(q): Query<HashLookup>,
 ) -> ApiResult<Json<LookupResult>> {
     caller.require(LOOKUP_ROLES)?;
-    let query = query_from_hex(q.pdq.as_deref(), q.md5.as_deref(), q.sha256.as_deref())?;
+    let query = query_from_hex(
+        q.pdq.as_deref(),
+        HexDigests {
+            md5: q.md5.as_deref(),
+            sha1: q.sha1.as_deref(),
+            sha256: q.sha256.as_deref(),
+        },
+    )?;
     let found = app.matcher.read().expect("matcher lock").find(&query);
     Ok(Json(result(
         screen_filtered(found, &bank_filter(q.banks.as_deref())),

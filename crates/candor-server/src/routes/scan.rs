@@ -16,7 +16,7 @@ pub use crate::flows::scan::{
     enum_str, AudienceAction, DecisionOut, Deferral, NoticeRef, RecipientAction, ScanResponse,
 };
 use crate::routes::lookup::{body_bytes, upload_bytes};
-use crate::signals::{hash_upload, query_from_hex};
+use crate::signals::{hash_upload, query_from_hex, HexDigests};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -25,6 +25,7 @@ pub struct SignalsIn {
     /// PDQ hex; more than one (comma-separated) for the dihedral variants.
     pub pdq: Option<String>,
     pub md5: Option<String>,
+    pub sha1: Option<String>,
     pub sha256: Option<String>,
 }
 
@@ -69,7 +70,14 @@ pub async fn scan(
                 "give `signals`, or send the file as multipart",
             )
         })?;
-        let q = query_from_hex(s.pdq.as_deref(), s.md5.as_deref(), s.sha256.as_deref())?;
+        let q = query_from_hex(
+            s.pdq.as_deref(),
+            HexDigests {
+                md5: s.md5.as_deref(),
+                sha1: s.sha1.as_deref(),
+                sha256: s.sha256.as_deref(),
+            },
+        )?;
         (
             r.context,
             r.defer_notices,

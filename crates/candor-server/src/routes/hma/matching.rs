@@ -256,7 +256,7 @@ pub fn selected(filter: Option<&str>) -> HmaResult<Vec<Signal>> {
 }
 
 /// Indexed signals of each type now.
-pub fn index_sizes(app: &App) -> [(SignalKind, usize); 3] {
+pub fn index_sizes(app: &App) -> [(SignalKind, usize); 4] {
     app.matcher.read().expect("matcher lock").counts()
 }
 

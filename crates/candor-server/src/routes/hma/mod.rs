@@ -6,7 +6,8 @@
 //! answers a 500 or an HTML page, these answer a JSON `{"message"}` with a 4xx.
 //!
 //! Names: HMA's signal types `pdq` and `video_md5` (Candor's `md5`: the MD5 of the file's
-//! bytes, which is what HMA's `VideoMD5Signal` is) plus Candor's `sha256`; content types
+//! bytes, which is what HMA's `VideoMD5Signal` is) plus Candor's `sha256` and `sha1` (HMA has
+//! no SHA-1 signal type; Candor's digests are named as Candor names them); content types
 //! `photo` (PDQ by default) and `video` (`video_md5`). A bank content is named by its integer
 //! row id (`bank_content_id`), stable for the life of the database.
 //! Roles: curator for the `/c/` writes, the bank readers for its reads; the lookup roles for
@@ -146,16 +147,18 @@ pub enum Signal {
     Pdq,
     VideoMd5,
     Sha256,
+    Sha1,
 }
 
 impl Signal {
-    pub const ALL: [Signal; 3] = [Signal::Pdq, Signal::VideoMd5, Signal::Sha256];
+    pub const ALL: [Signal; 4] = [Signal::Pdq, Signal::VideoMd5, Signal::Sha256, Signal::Sha1];
 
     pub fn name(self) -> &'static str {
         match self {
             Signal::Pdq => "pdq",
             Signal::VideoMd5 => "video_md5",
             Signal::Sha256 => "sha256",
+            Signal::Sha1 => "sha1",
         }
     }
 
@@ -165,6 +168,7 @@ impl Signal {
             "pdq" => Some(Signal::Pdq),
             "video_md5" | "md5" => Some(Signal::VideoMd5),
             "sha256" => Some(Signal::Sha256),
+            "sha1" => Some(Signal::Sha1),
             _ => None,
         }
     }
@@ -174,6 +178,7 @@ impl Signal {
             Signal::Pdq => SignalKind::Pdq,
             Signal::VideoMd5 => SignalKind::Md5,
             Signal::Sha256 => SignalKind::Sha256,
+            Signal::Sha1 => SignalKind::Sha1,
         }
     }
 
@@ -182,6 +187,7 @@ impl Signal {
             SignalKind::Pdq => Signal::Pdq,
             SignalKind::Md5 => Signal::VideoMd5,
             SignalKind::Sha256 => Signal::Sha256,
+            SignalKind::Sha1 => Signal::Sha1,
         }
     }
 
@@ -192,6 +198,7 @@ impl Signal {
             Signal::Pdq => (s.to_string(), 64),
             Signal::VideoMd5 => (s.trim().to_lowercase(), 32),
             Signal::Sha256 => (s.trim().to_lowercase(), 64),
+            Signal::Sha1 => (s.trim().to_lowercase(), 40),
         };
         let ok = text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if !ok {
@@ -199,6 +206,7 @@ impl Signal {
                 Signal::Pdq => "invalid PDQ hash".to_string(),
                 Signal::VideoMd5 => format!("{s:?} is not a valid MD5 hash"),
                 Signal::Sha256 => format!("{s:?} is not a valid SHA-256 hash"),
+                Signal::Sha1 => format!("{s:?} is not a valid SHA-1 hash"),
             });
         }
         hex::decode(&text).map_err(|e| e.to_string())
@@ -219,6 +227,7 @@ impl Signal {
             }
             Signal::VideoMd5 => q.md5 = value.try_into().ok(),
             Signal::Sha256 => q.sha256 = value.try_into().ok(),
+            Signal::Sha1 => q.sha1 = value.try_into().ok(),
         }
         q
     }
@@ -266,8 +275,8 @@ impl ContentType {
     /// What `types` may ask for (Candor's digests apply to any file).
     fn allowed(self) -> &'static [Signal] {
         match self {
-            ContentType::Photo => &[Signal::Pdq, Signal::VideoMd5, Signal::Sha256],
-            ContentType::Video => &[Signal::VideoMd5, Signal::Sha256],
+            ContentType::Photo => &[Signal::Pdq, Signal::VideoMd5, Signal::Sha256, Signal::Sha1],
+            ContentType::Video => &[Signal::VideoMd5, Signal::Sha256, Signal::Sha1],
         }
     }
 
@@ -378,6 +387,16 @@ pub async fn hash_content(
                 quality: None,
                 query: MatchQuery {
                     sha256: up.query.sha256,
+                    ..MatchQuery::default()
+                },
+            },
+            Signal::Sha1 => Hashed {
+                signal: s,
+                value: hex::decode(&up.sha1).unwrap_or_default(),
+                hex: up.sha1.clone(),
+                quality: None,
+                query: MatchQuery {
+                    sha1: up.query.sha1,
                     ..MatchQuery::default()
                 },
             },

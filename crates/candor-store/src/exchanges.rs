@@ -1,0 +1,213 @@
+//! The exchanges room: each configured exchange's stored state (checkpoint, last fetch,
+//! counts) and the source ids of bank contents (`source_items`), plus the look-ups a source's
+//! deletions and re-sent records need (a bank's live contents carrying a signal value).
+//! Writes take a job's connection, so a page's bank changes and the checkpoint that follows
+//! them commit together.
+
+use candor_log::entry::SignalKind;
+use sqlx::{AnyConnection, Row};
+
+use crate::Result;
+
+/// An exchange's stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangeRow {
+    pub name: String,
+    pub kind: String,
+    pub bank_id: i64,
+    /// The source's cursor (kind-specific text; empty: from the beginning).
+    pub checkpoint: String,
+    pub last_fetch_at: Option<String>,
+    pub last_success_at: Option<String>,
+    pub last_error: Option<String>,
+    pub fetched: i64,
+    pub added: i64,
+    pub retracted: i64,
+    pub skipped: i64,
+}
+
+const COLUMNS: &str =
+    "name, kind, bank_id, checkpoint, last_fetch_at, last_success_at, last_error, \
+                       fetched, added, retracted, skipped";
+
+fn row(r: &sqlx::any::AnyRow) -> ExchangeRow {
+    ExchangeRow {
+        name: r.get(0),
+        kind: r.get(1),
+        bank_id: r.get(2),
+        checkpoint: r.get(3),
+        last_fetch_at: r.get(4),
+        last_success_at: r.get(5),
+        last_error: r.get(6),
+        fetched: r.get(7),
+        added: r.get(8),
+        retracted: r.get(9),
+        skipped: r.get(10),
+    }
+}
+
+/// The state of exchange `name`.
+pub async fn get<'e, E>(conn: E, name: &str) -> Result<Option<ExchangeRow>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = crate::numbered(&format!("SELECT {COLUMNS} FROM exchanges WHERE name = ?"));
+    Ok(sqlx::query(&sql)
+        .bind(name)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(row))
+}
+
+/// Every exchange's state, by name.
+pub async fn list<'e, E>(conn: E) -> Result<Vec<ExchangeRow>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!("SELECT {COLUMNS} FROM exchanges ORDER BY name");
+    Ok(sqlx::query(&sql)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(row)
+        .collect())
+}
+
+/// The state of `name` for `kind` and bank `bank_id`, created (from the beginning) when it does
+/// not exist; an exchange now pointed at another bank or kind starts again from the beginning.
+pub async fn ensure(
+    conn: &mut AnyConnection,
+    name: &str,
+    kind: &str,
+    bank_id: i64,
+) -> Result<ExchangeRow> {
+    if let Some(r) = get(&mut *conn, name).await? {
+        if r.bank_id == bank_id && r.kind == kind {
+            return Ok(r);
+        }
+        sqlx::query(&crate::numbered("DELETE FROM exchanges WHERE name = ?"))
+            .bind(name)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query(&crate::numbered(
+        "INSERT INTO exchanges (name, kind, bank_id, checkpoint, fetched, added, retracted, skipped) \
+         VALUES (?, ?, ?, '', 0, 0, 0, 0)",
+    ))
+    .bind(name)
+    .bind(kind)
+    .bind(bank_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(get(&mut *conn, name).await?.expect("just inserted"))
+}
+
+/// What one applied page adds to an exchange's state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageCounts {
+    pub fetched: i64,
+    pub added: i64,
+    pub retracted: i64,
+    pub skipped: i64,
+}
+
+/// Record an applied page: the new checkpoint and counts, a successful fetch at `now`.
+pub async fn record_page(
+    conn: &mut AnyConnection,
+    name: &str,
+    checkpoint: &str,
+    c: PageCounts,
+    now: &str,
+) -> Result<()> {
+    sqlx::query(&crate::numbered(
+        "UPDATE exchanges SET checkpoint = ?, fetched = fetched + ?, added = added + ?, \
+         retracted = retracted + ?, skipped = skipped + ?, last_fetch_at = ?, last_success_at = ?, \
+         last_error = NULL WHERE name = ?",
+    ))
+    .bind(checkpoint)
+    .bind(c.fetched)
+    .bind(c.added)
+    .bind(c.retracted)
+    .bind(c.skipped)
+    .bind(now)
+    .bind(now)
+    .bind(name)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Record a failed fetch (the checkpoint stays where the last applied page left it).
+pub async fn record_error(
+    conn: &mut AnyConnection,
+    name: &str,
+    error: &str,
+    now: &str,
+) -> Result<()> {
+    sqlx::query(&crate::numbered(
+        "UPDATE exchanges SET last_fetch_at = ?, last_error = ? WHERE name = ?",
+    ))
+    .bind(now)
+    .bind(error)
+    .bind(name)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Remember the source key of bank content rows (`(key, content row id)`).
+pub async fn add_source_items(
+    conn: &mut AnyConnection,
+    bank_id: i64,
+    items: &[(String, i64)],
+) -> Result<()> {
+    for chunk in items.chunks(300) {
+        let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+        let sql = crate::numbered(&format!(
+            "INSERT INTO source_items (bank_id, source_key, content_id) VALUES {values} \
+             ON CONFLICT DO NOTHING"
+        ));
+        let mut q = sqlx::query(&sql);
+        for (key, content) in chunk {
+            q = q.bind(bank_id).bind(key.as_str()).bind(*content);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Public ids of the unretracted contents of bank `bank_id` imported with source key `key`.
+pub async fn contents_of_source(
+    conn: &mut AnyConnection,
+    bank_id: i64,
+    key: &str,
+) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(&crate::numbered(
+        "SELECT c.public_id FROM source_items i JOIN bank_content c ON c.id = i.content_id \
+         WHERE i.bank_id = ? AND i.source_key = ? AND c.retracted_at IS NULL ORDER BY c.id",
+    ))
+    .bind(bank_id)
+    .bind(key)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Public ids of the unretracted contents of bank `bank_id` that carry signal `kind` = `value`.
+pub async fn contents_with_signal(
+    conn: &mut AnyConnection,
+    bank_id: i64,
+    kind: SignalKind,
+    value: &[u8],
+) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(&crate::numbered(
+        "SELECT c.public_id FROM content_signals s JOIN bank_content c ON c.id = s.content_id \
+         WHERE s.value = ? AND s.signal = ? AND c.bank_id = ? AND c.retracted_at IS NULL \
+         ORDER BY c.id",
+    ))
+    .bind(value)
+    .bind(kind.as_str())
+    .bind(bank_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
