@@ -836,8 +836,10 @@ async fn write_import(
                 salt: &chunk.salts[i],
             })
             .collect();
+        let backend = ctx.backend();
         let rows = store::add_imported(
             &mut ctx.conn,
+            backend,
             bank_id,
             &common.provenance,
             who,
