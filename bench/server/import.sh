@@ -68,6 +68,7 @@ trap cleanup EXIT
 if [ -n "${PG:-}" ]; then
   # shellcheck source=pg.sh
   . "$here/pg.sh"
+  chmod 755 "$work" # the postgres user reaches its data dir inside
   pg_start "$work/pg"
   echo "== PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT"
 fi

@@ -126,6 +126,25 @@ pub struct Store {
     target: Arc<Target>,
     /// Woken when another node's writer commits (PostgreSQL `NOTIFY candor_log`).
     changes: Arc<tokio::sync::Notify>,
+    /// Log index ranges this store's own writer committed (see [`Store::committed_here`]).
+    written: Arc<Written>,
+}
+
+/// Log index ranges committed by this process's writer, in order, merged when adjacent.
+#[derive(Default)]
+pub(crate) struct Written(std::sync::Mutex<Vec<std::ops::Range<u64>>>);
+
+impl Written {
+    pub(crate) fn add(&self, r: std::ops::Range<u64>) {
+        if r.is_empty() {
+            return;
+        }
+        let mut v = self.0.lock().expect("written lock");
+        match v.last_mut() {
+            Some(last) if last.end == r.start => last.end = r.end,
+            _ => v.push(r),
+        }
+    }
 }
 
 /// The database a store is on.
@@ -446,7 +465,9 @@ impl Store {
             tokio::spawn(checkpointer(k, rx));
             tx
         });
+        let written = Arc::new(Written::default());
         let w = writer::Writer {
+            written: written.clone(),
             commits,
             wal: match &target {
                 Target::Sqlite(p) => {
@@ -483,7 +504,29 @@ impl Store {
             verifier,
             target: Arc::new(target),
             changes,
+            written,
         })
+    }
+
+    /// Whether log entry `index` was committed by this store's own writer (this process): its
+    /// changes were applied by the job's after-commit effects, so a follower of the log need
+    /// not re-read the rows it names. Remembered until [`forget_committed_before`].
+    ///
+    /// [`forget_committed_before`]: Store::forget_committed_before
+    pub fn committed_here(&self, index: u64) -> bool {
+        let v = self.written.0.lock().expect("written lock");
+        let i = v.partition_point(|r| r.end <= index);
+        v.get(i).is_some_and(|r| r.contains(&index))
+    }
+
+    /// Forget the ranges of [`committed_here`](Store::committed_here) below `index` (a follower
+    /// has applied everything before it).
+    pub fn forget_committed_before(&self, index: u64) {
+        let mut v = self.written.0.lock().expect("written lock");
+        v.retain_mut(|r| {
+            r.start = r.start.max(index.min(r.end));
+            !r.is_empty()
+        });
     }
 
     /// Wait until the log may have changed under this store (another node's writer committed:

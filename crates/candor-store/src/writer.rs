@@ -280,6 +280,8 @@ pub(crate) struct Writer {
     pub(crate) commits: Option<mpsc::Sender<()>>,
     /// The SQLite WAL file (its size is checked before each batch).
     pub(crate) wal: Option<std::path::PathBuf>,
+    /// Where each commit's log index range is recorded.
+    pub(crate) written: Arc<crate::Written>,
 }
 
 impl Writer {
@@ -294,6 +296,7 @@ impl Writer {
             reconnect,
             commits,
             wal,
+            written,
         } = self;
         let mut ctx = WriteCtx {
             conn,
@@ -313,7 +316,7 @@ impl Writer {
             if let Some(wal) = &wal {
                 truncate_wal_if_large(&mut ctx.conn, wal).await;
             }
-            let ok = run_batch(&mut ctx, &signer, &latest, backend, &mut batch).await;
+            let ok = run_batch(&mut ctx, &signer, &latest, backend, &written, &mut batch).await;
             if let Some(c) = &commits {
                 let _ = c.try_send(());
             }
@@ -359,6 +362,7 @@ async fn run_batch(
     signer: &Signer,
     latest: &RwLock<SignedCheckpoint>,
     backend: Backend,
+    written: &crate::Written,
     batch: &mut Vec<Queued>,
 ) -> bool {
     let mut replies: Vec<(bool, Reply)> = Vec::with_capacity(batch.len());
@@ -416,6 +420,9 @@ async fn run_batch(
     }
     match outcome {
         Ok(Some(signed)) => {
+            // Before the effects run and the callers are answered: a follower that sees the
+            // new checkpoint knows these entries are this writer's.
+            written.add(ctx.appender.committed_size..ctx.appender.size);
             ctx.appender.committed(Some(&signed.checkpoint));
             *latest.write().expect("checkpoint lock") = signed;
         }
