@@ -597,7 +597,8 @@ async fn insert_rows(
         for i in 0..chunk.len() {
             sql.push_str(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
         }
-        let sql = crate::numbered(&sql);
+        // Anonymous `?` on SQLite (see `banks::add_imported`: named parameters are resolved
+        // by a linear scan).
         let mut q = sqlx::query(&sql);
         for (idx, data) in chunk {
             q = q.bind(*idx).bind(*data);
