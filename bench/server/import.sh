@@ -10,9 +10,14 @@
 # ANCHOR_BODY_LINES lines per body (default 200,000: older builds buffer the body under
 # max_body_bytes = 32 MiB).
 #
+# With PG=1 the store is a throwaway PostgreSQL (bench/server/pg.sh: initdb into a temp dir,
+# loopback only), a fresh database for each run.
+#
 # Usage: bench/server/import.sh
 # Env:   CARGO_TARGET_DIR (default target)  HASHES (1000000)  BODY_LINES (1000000)
 #        ANCHOR_REV (unset)  ANCHOR_BODY_LINES (200000)  SKIP_BUILD=1 (use the built binaries)
+#        ANCHOR_BIN (an anchor binary already built, instead of ANCHOR_REV)  PG=1
+#        WORK_DIR (where the list and the data dirs go; default a temp dir)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -30,8 +35,10 @@ if [ -z "${SKIP_BUILD:-}" ] || [ ! -x "$target/import-this/candor" ]; then
   cp "$target/release/candor" "$target/import-this/candor"
 fi
 candor="$target/import-this/candor"
-anchor=
-if [ -n "${ANCHOR_REV:-}" ]; then
+anchor="${ANCHOR_BIN:-}"
+if [ -n "$anchor" ]; then
+  ANCHOR_REV="${ANCHOR_REV:-$(basename "$(dirname "$anchor")")}"
+elif [ -n "${ANCHOR_REV:-}" ]; then
   src="$target/import-anchor-src"
   anchor="$target/import-anchor/candor"
   if [ -z "${SKIP_BUILD:-}" ] || [ ! -x "$anchor" ]; then
@@ -49,10 +56,22 @@ fi
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') $(date -u +%FT%TZ)"
 
-work="$(mktemp -d)"
+work="$(mktemp -d ${WORK_DIR:+-p "$WORK_DIR"})"
 server_pid=
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  wait 2>/dev/null
+  [ -n "${PG:-}" ] && pg_stop
+  rm -rf "$work"
+}
 trap cleanup EXIT
+if [ -n "${PG:-}" ]; then
+  # shellcheck source=pg.sh
+  . "$here/pg.sh"
+  chmod 755 "$work" # the postgres user reaches its data dir inside
+  pg_start "$work/pg"
+  echo "== PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT"
+fi
 
 # The list: deterministic pseudo-random PDQ hashes, one per line.
 python3 - "$hashes" "$work/list.txt" <<'PY'
@@ -72,9 +91,12 @@ run() {
   split -l "$lines" -d -a 3 "$work/list.txt" "$work/body-"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   base="http://127.0.0.1:$port"
-  local curator
-  curator=$("$bin" token create --data "$data" --role curator 2>/dev/null)
-  CANDOR_LOG=warn "$bin" serve --data "$data" --listen "127.0.0.1:$port" &
+  local curator db=()
+  if [ -n "${PG:-}" ]; then
+    db=(--database-url "$(pg_createdb "import_$(echo "$label" | tr -c 'a-z0-9\n' _)")")
+  fi
+  curator=$("$bin" token create --data "$data" "${db[@]}" --role curator 2>/dev/null)
+  CANDOR_LOG=warn "$bin" serve --data "$data" "${db[@]}" --listen "127.0.0.1:$port" &
   server_pid=$!
   for _ in $(seq 300); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
   curl -sf -X POST "$base/v1/banks" -H "Authorization: Bearer $curator" -H 'Content-Type: application/json' \

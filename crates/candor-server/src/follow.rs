@@ -58,6 +58,9 @@ pub async fn step(app: &Arc<App>) -> anyhow::Result<u64> {
                         deleted.insert(b.bank.clone());
                     }
                 }
+                // This node's own change was applied to the index at its commit (an import's
+                // 200k rows re-read here would cost more than the import's writes).
+                EntryBody::BankContent(_) if app.store.committed_here(at) => {}
                 EntryBody::BankContent(c) => {
                     contents.insert(c.content.clone());
                 }
@@ -132,5 +135,6 @@ pub async fn step(app: &Arc<App>) -> anyhow::Result<u64> {
         }
     }
     metrics::counter!("candor_follow_entries_total").increment(size - from);
+    app.store.forget_committed_before(size);
     Ok(size - from)
 }

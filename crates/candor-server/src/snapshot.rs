@@ -470,7 +470,14 @@ mod tests {
         m.remove(7);
         m.compact();
         m.insert(43, 1, 143, "text id".into(), SignalKind::Pdq, &[9u8; 32]);
-        m.insert(44, 1, 144, format!("{:032x}", 44), SignalKind::Sha1, &[8u8; 20]);
+        m.insert(
+            44,
+            1,
+            144,
+            format!("{:032x}", 44),
+            SignalKind::Sha1,
+            &[8u8; 20],
+        );
         m
     }
 

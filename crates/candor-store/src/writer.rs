@@ -28,6 +28,7 @@ pub struct WriteCtx {
     pub conn: AnyConnection,
     appender: Appender,
     effects: Vec<Box<dyn FnOnce() + Send>>,
+    backend: Backend,
 }
 
 impl WriteCtx {
@@ -35,6 +36,11 @@ impl WriteCtx {
     /// durable, and covered by a signed checkpoint, when the transaction commits.
     pub fn append(&mut self, entry: Vec<u8>) -> u64 {
         self.appender.push(entry)
+    }
+
+    /// Which database the transaction is on (for a bulk path's backend-specific SQL).
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The log size including entries appended so far in this transaction.
@@ -61,12 +67,24 @@ impl WriteCtx {
             .iter()
             .map(|(i, e)| (*i as i64, e.as_slice()))
             .collect();
-        insert_rows(&mut self.conn, "log_entries (idx, data)", &entries).await?;
+        insert_rows(
+            &mut self.conn,
+            self.backend,
+            "log_entries (idx, data)",
+            &entries,
+        )
+        .await?;
         let hashes: Vec<(i64, &[u8])> = a.pending_hashes[h0..]
             .iter()
             .map(|(i, h)| (*i as i64, h.as_slice()))
             .collect();
-        insert_rows(&mut self.conn, "log_hashes (idx, hash)", &hashes).await?;
+        insert_rows(
+            &mut self.conn,
+            self.backend,
+            "log_hashes (idx, hash)",
+            &hashes,
+        )
+        .await?;
         self.appender.pending.truncate(e0);
         self.appender.pending_hashes.truncate(h0);
         Ok(())
@@ -257,6 +275,13 @@ pub(crate) struct Writer {
     pub(crate) backend: Backend,
     /// How to connect again when the connection is lost (PostgreSQL restarted, network).
     pub(crate) reconnect: Option<sqlx::any::AnyConnectOptions>,
+    /// Told after every batch (SQLite: wakes the WAL checkpointer; a full channel means it
+    /// is already due to run).
+    pub(crate) commits: Option<mpsc::Sender<()>>,
+    /// The SQLite WAL file (its size is checked before each batch).
+    pub(crate) wal: Option<std::path::PathBuf>,
+    /// Where each commit's log index range is recorded.
+    pub(crate) written: Arc<crate::Written>,
 }
 
 impl Writer {
@@ -269,11 +294,15 @@ impl Writer {
             max_batch,
             backend,
             reconnect,
+            commits,
+            wal,
+            written,
         } = self;
         let mut ctx = WriteCtx {
             conn,
             appender,
             effects: Vec::new(),
+            backend,
         };
         let mut batch = Vec::with_capacity(max_batch);
         while let Some(first) = rx.recv().await {
@@ -284,7 +313,13 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let ok = run_batch(&mut ctx, &signer, &latest, backend, &mut batch).await;
+            if let Some(wal) = &wal {
+                truncate_wal_if_large(&mut ctx.conn, wal).await;
+            }
+            let ok = run_batch(&mut ctx, &signer, &latest, backend, &written, &mut batch).await;
+            if let Some(c) = &commits {
+                let _ = c.try_send(());
+            }
             if let Some(options) = reconnect.as_ref().filter(|_| !ok) {
                 // A lost connection fails its batch (nothing of it committed, every job
                 // answered); the next batch gets a new connection.
@@ -307,11 +342,27 @@ impl Writer {
     }
 }
 
+/// When the WAL has grown past [`crate::WAL_LIMIT_BYTES`] (the checkpointer could not finish
+/// between back-to-back bulk writes), checkpoint it whole and truncate it, here, between two
+/// batches: waits for readers (their busy timeout), bounded by the WAL's size.
+async fn truncate_wal_if_large(conn: &mut AnyConnection, wal: &std::path::Path) {
+    let large = std::fs::metadata(wal).is_ok_and(|m| m.len() > crate::WAL_LIMIT_BYTES);
+    if large {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut *conn)
+            .await
+        {
+            tracing::warn!(error = %e, "store: WAL checkpoint failed");
+        }
+    }
+}
+
 async fn run_batch(
     ctx: &mut WriteCtx,
     signer: &Signer,
     latest: &RwLock<SignedCheckpoint>,
     backend: Backend,
+    written: &crate::Written,
     batch: &mut Vec<Queued>,
 ) -> bool {
     let mut replies: Vec<(bool, Reply)> = Vec::with_capacity(batch.len());
@@ -369,6 +420,9 @@ async fn run_batch(
     }
     match outcome {
         Ok(Some(signed)) => {
+            // Before the effects run and the callers are answered: a follower that sees the
+            // new checkpoint knows these entries are this writer's.
+            written.add(ctx.appender.committed_size..ctx.appender.size);
             ctx.appender.committed(Some(&signed.checkpoint));
             *latest.write().expect("checkpoint lock") = signed;
         }
@@ -473,11 +527,11 @@ async fn finish(
         let entries: Vec<(i64, &[u8])> = (a.pending.iter())
             .map(|(i, e)| (*i as i64, e.as_slice()))
             .collect();
-        insert_rows(&mut ctx.conn, "log_entries (idx, data)", &entries).await?;
+        insert_rows(&mut ctx.conn, backend, "log_entries (idx, data)", &entries).await?;
         let hashes: Vec<(i64, &[u8])> = (a.pending_hashes.iter())
             .map(|(idx, h)| (*idx as i64, h.as_slice()))
             .collect();
-        insert_rows(&mut ctx.conn, "log_hashes (idx, hash)", &hashes).await?;
+        insert_rows(&mut ctx.conn, backend, "log_hashes (idx, hash)", &hashes).await?;
         // Consistency by construction: the new tree is the committed tree (whose frontier
         // produced the last signed root) with leaves appended. Check that premise before
         // signing, so a bug can never make the log sign a tree that forks from the last one.
@@ -516,14 +570,35 @@ async fn finish(
     Ok(signed)
 }
 
-/// `INSERT INTO <table> VALUES (?, ?), …` for `rows`, 256 rows a statement.
-async fn insert_rows(conn: &mut AnyConnection, table: &str, rows: &[(i64, &[u8])]) -> Result<()> {
+/// `INSERT INTO <table> VALUES (?, ?), …` for `rows`, 256 rows a statement; on PostgreSQL one
+/// statement of two array parameters, `unnest`ed (see [`crate::pg_array`]).
+async fn insert_rows(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    table: &str,
+    rows: &[(i64, &[u8])],
+) -> Result<()> {
+    if backend == Backend::Postgres {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO {table} SELECT * FROM unnest($1::text::bigint[], $2::text::bytea[])"
+        );
+        sqlx::query(&sql)
+            .bind(crate::pg_array::bigint(rows.iter().map(|r| r.0)))
+            .bind(crate::pg_array::bytea(rows.iter().map(|r| r.1)))
+            .execute(&mut *conn)
+            .await?;
+        return Ok(());
+    }
     for chunk in rows.chunks(256) {
         let mut sql = format!("INSERT INTO {table} VALUES ");
         for i in 0..chunk.len() {
             sql.push_str(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
         }
-        let sql = crate::numbered(&sql);
+        // Anonymous `?` on SQLite (see `banks::add_imported`: named parameters are resolved
+        // by a linear scan).
         let mut q = sqlx::query(&sql);
         for (idx, data) in chunk {
             q = q.bind(*idx).bind(*data);

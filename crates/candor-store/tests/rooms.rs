@@ -562,6 +562,7 @@ async fn banks_content_import_and_matching_on(db: Db) {
         Ok((content, sig))
     })
     .unwrap();
+    let backend = s.backend();
     let imported = write!(s, |c| {
         let ids = ["i-1", "i-2", "i-3"];
         let values = [[3u8; 32], [4u8; 32], [5u8; 32]];
@@ -575,11 +576,28 @@ async fn banks_content_import_and_matching_on(db: Db) {
                 salt: &[7; 16],
             })
             .collect();
-        banks::add_imported(c, b1, "imported:list", "cora", "t4", &items).await
+        banks::add_imported(c, backend, b1, "imported:list", "cora", "t4", &items).await
     })
     .unwrap();
     assert_eq!(imported.first_content, content + 1);
     assert_eq!(imported.first_signal, sig + 2);
+    // Each imported row as written (the PostgreSQL bulk path sends the columns as arrays).
+    for (i, (id, v)) in ["i-1", "i-2", "i-3"].iter().zip([3u8, 4, 5]).enumerate() {
+        let row = banks::find_content(s.reader(), "one", id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.id, imported.first_content + i as i64);
+        assert_eq!(row.provenance, "imported:list");
+        let sigs = banks::signals_of(s.reader(), row.id).await.unwrap();
+        assert_eq!(sigs.len(), 1);
+        assert_eq!(sigs[0].id, imported.first_signal + i as i64);
+        assert_eq!(
+            (sigs[0].kind, sigs[0].quality, sigs[0].value.as_slice()),
+            (SignalKind::Pdq, None, &[v; 32][..])
+        );
+        assert_eq!(sigs[0].salt, [7u8; 16]);
+    }
     let sigs = banks::signals_of(s.reader(), content).await.unwrap();
     assert_eq!(sigs.len(), 2);
     assert_eq!(

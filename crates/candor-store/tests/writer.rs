@@ -210,6 +210,14 @@ async fn concurrent_jobs_on(db: Db) {
     check(&store, &done).await;
     check_effects(&effects.lock().unwrap(), &done);
 
+    // Every committed entry is this writer's, and nothing beyond the log; forgetting below an
+    // index keeps the rest.
+    let size = store.checkpoint().checkpoint.size;
+    assert!((0..size).all(|i| store.committed_here(i)));
+    assert!(!store.committed_here(size));
+    store.forget_committed_before(size / 2);
+    assert!(!store.committed_here(size / 2 - 1) && store.committed_here(size / 2));
+
     // Reopen with the same key: everything is still there.
     let before = store.checkpoint().note;
     store.close().await;
@@ -218,6 +226,8 @@ async fn concurrent_jobs_on(db: Db) {
         .unwrap();
     assert_eq!(store.checkpoint().note, before);
     check(&store, &done).await;
+    // Entries written before this store was opened are not its own.
+    assert!(!store.committed_here(0) && !store.committed_here(size - 1));
 
     // And the log keeps growing consistently from where it was.
     let effects2 = Arc::new(Mutex::new(Vec::new()));

@@ -192,7 +192,7 @@ pub fn run_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         let mut w = Writer::new(fmt, BufWriter::new(out))?;
         let mut failed: Option<std::io::Error> = None;
         app.store
-            .for_each_live_signal(|_, bank_id, public_id, signal, value| {
+            .for_each_live_signal(|_, bank_id, _, public_id, signal, value| {
                 if bank_id != bank.id || failed.is_some() {
                     return;
                 }

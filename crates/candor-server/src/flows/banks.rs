@@ -658,8 +658,10 @@ pub async fn write_import(
                 salt: &chunk.salts[i],
             })
             .collect();
+        let backend = ctx.backend();
         let rows = store::add_imported(
             &mut ctx.conn,
+            backend,
             bank_id,
             &common.provenance,
             who,
@@ -717,11 +719,16 @@ pub async fn write_import(
         let mut m = a2.matcher.write().expect("matcher lock");
         m.insert_many(
             bank_id,
-            (lines.iter().zip(&public).enumerate())
-                .map(|(i, (l, p))| {
-                    let i = i as i64;
-                    (rows.first_signal + i, rows.first_content + i, p.as_str(), l.kind, l.value())
-                }),
+            (lines.iter().zip(&public).enumerate()).map(|(i, (l, p))| {
+                let i = i as i64;
+                (
+                    rows.first_signal + i,
+                    rows.first_content + i,
+                    p.as_str(),
+                    l.kind,
+                    l.value(),
+                )
+            }),
         );
     });
     Ok(ImportWritten {
