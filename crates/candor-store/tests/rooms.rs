@@ -805,6 +805,7 @@ async fn exchanges_state_and_sources_on(db: Db) {
     use candor_store::banks::{self, ImportedSignal, NewBank};
     use candor_store::exchanges::{self, PageCounts};
     let s = store(&db).await;
+    let backend = s.backend();
     let bank = write!(s, |c| {
         banks::create_bank(
             c,
@@ -893,7 +894,8 @@ async fn exchanges_state_and_sources_on(db: Db) {
                 salt: &[0; 16],
             },
         ];
-        let rows = banks::add_imported(c, bank, "imported:ncmec", "x", "t4", &items).await?;
+        let rows =
+            banks::add_imported(c, backend, bank, "imported:ncmec", "x", "t4", &items).await?;
         exchanges::add_source_items(
             c,
             bank,
