@@ -166,7 +166,8 @@ fn log_numbers_policies_and_restart() {
             .iter()
             .filter(|m| m["content_id"] == img_id.as_str())
             .count(),
-        3
+        4,
+        "pdq, md5, sha1 and sha256 of the uploaded content"
     );
     // And the log grows consistently after the restart.
     let r = s
