@@ -255,9 +255,14 @@ pub async fn decide(
         .as_ref()
         .map(|a| a.0.clone())
         .unwrap_or_else(|| "(already retracted)".into());
-    if !retract_matched {
-        matched.clear();
-    }
+    // What the reversal retracts besides the review's own addition: the matched contents (each
+    // once, by `matched_contents`) with the review that banked each, if any.
+    let to_retract: Vec<((String, String), Option<candor_store::review::Addition>)> =
+        if retract_matched {
+            matched.into_iter().zip(added_by).collect()
+        } else {
+            Vec::new()
+        };
     let now = now_rfc3339();
     let st = app.clone();
     let (id2, appellant) = (id.to_string(), appeal.account.clone());
@@ -280,20 +285,20 @@ pub async fn decide(
                         change_content_in(ctx, &st, bank, content, ContentOp::Retract, Some(format!("appeal {id2} reversed the {what}")), &now).await?;
                     }
                 }
-                // The matched contents the reviewer retracts with the decision (each once; the
-                // review's own addition is already retracted above).
+                // The matched contents the reviewer retracts with the decision (the review's own
+                // addition is already retracted above).
                 let mut retracted = Vec::new();
-                for ((bank, content), added) in matched.iter().zip(&added_by) {
-                    if addition.as_ref().is_some_and(|a| &a.1 == content) || retracted.iter().any(|(_, c, _): &(String, String, _)| c == content) {
+                for ((bank, content), added) in to_retract {
+                    if addition.as_ref().is_some_and(|a| a.1 == content) {
                         continue;
                     }
-                    let live = candor_store::banks::content_state(&mut ctx.conn, bank, content).await?;
+                    let live = candor_store::banks::content_state(&mut ctx.conn, &bank, &content).await?;
                     if live.is_none_or(|c| c.retracted) {
                         continue;
                     }
                     let why = format!("appeal {id2} reversed decision {}: the matched content is retracted", subject.decision().unwrap_or_default());
-                    change_content_in(ctx, &st, bank, content, ContentOp::Retract, Some(why), &now).await?;
-                    retracted.push((bank.clone(), content.clone(), added.clone()));
+                    change_content_in(ctx, &st, &bank, &content, ContentOp::Retract, Some(why), &now).await?;
+                    retracted.push((bank, content, added));
                 }
                 let entry = append(ctx, &st, &now, EntryBody::AppealOutcome(AppealOutcomeEntry {
                     appeal: id2.clone(),
