@@ -3,6 +3,8 @@
 // its leaf hash in the tile (SHA-256 of 0x00 || entry, RFC 6962). Nothing here trusts a JSON
 // summary from the server.
 
+import { sha256 } from './proof.js';
+
 // `n` as 3-digit groups, all but the last prefixed `x`: 1234067 → `x001/x234/067`.
 export function encodeIndex(n) {
   let s = String(n % 1000).padStart(3, '0');
@@ -40,11 +42,8 @@ export function parseBundle(b) {
   return out;
 }
 
-async function leafHash(entry) {
-  const buf = new Uint8Array(entry.length + 1);
-  buf.set(entry, 1);
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', buf));
-}
+// RFC 6962 leaf hash, as the proof check computes it.
+const leafHash = (entry) => sha256(new Uint8Array([0]), entry);
 
 const dec = new TextDecoder('utf-8', { fatal: true });
 

@@ -26,7 +26,7 @@ export function b64decode(s, what) {
   return out;
 }
 
-async function sha256(...parts) {
+export async function sha256(...parts) {
   let n = 0;
   for (const p of parts) n += p.length;
   const buf = new Uint8Array(n);
