@@ -29,6 +29,12 @@ pub struct ApplyOptions {
     pub dedupe: bool,
     /// An exchange: its name and the checkpoint to store with this page's changes.
     pub exchange: Option<(String, String)>,
+    /// Records carrying a source id list every signal of that entry: the signals the bank
+    /// holds for the id that the list no longer carries are retracted (an NCMEC entry re-sent
+    /// with changed fingerprints).
+    pub replace_by_id: bool,
+    /// Records the source sent that could not be read (counted as skipped).
+    pub malformed: u64,
 }
 
 /// What applying a list did.
@@ -60,9 +66,23 @@ pub async fn apply(
         .await?
         .ok_or_else(|| ApiError::not_found("bank_not_found", format!("no bank {bank:?}")))?;
     let mut out = Applied {
-        records: records.len() as u64,
+        records: records.len() as u64 + opts.malformed,
+        skipped: opts.malformed,
         ..Applied::default()
     };
+    // replace_by_id: each source id's signals in this list.
+    let mut by_id: std::collections::HashMap<String, Vec<(SignalKind, Vec<u8>)>> =
+        std::collections::HashMap::new();
+    if opts.replace_by_id {
+        for r in records.iter().filter(|r| !r.deleted) {
+            if let Some(id) = &r.source_id {
+                let e = by_id.entry(id.clone()).or_default();
+                if let Some(sig) = &r.signal {
+                    e.push(sig.clone());
+                }
+            }
+        }
+    }
     let mut steps = Vec::with_capacity(records.len());
     for r in records {
         match (&r.signal, r.deleted) {
@@ -91,6 +111,32 @@ pub async fn apply(
                 let mut adds: Vec<(ImportLine, Option<String>)> = Vec::new();
                 // Signals added by this page (a page may list one twice).
                 let mut seen: HashSet<(SignalKind, [u8; 32])> = HashSet::new();
+                // Entries re-sent: what the bank holds for them and they no longer carry.
+                let mut ids: Vec<_> = by_id.into_iter().collect();
+                ids.sort_by(|x, y| x.0.cmp(&y.0));
+                for (id, signals) in ids {
+                    let key = format!("id:{id}");
+                    for (content, signal, value) in
+                        store::source_signals(&mut ctx.conn, bank_id, &key).await?
+                    {
+                        let kept = signals
+                            .iter()
+                            .any(|(k, v)| k.as_str() == signal && v == &value);
+                        if !kept {
+                            change_content_in(
+                                ctx,
+                                &a,
+                                &common.bank,
+                                &content,
+                                ContentOp::Retract,
+                                Some(opts.reason.clone()),
+                                &now,
+                            )
+                            .await?;
+                            out.retracted += 1;
+                        }
+                    }
+                }
                 for step in steps {
                     match step {
                         Step::Add(line, key) => {
