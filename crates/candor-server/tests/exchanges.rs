@@ -22,7 +22,7 @@ use axum::routing::{get, post};
 use candor_server::exchange::{ExchangeConfig, Secret};
 use candor_server::flows::exchanges;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const P1: &str = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
 const P7: &str = "0707070707070707070707070707070707070707070707070707070707070707";
@@ -52,7 +52,10 @@ struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Captured {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(b);
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -65,8 +68,13 @@ fn traces() -> &'static Captured {
     T.get_or_init(|| {
         let c = Captured::default();
         let w = c.clone();
+        // Everything at trace level, with the caps `candor`'s subscriber adds.
+        let mut filter = tracing_subscriber::EnvFilter::new("trace");
+        for d in candor_server::exchange::WIRE_LOG_CAPS {
+            filter = filter.add_directive(d.parse().unwrap());
+        }
         let _ = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
+            .with_env_filter(filter)
             .with_writer(move || w.clone())
             .try_init();
         c
@@ -95,11 +103,7 @@ fn page(name: &str) -> String {
 }
 
 fn json_page(name: &str) -> Response {
-    (
-        [("content-type", "application/json")],
-        page(name),
-    )
-        .into_response()
+    ([("content-type", "application/json")], page(name)).into_response()
 }
 
 fn second(s: &Stand, name: &str) -> Response {
@@ -126,7 +130,10 @@ async fn stopncii(
         )
             .into_response();
     }
-    let start: i64 = q.get("startTimestamp").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let start: i64 = q
+        .get("startTimestamp")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     match q.get("nextPageToken").map(String::as_str) {
         Some("cGFnZS0y") => second(&s, "stopncii-2.json"),
         Some(_) => (StatusCode::BAD_REQUEST, "bad page token").into_response(),
@@ -147,7 +154,11 @@ async fn ncmec(
         base64::engine::general_purpose::STANDARD.encode(format!("{NCMEC_USER}:{NCMEC_PASS}"))
     );
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(want.as_str()) {
-        return (StatusCode::UNAUTHORIZED, "<html><body>401 Unauthorized</body></html>").into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            "<html><body>401 Unauthorized</body></html>",
+        )
+            .into_response();
     }
     if q.get("start").map(String::as_str) == Some("2001") {
         return second(&s, "ncmec-2.xml");
@@ -169,7 +180,8 @@ async fn tcap_auth(State(s): State<Shared>, Form(f): Form<HashMap<String, String
     if f.get("username").map(String::as_str) == Some(TCAP_USER)
         && f.get("password").map(String::as_str) == Some(TCAP_PASS)
     {
-        return axum::Json(json!({"user": {"username": TCAP_USER}, "token": TCAP_JWT})).into_response();
+        return axum::Json(json!({"user": {"username": TCAP_USER}, "token": TCAP_JWT}))
+            .into_response();
     }
     (
         StatusCode::BAD_REQUEST,
@@ -187,13 +199,20 @@ async fn tcap_list(
     if headers.get("authorization").and_then(|v| v.to_str().ok())
         != Some(format!("Bearer {TCAP_JWT}").as_str())
     {
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"detail": "Given token not valid for any token type"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"detail": "Given token not valid for any token type"})),
+        )
+            .into_response();
     }
     assert_eq!(q.get("order").map(String::as_str), Some("asc"));
     match q.get("after").map(String::as_str).unwrap_or("") {
         "" => json_page("tcap-1.json"),
         "1724856483.3,10593" => second(&s, "tcap-2.json"),
-        c => axum::Json(json!({"count": 0, "next": null, "previous": null, "checkpoint": c, "results": []})).into_response(),
+        c => axum::Json(
+            json!({"count": 0, "next": null, "previous": null, "checkpoint": c, "results": []}),
+        )
+        .into_response(),
     }
 }
 
@@ -211,11 +230,16 @@ async fn threat_updates(
             .into_response();
     }
     assert_eq!(group, "303636684709969");
-    let start: i64 = q.get("start_time").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let start: i64 = q
+        .get("start_time")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     match q.get("after").map(String::as_str) {
         Some("QVFIUk1hZA") => second(&s, "threatexchange-2.json"),
         Some(_) => (StatusCode::BAD_REQUEST, "bad cursor").into_response(),
-        None if start >= 1625000007 => axum::Json(json!({"data": [], "paging": {}})).into_response(),
+        None if start >= 1625000007 => {
+            axum::Json(json!({"data": [], "paging": {}})).into_response()
+        }
         None => json_page("threatexchange-1.json"),
     }
 }
@@ -279,7 +303,10 @@ fn exchange(kind: &str, base: &str, creds: &[(&str, &str)]) -> ExchangeConfig {
 
 fn good_creds(kind: &str) -> Vec<(&'static str, &'static str)> {
     match kind {
-        "stopncii" => vec![("subscription_key", STOPNCII_SUB), ("fetch_function_key", STOPNCII_FK)],
+        "stopncii" => vec![
+            ("subscription_key", STOPNCII_SUB),
+            ("fetch_function_key", STOPNCII_FK),
+        ],
         "ncmec" => vec![("user", NCMEC_USER), ("password", NCMEC_PASS)],
         "tcap" => vec![("username", TCAP_USER), ("password", TCAP_PASS)],
         "threatexchange" => vec![("access_token", TE_TOKEN)],
@@ -295,17 +322,29 @@ fn live(s: &TestServer, bank: &str) -> BTreeSet<String> {
         .unwrap()
         .id;
     let mut out = BTreeSet::new();
-    s.block_on(s.app().store.for_each_live_signal(|_, b, _, _, signal, value| {
-        if b == bank_id {
-            out.insert(format!("{signal}:{}", hex::encode(value)));
-        }
-    }))
+    s.block_on(
+        s.app()
+            .store
+            .for_each_live_signal(|_, b, _, _, signal, value| {
+                if b == bank_id {
+                    out.insert(format!("{signal}:{}", hex::encode(value)));
+                }
+            }),
+    )
     .unwrap();
     out
 }
 
-fn set(items: &[&str]) -> BTreeSet<String> {
-    items.iter().map(|s| s.to_string()).collect()
+fn set<S: AsRef<str>>(items: &[S]) -> BTreeSet<String> {
+    items.iter().map(|s| s.as_ref().to_string()).collect()
+}
+
+fn pdq(h: &str) -> String {
+    format!("pdq:{h}")
+}
+
+fn md5(h: &str) -> String {
+    format!("md5:{h}")
 }
 
 fn sync(s: &TestServer, name: &str) -> Result<exchanges::SyncReport, (String, String)> {
@@ -320,7 +359,7 @@ fn status(s: &TestServer, name: &str) -> exchanges::ExchangeStatus {
 
 /// Fail mid-sync, resume, sync again: the bank holds `after_first` after the failed run and
 /// `end` at the end; every change is one log entry; nothing is added twice.
-fn resumes(kind: &str, after_first: &[&str], end: &[&str], added: i64, retracted: i64) {
+fn resumes(kind: &str, after_first: &[String], end: &[String], added: i64, retracted: i64) {
     traces();
     let (base, stand) = stand_in();
     let cfg = exchange(kind, &base, &good_creds(kind));
@@ -333,19 +372,34 @@ fn resumes(kind: &str, after_first: &[&str], end: &[&str], added: i64, retracted
     let (code, message) = sync(&s, &name).unwrap_err();
     assert_eq!(code, "exchange_unreachable", "{message}");
     assert!(message.contains("HTTP 500"), "{message}");
-    assert_eq!(live(&s, "shared-list"), set(after_first), "{kind}: the first page is kept");
+    assert_eq!(
+        live(&s, "shared-list"),
+        set(after_first),
+        "{kind}: the first page is kept"
+    );
     let st = status(&s, &name);
     assert!(st.last_error.as_deref().unwrap().contains("HTTP 500"));
-    assert!(!st.checkpoint.is_empty(), "{kind}: the first page's checkpoint is stored");
+    assert!(
+        !st.checkpoint.is_empty(),
+        "{kind}: the first page's checkpoint is stored"
+    );
     assert_eq!(s.log_size() - log0, st.added as u64 + st.retracted as u64);
 
     stand.fail_second.store(false, Ordering::SeqCst);
     let r = sync(&s, &name).unwrap();
     assert!(r.up_to_date);
     assert_eq!(r.pages, 1, "{kind}: resumed at the second page");
-    assert_eq!(live(&s, "shared-list"), set(end), "{kind}: no duplicate, no loss");
+    assert_eq!(
+        live(&s, "shared-list"),
+        set(end),
+        "{kind}: no duplicate, no loss"
+    );
     let st = status(&s, &name);
-    assert_eq!((st.added, st.retracted), (added, retracted), "{kind}: {st:?}");
+    assert_eq!(
+        (st.added, st.retracted),
+        (added, retracted),
+        "{kind}: {st:?}"
+    );
     assert!(st.last_error.is_none() && st.last_success_at.is_some());
     // One log entry per change, each a bank_content entry.
     assert_eq!(s.log_size() - log0, (added + retracted) as u64);
@@ -357,23 +411,28 @@ fn resumes(kind: &str, after_first: &[&str], end: &[&str], added: i64, retracted
     assert_eq!(s.log_size() - log0, (added + retracted) as u64);
 
     // What the exchange brought matches at once.
-    if end.iter().any(|e| e == &format!("pdq:{P1}")) {
+    if end.contains(&pdq(P1)) {
         let m = s.lookup_pdq(P1);
-        assert!(m.iter().any(|m| m["bank"] == "shared-list" && m["distance"] == 0), "{m:?}");
+        assert!(
+            m.iter()
+                .any(|m| m["bank"] == "shared-list" && m["distance"] == 0),
+            "{m:?}"
+        );
     }
-    if end.iter().any(|e| e == &format!("pdq:{P7}")) {
+    if end.contains(&pdq(P7)) {
         let m = s.lookup_pdq(P7);
         assert!(m.iter().any(|m| m["bank"] == "shared-list"), "{m:?}");
     }
-    assert_no_secret("the traces", &String::from_utf8_lossy(&traces().0.lock().unwrap()));
+    let traced = traces().0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_no_secret("the traces", &String::from_utf8_lossy(&traced));
 }
 
 #[test]
 fn stopncii_pages_deletions_malformed_and_resume() {
     resumes(
         "stopncii",
-        &[&format!("pdq:{P1}"), &format!("md5:{MD5_D41}")],
-        &[&format!("pdq:{P1}"), &format!("pdq:{P7}")],
+        &[pdq(P1), md5(MD5_D41)],
+        &[pdq(P1), pdq(P7)],
         3,
         1,
     );
@@ -381,13 +440,18 @@ fn stopncii_pages_deletions_malformed_and_resume() {
 
 #[test]
 fn ncmec_pages_changed_fingerprints_deletions_and_resume() {
-    let a1md5 = "md5:a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
-    let a1sha1 = "sha1:a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
+    let a1md5 = md5("a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1");
+    let a1sha1 = "sha1:a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1".to_string();
     resumes(
         "ncmec",
-        &[a1md5, a1sha1, &format!("pdq:{P1}"), "md5:b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1"],
+        &[
+            a1md5.clone(),
+            a1sha1.clone(),
+            pdq(P1),
+            md5("b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1"),
+        ],
         // image1 re-sent with another PDQ: the old one retracted; video1 deleted by id.
-        &[a1md5, a1sha1, &format!("pdq:{P7}")],
+        &[a1md5, a1sha1, pdq(P7)],
         5,
         2,
     );
@@ -395,22 +459,16 @@ fn ncmec_pages_changed_fingerprints_deletions_and_resume() {
 
 #[test]
 fn tcap_pages_deletions_malformed_and_resume() {
-    let e3 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-    resumes(
-        "tcap",
-        &[&format!("md5:{MD5_D41}"), &format!("pdq:{P1}")],
-        &[&format!("pdq:{P1}"), e3],
-        3,
-        1,
-    );
+    let e3 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".to_string();
+    resumes("tcap", &[md5(MD5_D41), pdq(P1)], &[pdq(P1), e3], 3, 1);
 }
 
 #[test]
 fn threatexchange_pages_deletions_malformed_and_resume() {
     resumes(
         "threatexchange",
-        &[&format!("pdq:{P1}"), &format!("md5:{MD5_D41}")],
-        &[&format!("pdq:{P1}"), &format!("pdq:{P7}")],
+        &[pdq(P1), md5(MD5_D41)],
+        &[pdq(P1), pdq(P7)],
         3,
         1,
     );
@@ -446,7 +504,10 @@ fn wrong_credentials_are_a_clear_error_and_never_leak() {
             .collect()
     };
     let kinds = ["stopncii", "ncmec", "tcap", "threatexchange"];
-    let cfgs: Vec<_> = kinds.iter().map(|k| exchange(k, &base, &wrong(k))).collect();
+    let cfgs: Vec<_> = kinds
+        .iter()
+        .map(|k| exchange(k, &base, &wrong(k)))
+        .collect();
     let s = TestServer::start_with(|c| c.exchange = cfgs);
     s.create_bank("shared-list", CAT_TERROR, 31);
     let log0 = s.log_size();
@@ -460,7 +521,11 @@ fn wrong_credentials_are_a_clear_error_and_never_leak() {
         assert_no_secret("the stored error", st.last_error.as_deref().unwrap());
         // Over HTTP too.
         let r = s
-            .post(&format!("/v1/exchanges/{name}/sync"), &s.tokens.curator, &json!({}))
+            .post(
+                &format!("/v1/exchanges/{name}/sync"),
+                &s.tokens.curator,
+                &json!({}),
+            )
             .expect(502);
         assert_no_secret("the HTTP answer", &r.text());
         assert!(r.text().contains("exchange_credentials_refused"));
@@ -483,7 +548,8 @@ fn wrong_credentials_are_a_clear_error_and_never_leak() {
             }
         }
     }
-    assert_no_secret("the traces", &String::from_utf8_lossy(&traces().0.lock().unwrap()));
+    let traced = traces().0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_no_secret("the traces", &String::from_utf8_lossy(&traced));
 }
 
 #[test]
@@ -494,8 +560,14 @@ fn a_missing_bank_or_credential_is_a_clear_error() {
     no_password.bank = "ncmec-list".into();
     let mut env = exchange("tcap", &base, &[]);
     env.credentials_env = [
-        ("username".to_string(), "CANDOR_TEST_UNSET_TCAP_USER".to_string()),
-        ("password".to_string(), "CANDOR_TEST_UNSET_TCAP_PASS".to_string()),
+        (
+            "username".to_string(),
+            "CANDOR_TEST_UNSET_TCAP_USER".to_string(),
+        ),
+        (
+            "password".to_string(),
+            "CANDOR_TEST_UNSET_TCAP_PASS".to_string(),
+        ),
     ]
     .into_iter()
     .collect();
@@ -534,25 +606,24 @@ fn a_local_file_exchange() {
     s.create_bank("shared-list", CAT_TERROR, 31);
     let r = sync(&s, "file-x").unwrap();
     assert_eq!(r.added, 2, "{r:?}");
-    assert_eq!(
-        live(&s, "shared-list"),
-        set(&[&format!("pdq:{P1}"), &format!("md5:{MD5_D41}")])
-    );
+    assert_eq!(live(&s, "shared-list"), set(&[pdq(P1), md5(MD5_D41)]));
     assert!(status(&s, "file-x").checkpoint.starts_with("sha256:"));
     // Unchanged: nothing to do.
     let r = sync(&s, "file-x").unwrap();
     assert_eq!((r.fetched, r.added), (0, 0));
     // Changed: the MD5 withdrawn, a malformed file refused whole.
-    let text = std::fs::read_to_string(&file).unwrap().replace("\"Received\"", "\"Deleted\"");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"Received\"", "\"Deleted\"");
     std::fs::write(&file, &text).unwrap();
     let r = sync(&s, "file-x").unwrap();
     assert_eq!((r.added, r.retracted), (0, 1), "{r:?}");
-    assert_eq!(live(&s, "shared-list"), set(&[&format!("pdq:{P1}")]));
+    assert_eq!(live(&s, "shared-list"), set(&[pdq(P1)]));
     std::fs::write(&file, text.replace("ImagePDQ", "ImagePDX")).unwrap();
     let (code, m) = sync(&s, "file-x").unwrap_err();
     assert_eq!(code, "exchange_answer_malformed");
     assert!(m.contains("record 1"), "{m}");
-    assert_eq!(live(&s, "shared-list"), set(&[&format!("pdq:{P1}")]));
+    assert_eq!(live(&s, "shared-list"), set(&[pdq(P1)]));
 }
 
 #[test]
@@ -572,13 +643,19 @@ fn scheduled_sync_is_seen_through_the_api_and_matches() {
         if row["added"] == 3 && row["retracted"] == 1 {
             break row;
         }
-        assert!(std::time::Instant::now() < deadline, "no scheduled sync: {v}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scheduled sync: {v}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
     assert_eq!(row["name"], "stopncii-x");
     assert_eq!(row["kind"], "stopncii");
     assert_eq!(row["bank"], "shared-list");
-    assert!(row["checkpoint"].as_str().unwrap().contains("1625180000"), "{row}");
+    assert!(
+        row["checkpoint"].as_str().unwrap().contains("1625180000"),
+        "{row}"
+    );
     assert!(row["last_success_at"].is_string());
     let m = s.lookup_pdq(P7);
     assert!(m.iter().any(|m| m["bank"] == "shared-list"), "{m:?}");
@@ -587,7 +664,10 @@ fn scheduled_sync_is_seen_through_the_api_and_matches() {
         s.get("/c/exchanges", &s.tokens.curator).expect(200).json(),
         json!(["stopncii-x"])
     );
-    let cfg = s.get("/c/exchange/stopncii-x", &s.tokens.curator).expect(200).json();
+    let cfg = s
+        .get("/c/exchange/stopncii-x", &s.tokens.curator)
+        .expect(200)
+        .json();
     assert_eq!(cfg["api"], "stop_ncii");
     assert_eq!(cfg["enabled"], true);
     let st = s
@@ -595,10 +675,17 @@ fn scheduled_sync_is_seen_through_the_api_and_matches() {
         .expect(200)
         .json();
     assert_eq!(st["last_fetch_succeeded"], true);
-    assert!(st["checkpoint_ts"].as_i64().unwrap() > 1_700_000_000, "{st}");
+    assert!(
+        st["checkpoint_ts"].as_i64().unwrap() > 1_700_000_000,
+        "{st}"
+    );
     assert!(st["fetched_items"].as_i64().unwrap() >= 7, "{st}");
-    s.put("/c/exchange/stopncii-x", &s.tokens.curator, &json!({"enabled": false}))
-        .expect_message(400, "config file");
+    s.put(
+        "/c/exchange/stopncii-x",
+        &s.tokens.curator,
+        &json!({"enabled": false}),
+    )
+    .expect_message(400, "config file");
     s.delete("/c/exchange/stopncii-x", &s.tokens.curator)
         .expect_message(400, "config file");
     s.get("/c/exchange/NOPE/status", &s.tokens.curator)

@@ -287,7 +287,13 @@ fn banks_as_hma_answers_them() {
     );
     assert_eq!(
         s.get("/c/exchanges/apis", &t.curator).expect(200).json(),
-        json!(["ncmec", "stop_ncii", "tat", "fb_threatexchange", "local_file"])
+        json!([
+            "ncmec",
+            "stop_ncii",
+            "tat",
+            "fb_threatexchange",
+            "local_file"
+        ])
     );
     s.get("/c/exchange/NONEXISTENT_EXCHANGE/status", &t.curator)
         .expect_message(404, "Exchange 'NONEXISTENT_EXCHANGE' not found");

@@ -49,7 +49,10 @@ impl Source for LocalFile {
         if bytes.len() as u64 > self.max_bytes {
             return Err(SourceError {
                 kind: "too_large",
-                message: format!("{what}: larger than max_response_bytes ({})", self.max_bytes),
+                message: format!(
+                    "{what}: larger than max_response_bytes ({})",
+                    self.max_bytes
+                ),
             });
         }
         let sum = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));

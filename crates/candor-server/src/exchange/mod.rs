@@ -27,6 +27,10 @@ pub mod stopncii;
 pub mod tcap;
 pub mod threatexchange;
 
+/// Log directives every subscriber of Candor's binaries adds: `ureq`'s debug and trace output
+/// dumps requests byte for byte (credentials included), so it is capped at `info`.
+pub const WIRE_LOG_CAPS: [&str; 2] = ["ureq=info", "ureq_proto=info"];
+
 /// The kinds of exchange.
 pub const KINDS: [&str; 5] = ["ncmec", "stopncii", "tcap", "threatexchange", "file"];
 
@@ -110,8 +114,7 @@ impl ExchangeConfig {
         anyhow::ensure!(
             !n.is_empty()
                 && n.len() <= 64
-                && n
-                    .chars()
+                && n.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
             "exchange name {n:?}: 1-64 letters, digits, '-' or '_'"
         );
@@ -129,7 +132,10 @@ impl ExchangeConfig {
             );
         }
         if self.kind == "file" {
-            anyhow::ensure!(self.path.is_some(), "exchange {n}: a file exchange needs path");
+            anyhow::ensure!(
+                self.path.is_some(),
+                "exchange {n}: a file exchange needs path"
+            );
             let f = self.format.as_deref().unwrap_or("lines");
             anyhow::ensure!(
                 candor_formats::Format::parse(f).is_some(),
@@ -308,7 +314,11 @@ impl Http {
         t
     }
 
-    fn read(&self, what: &str, r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Answer, SourceError> {
+    fn read(
+        &self,
+        what: &str,
+        r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Answer, SourceError> {
         let mut r = r.map_err(|e| SourceError {
             kind: "unreachable",
             message: self.redact(&format!("{what}: {e}")),
@@ -356,7 +366,12 @@ impl Http {
     }
 
     /// `GET url` with `headers`; `what` names the request in errors (never the URL's query).
-    pub fn get(&self, what: &str, url: &str, headers: &[(&str, &str)]) -> Result<Answer, SourceError> {
+    pub fn get(
+        &self,
+        what: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, SourceError> {
         let mut req = self.agent.get(url);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -365,7 +380,12 @@ impl Http {
     }
 
     /// `POST url` with a form body.
-    pub fn post_form(&self, what: &str, url: &str, form: &[(&str, &str)]) -> Result<Answer, SourceError> {
+    pub fn post_form(
+        &self,
+        what: &str,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Answer, SourceError> {
         let body = form
             .iter()
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
@@ -400,7 +420,9 @@ pub fn json(what: &str, body: &[u8]) -> Result<serde_json::Value, SourceError> {
 }
 
 /// A checkpoint's JSON object (empty text: `{}`), or a clear error.
-pub fn checkpoint_json(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, SourceError> {
+pub fn checkpoint_json(
+    text: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, SourceError> {
     if text.is_empty() {
         return Ok(serde_json::Map::new());
     }
@@ -436,11 +458,18 @@ mod tests {
 
     #[test]
     fn config_is_checked() {
-        let bad = |t: &str| toml::from_str::<ExchangeConfig>(t).map_err(|e| e.to_string()).and_then(|c| c.validate().map_err(|e| e.to_string()));
+        let bad = |t: &str| {
+            toml::from_str::<ExchangeConfig>(t)
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.validate().map_err(|e| e.to_string()))
+        };
         assert!(bad("name = \"a b\"\nkind = \"file\"\nbank = \"b\"\npath = \"x\"").is_err());
         assert!(bad("name = \"a\"\nkind = \"nope\"\nbank = \"b\"").is_err());
         assert!(bad("name = \"a\"\nkind = \"file\"\nbank = \"b\"").is_err());
-        assert!(bad("name = \"a\"\nkind = \"ncmec\"\nbank = \"b\"\n[credentials]\ntoken = \"x\"").is_err());
+        assert!(
+            bad("name = \"a\"\nkind = \"ncmec\"\nbank = \"b\"\n[credentials]\ntoken = \"x\"")
+                .is_err()
+        );
         assert!(bad("name = \"a\"\nkind = \"ncmec\"\nbank = \"b\"\n[credentials_env]\nuser = \"U\"\npassword = \"P\"").is_ok());
     }
 }

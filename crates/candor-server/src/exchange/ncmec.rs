@@ -30,8 +30,8 @@ impl Ncmec {
         use base64::Engine;
         let user = cfg.credential("user")?;
         let password = cfg.credential("password")?;
-        let basic = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", user.0, password.0));
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", user.0, password.0));
         let auth = Secret(format!("Basic {basic}"));
         let mut http = Http::new(cfg, &[&password, &auth]);
         http.add_secret(&basic);
@@ -48,7 +48,8 @@ pub fn date(ts: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(ts.max(0))
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    t.format(&f).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+    t.format(&f)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
 impl Source for Ncmec {

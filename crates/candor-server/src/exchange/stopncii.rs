@@ -32,7 +32,11 @@ impl StopNcii {
         let http = Http::new(cfg, &[&subscription_key, &function_key]);
         Ok(StopNcii {
             base: cfg.base_url(DEFAULT_URL),
-            page_size: if cfg.page_size == 0 { 800 } else { cfg.page_size },
+            page_size: if cfg.page_size == 0 {
+                800
+            } else {
+                cfg.page_size
+            },
             subscription_key,
             function_key,
             http,

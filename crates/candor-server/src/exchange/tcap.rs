@@ -31,7 +31,11 @@ impl Tcap {
         let http = Http::new(cfg, &[&password]);
         Ok(Tcap {
             base: cfg.base_url(DEFAULT_URL),
-            page_size: if cfg.page_size == 0 { 1000 } else { cfg.page_size },
+            page_size: if cfg.page_size == 0 {
+                1000
+            } else {
+                cfg.page_size
+            },
             username,
             password,
             token: None,
@@ -43,23 +47,25 @@ impl Tcap {
         if let Some(t) = &self.token {
             return Ok(t.clone());
         }
-        let a = self.http.post_form(
-            "TCAP token-auth",
-            &format!("{}/token-auth/tcap/", self.base),
-            &[
-                ("username", &self.username.0),
-                ("password", &self.password.0),
-                ("resend", "false"),
-            ],
-        )
-        .map_err(|e| match e.kind {
-            // Django REST framework's token view answers a refused login with 400.
-            "http" if e.message.contains("HTTP 400") => SourceError {
-                kind: "credentials",
-                message: format!("TCAP refused the username or password: {}", e.message),
-            },
-            _ => e,
-        })?;
+        let a = self
+            .http
+            .post_form(
+                "TCAP token-auth",
+                &format!("{}/token-auth/tcap/", self.base),
+                &[
+                    ("username", &self.username.0),
+                    ("password", &self.password.0),
+                    ("resend", "false"),
+                ],
+            )
+            .map_err(|e| match e.kind {
+                // Django REST framework's token view answers a refused login with 400.
+                "http" if e.message.contains("HTTP 400") => SourceError {
+                    kind: "credentials",
+                    message: format!("TCAP refused the username or password: {}", e.message),
+                },
+                _ => e,
+            })?;
         let v = super::json("TCAP token-auth", &a.body)?;
         let t = v
             .get("token")

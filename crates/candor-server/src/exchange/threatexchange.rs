@@ -34,7 +34,11 @@ impl ThreatExchange {
         Ok(ThreatExchange {
             base: cfg.base_url(DEFAULT_URL),
             group: cfg.privacy_group.clone().unwrap_or_default(),
-            page_size: if cfg.page_size == 0 { 500 } else { cfg.page_size },
+            page_size: if cfg.page_size == 0 {
+                500
+            } else {
+                cfg.page_size
+            },
             token,
             http,
         })
@@ -101,7 +105,11 @@ impl Source for ThreatExchange {
         }
         let a = self
             .http
-            .get("ThreatExchange threat_updates", &url, &[("Accept", "application/json")])
+            .get(
+                "ThreatExchange threat_updates",
+                &url,
+                &[("Accept", "application/json")],
+            )
             .map_err(|e| match e.kind {
                 // The Graph API answers a bad token with 400 and an OAuthException (code 190).
                 "http" if e.message.contains("OAuthException") => SourceError {

@@ -203,9 +203,7 @@ pub async fn sync(
     let (n, k, id) = (cfg.name.clone(), cfg.kind.clone(), bank.id);
     let row = app
         .store
-        .write(move |ctx| {
-            Box::pin(async move { store::ensure(&mut ctx.conn, &n, &k, id).await })
-        })
+        .write(move |ctx| Box::pin(async move { store::ensure(&mut ctx.conn, &n, &k, id).await }))
         .await?;
     let mut report = SyncReport {
         exchange: cfg.name.clone(),

@@ -16,7 +16,7 @@ pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<ExchangeStatus>>> {
-    caller.require(super::BANK_READERS)?;
+    caller.require(super::banks::BANK_READERS)?;
     Ok(Json(exchanges::status(&app).await?))
 }
 
