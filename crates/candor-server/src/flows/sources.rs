@@ -54,6 +54,19 @@ enum Step {
     Delete(Record),
 }
 
+/// A source's deletion: a logged retraction of `content`.
+async fn retract(
+    ctx: &mut candor_store::WriteCtx,
+    a: &Arc<App>,
+    bank: &str,
+    content: &str,
+    reason: &str,
+    now: &str,
+) -> Result<(), candor_store::StoreError> {
+    let reason = Some(reason.to_string());
+    change_content_in(ctx, a, bank, content, ContentOp::Retract, reason, now).await
+}
+
 /// Apply `records` (already parsed whole: a malformed file never gets here) to bank `bank`
 /// in one write job: additions through the import path, deletions as retractions.
 pub async fn apply(
@@ -123,16 +136,7 @@ pub async fn apply(
                             .iter()
                             .any(|(k, v)| k.as_str() == signal && v == &value);
                         if !kept {
-                            change_content_in(
-                                ctx,
-                                &a,
-                                &common.bank,
-                                &content,
-                                ContentOp::Retract,
-                                Some(opts.reason.clone()),
-                                &now,
-                            )
-                            .await?;
+                            retract(ctx, &a, &common.bank, &content, &opts.reason, &now).await?;
                             out.retracted += 1;
                         }
                     }
@@ -198,16 +202,8 @@ pub async fn apply(
                                 out.skipped += 1;
                             }
                             for content in targets {
-                                change_content_in(
-                                    ctx,
-                                    &a,
-                                    &common.bank,
-                                    &content,
-                                    ContentOp::Retract,
-                                    Some(opts.reason.clone()),
-                                    &now,
-                                )
-                                .await?;
+                                retract(ctx, &a, &common.bank, &content, &opts.reason, &now)
+                                    .await?;
                                 out.retracted += 1;
                             }
                         }

@@ -744,7 +744,7 @@ fn hma_api(kind: &str) -> &'static str {
 }
 
 /// HMA `GET /c/exchanges`: the names of the configured exchanges (`[[exchange]]`).
-#[utoipa::path(get, path = "/c/exchanges", tag = "hma", responses((status = 200, body = Object, description = "the configured exchanges' names")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/c/exchanges", tag = "hma", responses((status = 200, body = [String], description = "the configured exchanges' names")), security(("bearer" = [])))]
 pub async fn exchanges_list(State(app): State<AppState>, caller: Caller) -> HmaResult<Json<Value>> {
     caller.require(BANK_READERS)?;
     Ok(Json(json!(app
@@ -756,7 +756,7 @@ pub async fn exchanges_list(State(app): State<AppState>, caller: Caller) -> HmaR
 }
 
 /// HMA `GET /c/exchanges/apis`: the exchange APIs Candor has, by HMA's names.
-#[utoipa::path(get, path = "/c/exchanges/apis", tag = "hma", responses((status = 200, body = Object, description = "exchange API names")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/c/exchanges/apis", tag = "hma", responses((status = 200, body = [String], description = "exchange API names")), security(("bearer" = [])))]
 pub async fn exchange_apis(caller: Caller) -> HmaResult<Json<Value>> {
     caller.require(BANK_READERS)?;
     Ok(Json(json!(crate::exchange::KINDS
