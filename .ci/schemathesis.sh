@@ -6,8 +6,6 @@
 # routes with ids have something to find), each bounded (examples and seconds).
 #
 # Usage: .ci/schemathesis.sh CANDOR_BINARY        Env: ST_EXAMPLES (5), ST_SECONDS (40 per role)
-# The HMA exchange routes (/c/exchange…) are left out while their implementation is in progress
-# on another branch (they will be covered once it lands).
 set -euo pipefail
 candor="${1:?usage: $0 CANDOR_BINARY}"
 examples="${ST_EXAMPLES:-5}"
@@ -43,7 +41,6 @@ for role in admin curator reviewer platform auditor; do
       -H "Authorization: Bearer ${tok[$role]}" \
       --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
       --phases examples,coverage,fuzzing \
-      --exclude-path-regex '^/c/exchange' \
       --max-examples "$examples" --max-time "$seconds" \
       --generation-deterministic --no-shrink --request-timeout 30 \
       --warnings off > "$work/st-$role.log" 2>&1; then

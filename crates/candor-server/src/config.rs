@@ -88,6 +88,9 @@ pub struct Config {
     /// Readiness fails while the match index has not held everything committed for more than
     /// this many seconds (0 = no bound).
     pub index_max_lag_secs: u64,
+    /// `[[exchange]]`: banks kept in sync with hash-sharing sources (`crate::exchange`,
+    /// `crate::flows::exchanges`).
+    pub exchange: Vec<crate::exchange::ExchangeConfig>,
 }
 
 impl Default for Config {
@@ -123,6 +126,7 @@ impl Default for Config {
             hma_bank_category: "STATEMENT_CATEGORY_OTHER_VIOLATION_TC".into(),
             index_max_lag_entries: 0,
             index_max_lag_secs: 30,
+            exchange: Vec::new(),
         }
     }
 }
@@ -254,6 +258,14 @@ impl Config {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.fetch.validate()?;
+        for (i, e) in self.exchange.iter().enumerate() {
+            e.validate()?;
+            anyhow::ensure!(
+                !self.exchange[..i].iter().any(|o| o.name == e.name),
+                "two [[exchange]] tables are named {:?}",
+                e.name
+            );
+        }
         self.dsa.validate()?;
         anyhow::ensure!(self.pdq_threshold <= 256, "pdq_threshold must be 0..=256");
         anyhow::ensure!(

@@ -9,6 +9,7 @@ pub mod config;
 pub mod conn;
 pub mod entries;
 pub mod error;
+pub mod exchange;
 pub mod fetch;
 pub mod flows;
 pub mod follow;
@@ -64,6 +65,8 @@ pub struct App {
     /// When the match index last applied a change and last held everything committed
     /// ([`App::index_lag`]).
     pub index_progress: std::sync::Mutex<IndexProgress>,
+    /// Exchanges being synced now in this process (never two syncs of one exchange at once).
+    pub exchange_syncs: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// When the match index last changed and last was current (see [`App::index_lag`]).
@@ -240,6 +243,7 @@ impl App {
                 last_change: None,
                 caught_up: Instant::now(),
             }),
+            exchange_syncs: std::sync::Mutex::new(std::collections::HashSet::new()),
         });
         // Before loading: storing the configured policies appends log entries, which the
         // numbers loaded next then count.
@@ -538,6 +542,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(endpoint = %app.config.dsa.endpoint, every_secs = app.config.dsa.interval_secs, "submitting statements to the DSA Transparency Database");
         flows::dsa::spawn_submitter(app.store.clone(), app.config.dsa.clone())
     });
+    let exchanges = flows::exchanges::spawn_scheduled(app.clone());
     let limits = conn::Limits {
         header_read: std::time::Duration::from_secs(app.config.header_read_timeout_secs),
         idle: std::time::Duration::from_secs(app.config.idle_timeout_secs),
@@ -610,6 +615,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         task.abort();
     }
     sweep.abort();
+    for task in exchanges {
+        task.abort();
+    }
     // The periodic task is left alone (it ends with the runtime): a snapshot it is writing
     // holds the snapshot lock, which the one below waits for.
     if app.is_ready() {

@@ -280,14 +280,20 @@ fn banks_as_hma_answers_them() {
     s.get("/c/signal_type/index?signal_type=tmk", &t.curator)
         .expect_message(400, "No such signal type 'tmk'");
 
-    // Exchanges: none in this build (HMA's answers for "none configured").
+    // Exchanges: none configured here (HMA's answers for "none configured"); the APIs Candor has.
     assert_eq!(
         s.get("/c/exchanges", &t.curator).expect(200).json(),
         json!([])
     );
     assert_eq!(
         s.get("/c/exchanges/apis", &t.curator).expect(200).json(),
-        json!([])
+        json!([
+            "ncmec",
+            "stop_ncii",
+            "tat",
+            "fb_threatexchange",
+            "local_file"
+        ])
     );
     s.get("/c/exchange/NONEXISTENT_EXCHANGE/status", &t.curator)
         .expect_message(404, "Exchange 'NONEXISTENT_EXCHANGE' not found");
@@ -304,6 +310,12 @@ fn banks_as_hma_answers_them() {
         &json!({"api": "sample", "bank": "FOO_EXCHANGE", "api_json": {}}),
     )
     .expect_message(400, "No such exchange type 'sample'");
+    s.post(
+        "/c/exchanges",
+        &t.curator,
+        &json!({"api": "ncmec", "bank": "FOO_EXCHANGE", "api_json": {}}),
+    )
+    .expect_message(400, "config file");
     s.get("/c/exchanges/api/sample", &t.curator)
         .expect_message(400, "no such Exchange API 'sample'");
     s.get("/c/exchanges/api/sample/schema", &t.curator)

@@ -211,3 +211,27 @@ pub async fn contents_with_signal(
     .fetch_all(&mut *conn)
     .await?)
 }
+
+/// The unretracted contents of bank `bank_id` imported with source key `key`, each with its
+/// signals: `(public id, signal, value)` (what an entry re-sent with other fingerprints
+/// replaces).
+pub async fn source_signals(
+    conn: &mut AnyConnection,
+    bank_id: i64,
+    key: &str,
+) -> Result<Vec<(String, String, Vec<u8>)>> {
+    let rows = sqlx::query(&crate::numbered(
+        "SELECT c.public_id, s.signal, s.value FROM source_items i \
+         JOIN bank_content c ON c.id = i.content_id \
+         JOIN content_signals s ON s.content_id = c.id \
+         WHERE i.bank_id = ? AND i.source_key = ? AND c.retracted_at IS NULL ORDER BY c.id",
+    ))
+    .bind(bank_id)
+    .bind(key)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}

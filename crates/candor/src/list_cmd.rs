@@ -161,6 +161,8 @@ pub fn run_import(a: ImportArgs) -> anyhow::Result<ExitCode> {
             reason: format!("deleted in the {} list {name}", fmt.name()),
             dedupe: false,
             exchange: None,
+            replace_by_id: false,
+            malformed: 0,
         },
     ));
     spinner.finish_and_clear();

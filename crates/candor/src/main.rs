@@ -2,6 +2,7 @@
 use clap::{Parser, Subcommand};
 
 mod dsa_cmd;
+mod exchange_cmd;
 mod hash_cmd;
 mod index_cmd;
 mod list_cmd;
@@ -52,6 +53,9 @@ enum Command {
     Import(list_cmd::ImportArgs),
     /// Export a bank's live signals as a hash-list file.
     Export(list_cmd::ExportArgs),
+    /// Keep banks in sync with hash-sharing sources (`[[exchange]]` in the config): sync, status.
+    #[command(subcommand)]
+    Exchange(exchange_cmd::ExchangeCommand),
 }
 
 #[derive(Subcommand)]
@@ -74,6 +78,7 @@ fn main() -> std::process::ExitCode {
         Command::ScanFile(args) => scan_cmd::run(args),
         Command::Import(args) => list_cmd::run_import(args),
         Command::Export(args) => list_cmd::run_export(args),
+        Command::Exchange(cmd) => exchange_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

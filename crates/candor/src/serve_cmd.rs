@@ -42,7 +42,13 @@ pub(crate) fn config(
 
 fn init_tracing(format: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("CANDOR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter =
+        EnvFilter::try_from_env("CANDOR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // The HTTP client's debug and trace output dumps requests byte for byte, credentials
+    // included (exchanges, DSA): capped whatever CANDOR_LOG asks.
+    for d in candor_server::exchange::WIRE_LOG_CAPS {
+        filter = filter.add_directive(d.parse().expect("directive"));
+    }
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -9,6 +9,7 @@ pub mod appeals;
 pub mod banks;
 pub mod decisions;
 pub mod dsa;
+pub mod exchanges;
 pub mod review;
 pub mod scan;
 pub mod sources;

@@ -29,6 +29,12 @@ pub struct ApplyOptions {
     pub dedupe: bool,
     /// An exchange: its name and the checkpoint to store with this page's changes.
     pub exchange: Option<(String, String)>,
+    /// Records carrying a source id list every signal of that entry: the signals the bank
+    /// holds for the id that the list no longer carries are retracted (an NCMEC entry re-sent
+    /// with changed fingerprints).
+    pub replace_by_id: bool,
+    /// Records the source sent that could not be read (counted as skipped).
+    pub malformed: u64,
 }
 
 /// What applying a list did.
@@ -48,6 +54,19 @@ enum Step {
     Delete(Record),
 }
 
+/// A source's deletion: a logged retraction of `content`.
+async fn retract(
+    ctx: &mut candor_store::WriteCtx,
+    a: &Arc<App>,
+    bank: &str,
+    content: &str,
+    reason: &str,
+    now: &str,
+) -> Result<(), candor_store::StoreError> {
+    let reason = Some(reason.to_string());
+    change_content_in(ctx, a, bank, content, ContentOp::Retract, reason, now).await
+}
+
 /// Apply `records` (already parsed whole: a malformed file never gets here) to bank `bank`
 /// in one write job: additions through the import path, deletions as retractions.
 pub async fn apply(
@@ -60,9 +79,23 @@ pub async fn apply(
         .await?
         .ok_or_else(|| ApiError::not_found("bank_not_found", format!("no bank {bank:?}")))?;
     let mut out = Applied {
-        records: records.len() as u64,
+        records: records.len() as u64 + opts.malformed,
+        skipped: opts.malformed,
         ..Applied::default()
     };
+    // replace_by_id: each source id's signals in this list.
+    let mut by_id: std::collections::HashMap<String, Vec<(SignalKind, Vec<u8>)>> =
+        std::collections::HashMap::new();
+    if opts.replace_by_id {
+        for r in records.iter().filter(|r| !r.deleted) {
+            if let Some(id) = &r.source_id {
+                let e = by_id.entry(id.clone()).or_default();
+                if let Some(sig) = &r.signal {
+                    e.push(sig.clone());
+                }
+            }
+        }
+    }
     let mut steps = Vec::with_capacity(records.len());
     for r in records {
         match (&r.signal, r.deleted) {
@@ -91,6 +124,23 @@ pub async fn apply(
                 let mut adds: Vec<(ImportLine, Option<String>)> = Vec::new();
                 // Signals added by this page (a page may list one twice).
                 let mut seen: HashSet<(SignalKind, [u8; 32])> = HashSet::new();
+                // Entries re-sent: what the bank holds for them and they no longer carry.
+                let mut ids: Vec<_> = by_id.into_iter().collect();
+                ids.sort_by(|x, y| x.0.cmp(&y.0));
+                for (id, signals) in ids {
+                    let key = format!("id:{id}");
+                    for (content, signal, value) in
+                        store::source_signals(&mut ctx.conn, bank_id, &key).await?
+                    {
+                        let kept = signals
+                            .iter()
+                            .any(|(k, v)| k.as_str() == signal && v == &value);
+                        if !kept {
+                            retract(ctx, &a, &common.bank, &content, &opts.reason, &now).await?;
+                            out.retracted += 1;
+                        }
+                    }
+                }
                 for step in steps {
                     match step {
                         Step::Add(line, key) => {
@@ -152,16 +202,8 @@ pub async fn apply(
                                 out.skipped += 1;
                             }
                             for content in targets {
-                                change_content_in(
-                                    ctx,
-                                    &a,
-                                    &common.bank,
-                                    &content,
-                                    ContentOp::Retract,
-                                    Some(opts.reason.clone()),
-                                    &now,
-                                )
-                                .await?;
+                                retract(ctx, &a, &common.bank, &content, &opts.reason, &now)
+                                    .await?;
                                 out.retracted += 1;
                             }
                         }

@@ -6,6 +6,7 @@ pub mod appeals;
 pub mod banks;
 pub mod console;
 pub mod decisions;
+pub mod exchanges;
 pub mod hma;
 pub mod log;
 pub mod lookup;
@@ -52,6 +53,8 @@ pub fn router() -> Router<AppState> {
             "/v1/banks/{bank}/content/{content}/retract",
             post(banks::retract_content),
         )
+        .route("/v1/exchanges", get(exchanges::list))
+        .route("/v1/exchanges/{name}/sync", post(exchanges::sync))
         .route("/v1/lookup", get(lookup::by_hash).post(lookup::by_upload))
         .route("/v1/scan", post(scan::scan))
         .route("/v1/decisions", get(decisions::list_decisions))
@@ -111,9 +114,9 @@ fn hma_router() -> Router<AppState> {
         .route("/c/content_type", get(c::content_types))
         .route(
             "/c/exchanges",
-            get(c::exchanges_empty).post(c::exchange_create),
+            get(c::exchanges_list).post(c::exchange_create),
         )
-        .route("/c/exchanges/apis", get(c::exchanges_empty))
+        .route("/c/exchanges/apis", get(c::exchange_apis))
         .route(
             "/c/exchanges/api/{api}",
             get(c::exchange_api).post(c::exchange_api),
@@ -121,11 +124,11 @@ fn hma_router() -> Router<AppState> {
         .route("/c/exchanges/api/{api}/schema", get(c::exchange_api_schema))
         .route(
             "/c/exchange/{exchange}",
-            get(c::exchange_missing)
-                .put(c::exchange_missing)
+            get(c::exchange_show)
+                .put(c::exchange_update)
                 .delete(c::exchange_delete),
         )
-        .route("/c/exchange/{exchange}/status", get(c::exchange_missing))
+        .route("/c/exchange/{exchange}/status", get(c::exchange_status))
         .route("/m/raw_lookup", get(m::raw_lookup))
         .route("/m/lookup", get(m::lookup_get).post(m::lookup_post))
         .route("/m/index/status", get(m::index_status))
