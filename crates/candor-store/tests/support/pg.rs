@@ -111,7 +111,7 @@ impl Postgres {
         );
         let port = free_port();
         let child = spawn(&bin, dir.path(), port, owner);
-        let pg = Postgres {
+        let mut pg = Postgres {
             dir,
             port,
             child,
@@ -122,7 +122,15 @@ impl Postgres {
         Some(pg)
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) {
+        if let Err(why) = self.try_ready() {
+            panic!("{why}");
+        }
+    }
+
+    /// Wait until the server answers; `Err` (with the end of its log) when it exited first
+    /// or is not ready after 90 s.
+    fn try_ready(&mut self) -> Result<(), String> {
         let t0 = Instant::now();
         loop {
             let ok = Command::new(self.bin.join("pg_isready"))
@@ -131,22 +139,42 @@ impl Postgres {
                 .map(|s| s.success())
                 .unwrap_or(false);
             if ok {
-                return;
+                return Ok(());
             }
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "PostgreSQL did not start"
-            );
+            let exited = self.child.try_wait().ok().flatten();
+            if exited.is_some() || t0.elapsed() > Duration::from_secs(90) {
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(12).collect();
+                return Err(format!(
+                    "PostgreSQL did not start ({}); its log ends:\n{}",
+                    match exited {
+                        Some(status) => format!("the server exited: {status}"),
+                        None => "not ready after 90 s".into(),
+                    },
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ));
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
-    /// Kill the server (SIGKILL: a crash) and start it again on the same data and port.
+    /// Kill the server (SIGKILL: a crash) and start it again on the same data and port. The
+    /// killed server's backends (each its own process group) exit on their own a moment later;
+    /// until the last has, a new server refuses the data directory ("pre-existing shared
+    /// memory block … is still in use"), so the start is retried for up to 30 s.
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = spawn(&self.bin, self.dir.path(), self.port, self.owner);
-        self.wait_ready();
+        let t0 = Instant::now();
+        loop {
+            self.child = spawn(&self.bin, self.dir.path(), self.port, self.owner);
+            match self.try_ready() {
+                Ok(()) => return,
+                Err(why) if t0.elapsed() > Duration::from_secs(30) => panic!("{why}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -204,7 +232,7 @@ fn spawn(bin: &Path, dir: &Path, port: u16, owner: Option<(u32, u32)>) -> Child 
         ])
         .env_remove("PGDATA")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(server_log(dir));
     if let Some((u, g)) = owner {
         server.uid(u).gid(g);
     }
@@ -216,6 +244,16 @@ fn spawn(bin: &Path, dir: &Path, port: u16, owner: Option<(u32, u32)>) -> Child 
         });
     }
     server.spawn().expect("postgres")
+}
+
+/// The server's own log (appended across restarts), read when it does not start.
+fn server_log(dir: &Path) -> Stdio {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
 }
 
 impl Drop for Postgres {
