@@ -316,7 +316,7 @@ fn changes_and_lookups_go_on_while_a_snapshot_is_written() {
         .expect("the snapshot writer reached the hook");
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::scope(|scope| {
-        let s = &s;
+        let (s, ha, ids) = (&s, &ha, &ids);
         scope.spawn(move || {
             s.add_pdq("a", &ha[10]);
             let found = s.lookup_pdq(&ha[10]).len();
