@@ -764,10 +764,14 @@ impl Cursor<'_> {
         Ok(self.take(1)?[0])
     }
     pub(crate) fn u32(&mut self) -> Result<u32, PartError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     pub(crate) fn u64(&mut self) -> Result<u64, PartError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn text(&mut self, max: usize) -> Result<String, PartError> {
         let n = self.u32()? as usize;
@@ -1000,7 +1004,8 @@ impl Matcher {
                 return Err(bad(format!("an index of {len} bytes")));
             }
             let start = r.pos;
-            let v = f(r.src, start, start + len as usize).map_err(|e| bad(format!("index: {e}")))?;
+            let v =
+                f(r.src, start, start + len as usize).map_err(|e| bad(format!("index: {e}")))?;
             r.pos += len as usize;
             Ok(v)
         }
@@ -1093,6 +1098,59 @@ mod tests {
     }
 
     type Row = (i64, i64, String, SignalKind, Vec<u8>);
+
+    /// The row table over several chunks: appends, rows inserted below the largest id (into a
+    /// middle chunk), removals and re-additions, with a clone taken midway that keeps its own
+    /// view (copy on write), all agree with a sorted map.
+    #[test]
+    fn rows_in_chunks_agree_with_a_map() {
+        use std::collections::BTreeMap;
+        let mut rows = Rows::default();
+        let mut model: BTreeMap<i64, (u32, bool)> = BTreeMap::new();
+        let id = |r: i64| format!("{:032x}", r);
+        for r in (0..3 * ROW_CHUNK as i64).map(|i| 2 * i + 10) {
+            rows.put(r, r, &id(r), KIND_PDQ, r as u32);
+            model.insert(r, (r as u32, true));
+        }
+        assert_eq!(rows.ids.len(), 3);
+        let before = rows.clone();
+        let model_before = model.clone();
+        // Odd ids fall between existing rows of every chunk, and below the first.
+        for r in [
+            1i64,
+            11,
+            2 * ROW_CHUNK as i64 + 11,
+            5 * ROW_CHUNK as i64 + 3,
+        ] {
+            rows.put(r, r, "text id", KIND_MD5, 7);
+            model.insert(r, (7, true));
+        }
+        for r in [10i64, 2 * ROW_CHUNK as i64 + 10, 6 * ROW_CHUNK as i64 + 8] {
+            assert!(rows.take(r).is_some());
+            model.get_mut(&r).unwrap().1 = false;
+        }
+        assert!(rows.take(10).is_none());
+        rows.put(10, 10, &id(10), KIND_PDQ, 99);
+        model.insert(10, (99, true));
+        let check = |rows: &Rows, model: &BTreeMap<i64, (u32, bool)>| {
+            let got: Vec<(i64, u32, bool)> = rows
+                .iter()
+                .map(|(r, s)| (r, s.entry, s.kind != KIND_REMOVED))
+                .collect();
+            let want: Vec<(i64, u32, bool)> =
+                model.iter().map(|(r, (e, l))| (*r, *e, *l)).collect();
+            assert_eq!(got, want);
+            assert_eq!(rows.live, model.values().filter(|v| v.1).count());
+            for (r, (e, l)) in model {
+                assert_eq!(rows.get(*r).map(|s| s.entry), l.then_some(*e), "row {r}");
+            }
+            assert!(rows.get(0).is_none() && rows.get(12 * ROW_CHUNK as i64).is_none());
+        };
+        check(&rows, &model);
+        check(&before, &model_before);
+        assert_eq!(rows.public_id(11, rows.get(11).unwrap()), "text id");
+        assert_eq!(rows.public_id(12, rows.get(12).unwrap()), id(12));
+    }
 
     #[test]
     fn set_layout_says_when_tables_differ_and_compact_converts() {
