@@ -87,9 +87,8 @@ slow = [x for x, _ in looks if x > 0.1]
 print(f"== probe lookups over 100 ms: {len(slow)}, {sum(slow):.2f} s in all")
 PY
 wait "$wrk_pid" || true
-echo "== wrk: $(grep -E 'Requests/sec' "$log.wrk" | xargs); $(grep -E '^ +99%' "$log.wrk" | xargs | sed 's/^/p/'); $(grep -E 'Latency' "$log.wrk" | head -1 | xargs)"
-grep -o '"millis":[0-9]*\|millis=[0-9]*' "$log" >/dev/null || true
+echo "== wrk: $(grep RESULT "$log.wrk")"
 echo "== snapshots written during the run (server log):"
-grep "snapshot written" "$log" | sed -E 's/\x1b\[[0-9;]*m//g' | grep -oE '(log_size|bytes|millis)[=:] ?[0-9]+' | paste -sd' ' | sed 's/log_size/\nlog_size/g' | sed '/^$/d'
+grep "snapshot written" "$log" | sed -E 's/\x1b\[[0-9;]*m//g; s/"//g' | grep -oE '(log_size|bytes|millis)[=:] ?[0-9]+' | paste -d' ' - - - || true
 echo "== load $(cut -d' ' -f1-3 /proc/loadavg)"
 rm -f "$log.wrk"
