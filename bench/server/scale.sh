@@ -20,6 +20,8 @@
 #        LOOKUP_SECONDS (20)  WRK_THREADS (1)  WRK_CONNS (32)  ANCHOR (unset)
 #        LAYOUTS ("auto"; e.g. "auto split")
 #        SKIP_BUILD=1 (use $TARGET/release/candor)  SKIP_IMPORT=1 (reuse the data dir)
+#        CANDOR_BIN=<binary> (measure that binary instead of $TARGET/release/candor; implies
+#                          SKIP_BUILD)
 #        CANDOR_BENCH_DATA data dir (default $TARGET/bench-scale-data; wiped first unless
 #                          SKIP_IMPORT=1)
 set -euo pipefail
@@ -36,10 +38,10 @@ wrk_threads="${WRK_THREADS:-1}"
 wrk_conns="${WRK_CONNS:-32}"
 
 command -v wrk >/dev/null || { apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; }
-if [ -z "${SKIP_BUILD:-}" ]; then
+if [ -z "${SKIP_BUILD:-}" ] && [ -z "${CANDOR_BIN:-}" ]; then
   (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --release -p candor)
 fi
-candor="$target/release/candor"
+candor="${CANDOR_BIN:-$target/release/candor}"
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') $(date -u +%FT%TZ), $hashes hashes in bodies of $body_lines lines"
@@ -147,7 +149,7 @@ for layout in ${LAYOUTS:-auto}; do
   sleep 1; stop
   for i in $(seq "$restarts"); do
     start "$candor" "$data" "$p"
-    echo "== layout $layout, restart $i: /readyz after $ready s; RSS $(mem "$server_pid" VmRSS) MiB, peak $(mem "$server_pid" VmHWM) MiB; $(readyz)"
+    echo "== layout $layout, restart $i: /readyz after $ready s; RSS $(mem "$server_pid" VmRSS) MiB (anonymous $(mem "$server_pid" RssAnon), file $(mem "$server_pid" RssFile)), peak $(mem "$server_pid" VmHWM) MiB; load $(cut -d' ' -f1 /proc/loadavg); $(readyz)"
     [ "$i" = "$restarts" ] || stop
   done
   curl -sf "$base/v1/lookup?pdq=$h0" -H "Authorization: Bearer $platform" | head -c 160; echo

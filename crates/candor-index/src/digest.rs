@@ -1,5 +1,6 @@
 //! [`DigestIndex`]: exact lookup of cryptographic digests (MD5, SHA-1, SHA-256).
-use crate::format::{checked_len, FileReader, FileWriter, FormatError, IndexKind};
+use crate::buf::{Buf, Shared};
+use crate::format::{checked_len, read_shared, FileView, FileWriter, FormatError, IndexKind};
 use crate::hash::{Bitset, EntryId, EntryRef, EntryRefs};
 use crate::pdq::{runs_to_words, words_to_runs};
 use std::collections::HashMap;
@@ -7,14 +8,20 @@ use std::io::{Read, Write};
 
 /// Maps an `N`-byte digest to the entries that carry it. Built entries are found by binary
 /// search in an id array sorted by digest (stored in the file, so loading does not re-sort);
-/// entries inserted since the last [`compact`](DigestIndex::compact) sit in a hash map.
+/// entries inserted since the last [`compact`](DigestIndex::compact) sit in a hash map. The
+/// digests and the sorted array of the last compaction are immutable [`Buf`]s (cheap clones;
+/// views into the file when read with [`from_shared`](DigestIndex::from_shared)); later
+/// digests are in an owned tail.
 #[derive(Clone, Debug, Default)]
 pub struct DigestIndex<const N: usize> {
-    digests: Vec<[u8; N]>,
+    /// Digests of ids `0..main_len`.
+    digests: Buf<[u8; N]>,
+    /// Digests of ids `main_len..`.
+    tail: Vec<[u8; N]>,
     refs: EntryRefs,
     deleted: Bitset,
     removed: usize,
-    order: Vec<u32>,
+    order: Buf<u32>,
     main_len: u32,
     pending: HashMap<[u8; N], Vec<u32>>,
 }
@@ -40,11 +47,12 @@ impl<const N: usize> DigestIndex<N> {
 
     pub fn new() -> Self {
         DigestIndex {
-            digests: Vec::new(),
+            digests: Buf::default(),
+            tail: Vec::new(),
             refs: EntryRefs::default(),
             deleted: Bitset::default(),
             removed: 0,
-            order: Vec::new(),
+            order: Buf::default(),
             main_len: 0,
             pending: HashMap::new(),
         }
@@ -62,7 +70,7 @@ impl<const N: usize> DigestIndex<N> {
     /// Adds an entry; it matches at once.
     pub fn insert(&mut self, digest: [u8; N], r: EntryRef) -> EntryId {
         let id = self.refs.push(r);
-        self.digests.push(digest);
+        self.tail.push(digest);
         self.pending.entry(digest).or_default().push(id.0);
         id
     }
@@ -70,7 +78,7 @@ impl<const N: usize> DigestIndex<N> {
     /// Removes an entry; it stops matching at once.
     pub fn remove(&mut self, id: EntryId) -> bool {
         let i = id.0 as usize;
-        if i >= self.digests.len() || self.deleted.get(i) {
+        if i >= self.ids() || self.deleted.get(i) {
             return false;
         }
         self.deleted.set(i);
@@ -78,18 +86,24 @@ impl<const N: usize> DigestIndex<N> {
         true
     }
 
+    /// Entries ever inserted (the next id).
+    fn ids(&self) -> usize {
+        self.digests.len() + self.tail.len()
+    }
+
     /// Re-sorts the lookup array over all live entries.
     pub fn compact(&mut self) {
-        let mut order: Vec<u32> = (0..self.digests.len() as u32)
+        let mut all = Vec::with_capacity(self.ids());
+        all.extend_from_slice(&self.digests);
+        all.extend_from_slice(&self.tail);
+        let mut order: Vec<u32> = (0..all.len() as u32)
             .filter(|&i| !self.deleted.get(i as usize))
             .collect();
-        order.sort_unstable_by(|&a, &b| {
-            self.digests[a as usize]
-                .cmp(&self.digests[b as usize])
-                .then(a.cmp(&b))
-        });
-        self.order = order;
-        self.main_len = self.digests.len() as u32;
+        order.sort_unstable_by(|&a, &b| all[a as usize].cmp(&all[b as usize]).then(a.cmp(&b)));
+        self.order = order.into();
+        self.main_len = all.len() as u32;
+        self.digests = all.into();
+        self.tail = Vec::new();
         self.pending.clear();
     }
 
@@ -115,7 +129,7 @@ impl<const N: usize> DigestIndex<N> {
     }
 
     pub fn len(&self) -> usize {
-        self.digests.len() - self.removed
+        self.ids() - self.removed
     }
 
     pub fn is_empty(&self) -> bool {
@@ -123,7 +137,11 @@ impl<const N: usize> DigestIndex<N> {
     }
 
     pub fn digest(&self, id: EntryId) -> Option<[u8; N]> {
-        self.digests.get(id.0 as usize).copied()
+        let i = id.0 as usize;
+        match self.digests.get(i) {
+            Some(d) => Some(*d),
+            None => self.tail.get(i - self.digests.len()).copied(),
+        }
     }
 
     /// Whether entry `id` was removed (false for ids never inserted).
@@ -137,24 +155,33 @@ impl<const N: usize> DigestIndex<N> {
 
     pub fn write_to<W: Write>(&self, w: W) -> Result<W, FormatError> {
         let fields = [
-            self.digests.len() as u64,
+            self.ids() as u64,
             u64::from(self.main_len),
             self.refs.runs.len() as u64,
             self.removed as u64,
             self.order.len() as u64,
         ];
         let mut f = FileWriter::new(w, Self::kind()?, &fields)?;
-        f.section(&self.digests)?;
+        f.section_parts(&[&self.digests[..], &self.tail[..]])?;
         f.section(&runs_to_words(&self.refs.runs))?;
         let mut del = self.deleted.words.clone();
-        del.resize(Bitset::words_for(self.digests.len()), 0);
+        del.resize(Bitset::words_for(self.ids()), 0);
         f.section(&del)?;
         f.section(&self.order)?;
         f.finish()
     }
 
+    /// Reads an index written by [`write_to`](Self::write_to) (into one aligned buffer it then
+    /// uses in place), refusing a truncated, corrupt or inconsistent file.
     pub fn read_from<R: Read>(r: R) -> Result<Self, FormatError> {
-        let mut f = FileReader::new(r, Self::kind()?)?;
+        let (src, len) = read_shared(r)?;
+        Self::from_shared(&src, 0, len)
+    }
+
+    /// Reads the index file at bytes `start..end` of `src` in place (see
+    /// [`PdqIndex::from_shared`](crate::PdqIndex::from_shared)).
+    pub fn from_shared(src: &Shared, start: usize, end: usize) -> Result<Self, FormatError> {
+        let mut f = FileView::new(src, start, end, Self::kind()?)?;
         if f.fields.len() != 5 {
             return Err(FormatError::Invalid("wrong header field count".into()));
         }
@@ -164,10 +191,12 @@ impl<const N: usize> DigestIndex<N> {
         let runs = checked_len(fl[2], n as u64, "entry reference runs")?;
         let removed = checked_len(fl[3], n as u64, "removed count")?;
         let order_len = checked_len(fl[4], main_len as u64, "lookup array length")?;
-        let digests: Vec<[u8; N]> = f.section(n, 0, "digests")?;
-        let run_words: Vec<u64> = f.section(runs * 2, 0, "entry references")?;
-        let del_words: Vec<u64> = f.section(Bitset::words_for(n), 0, "removed entries")?;
-        let order: Vec<u32> = f.section(order_len, 0, "lookup array")?;
+        let all: Buf<[u8; N]> = f.section(n, 0, "digests")?;
+        let run_words: Vec<u64> = f.section_vec(runs * 2, "entry references")?;
+        let del_words: Vec<u64> = f.section_vec(Bitset::words_for(n), "removed entries")?;
+        let order: Buf<u32> = f.section(order_len, 0, "lookup array")?;
+        let digests = all.slice(0..main_len);
+        let tail = all[main_len..].to_vec();
         f.finish()?;
         let runs = words_to_runs(&run_words, n)?;
         let deleted = Bitset { words: del_words };
@@ -182,11 +211,12 @@ impl<const N: usize> DigestIndex<N> {
             return Err(FormatError::Invalid("lookup array is not sorted".into()));
         }
         let mut pending: HashMap<[u8; N], Vec<u32>> = HashMap::new();
-        for (i, d) in digests.iter().enumerate().skip(main_len) {
-            pending.entry(*d).or_default().push(i as u32);
+        for (i, d) in tail.iter().enumerate() {
+            pending.entry(*d).or_default().push((main_len + i) as u32);
         }
         Ok(DigestIndex {
             digests,
+            tail,
             refs: EntryRefs {
                 runs,
                 len: n as u32,

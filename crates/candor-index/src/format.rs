@@ -2,22 +2,28 @@
 //!
 //! ```text
 //! magic      8 bytes  "CANDORIX"
-//! version    u32      FORMAT_VERSION
+//! version    u32      FORMAT_VERSION (2)
 //! kind       u32      1 = PDQ, 2 = MD5, 3 = SHA-256, 4 = SHA-1
-//! fields     u32 count, then that many u64 (kind-specific header)
+//! fields     u32 count, u32 0, then that many u64 (kind-specific header)
 //! header     u64      XXH64 of every byte above
-//! sections   raw little-endian arrays whose lengths follow from the header
+//! sections   raw little-endian arrays whose lengths follow from the header, each padded with
+//!            zeros to a multiple of 8 bytes (in-memory padding, e.g. of filters, included)
 //! checksum   u64      XXH64 of the sections
 //! ```
-//! A reader checks the header checksum before it trusts any length, reads each section straight
-//! into its final array (no second copy of the file in memory), and compares the body checksum
-//! at the end; it refuses trailing bytes.
+//! Every section starts at a multiple of 8 bytes from the file's start, so a file held in
+//! 8-byte aligned memory (a mapped file, [`crate::AlignedBytes`]) is used in place: the arrays
+//! of a loaded index are views into it ([`crate::Buf`]), nothing is copied. A reader checks the
+//! header checksum before it trusts any length, checks every section against the bytes there
+//! are, compares the body checksum at the end and refuses trailing bytes. Version 1 (unpadded)
+//! is refused.
 use std::fmt;
 use std::io::{self, Read, Write};
 
+use crate::buf::{AlignedBytes, Buf, Shared, SharedBytes};
+
 pub(crate) const MAGIC: &[u8; 8] = b"CANDORIX";
 /// Version of the file format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What an index file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,11 +238,11 @@ impl Xxh64 {
 }
 
 /// Plain integer types whose in-memory bytes are their little-endian file bytes (after a swap on
-/// big-endian machines).
+/// big-endian machines): what a [`crate::Buf`] holds.
 ///
 /// # Safety
-/// Every bit pattern must be a valid value and the type must have no padding.
-pub(crate) unsafe trait Pod: Copy {
+/// Every bit pattern must be a valid value and the type must have no padding bytes.
+pub unsafe trait Pod: Copy + Send + Sync + 'static {
     const ZERO: Self;
     fn swap_bytes_in_place(_v: &mut [Self]) {}
 }
@@ -250,6 +256,12 @@ unsafe impl Pod for u16 {
     }
 }
 unsafe impl Pod for u32 {
+    const ZERO: Self = 0;
+    fn swap_bytes_in_place(v: &mut [Self]) {
+        v.iter_mut().for_each(|x| *x = x.swap_bytes());
+    }
+}
+unsafe impl Pod for i64 {
     const ZERO: Self = 0;
     fn swap_bytes_in_place(v: &mut [Self]) {
         v.iter_mut().for_each(|x| *x = x.swap_bytes());
@@ -272,12 +284,12 @@ unsafe impl<const N: usize> Pod for [u8; N] {
     const ZERO: Self = [0; N];
 }
 
-fn bytes_of<T: Pod>(v: &[T]) -> &[u8] {
+pub(crate) fn bytes_of<T: Pod>(v: &[T]) -> &[u8] {
     // SAFETY: T is Pod (no padding), so its memory is initialised bytes.
     unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
 }
 
-fn bytes_of_mut<T: Pod>(v: &mut [T]) -> &mut [u8] {
+pub(crate) fn bytes_of_mut<T: Pod>(v: &mut [T]) -> &mut [u8] {
     // SAFETY: T is Pod: any byte pattern written is a valid T.
     unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, std::mem::size_of_val(v)) }
 }
@@ -295,6 +307,7 @@ impl<W: Write> FileWriter<W> {
         head.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         head.extend_from_slice(&(kind as u32).to_le_bytes());
         head.extend_from_slice(&(fields.len() as u32).to_le_bytes());
+        head.extend_from_slice(&0u32.to_le_bytes());
         for f in fields {
             head.extend_from_slice(&f.to_le_bytes());
         }
@@ -308,13 +321,26 @@ impl<W: Write> FileWriter<W> {
         })
     }
 
+    /// Writes one section: the values of every slice in `parts`, one after the other, then zeros
+    /// to a multiple of 8 bytes.
     pub(crate) fn section<T: Pod>(&mut self, v: &[T]) -> Result<(), FormatError> {
-        if cfg!(target_endian = "big") {
-            let mut copy = v.to_vec();
-            T::swap_bytes_in_place(&mut copy);
-            return self.raw(bytes_of(&copy));
+        self.section_parts(&[v])
+    }
+
+    pub(crate) fn section_parts<T: Pod>(&mut self, parts: &[&[T]]) -> Result<(), FormatError> {
+        let mut bytes = 0usize;
+        for v in parts {
+            bytes += std::mem::size_of_val(*v);
+            if cfg!(target_endian = "big") {
+                let mut copy = v.to_vec();
+                T::swap_bytes_in_place(&mut copy);
+                self.raw(bytes_of(&copy))?;
+            } else {
+                self.raw(bytes_of(v))?;
+            }
         }
-        self.raw(bytes_of(v))
+        let pad = bytes.next_multiple_of(8) - bytes;
+        self.raw(&[0u8; 8][..pad])
     }
 
     fn raw(&mut self, b: &[u8]) -> Result<(), FormatError> {
@@ -332,51 +358,50 @@ impl<W: Write> FileWriter<W> {
     }
 }
 
-/// Reads a file written by [`FileWriter`].
-pub(crate) struct FileReader<R: Read> {
-    r: R,
+/// Reads a file written by [`FileWriter`] in place: bytes `start..end` of a [`Shared`] buffer.
+pub(crate) struct FileView {
+    src: Shared,
+    pos: usize,
+    end: usize,
     sum: Xxh64,
     pub(crate) fields: Vec<u64>,
 }
 
-fn read_exact_or<R: Read>(
-    r: &mut R,
-    buf: &mut [u8],
-    what: &'static str,
-) -> Result<(), FormatError> {
-    r.read_exact(buf).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => FormatError::Truncated(what),
-        _ => FormatError::Io(e),
-    })
-}
-
-impl<R: Read> FileReader<R> {
-    pub(crate) fn new(mut r: R, kind: IndexKind) -> Result<Self, FormatError> {
-        let mut head = [0u8; 20];
-        r.read_exact(&mut head).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => FormatError::NotAnIndex,
-            _ => FormatError::Io(e),
-        })?;
-        if &head[..8] != MAGIC {
+impl FileView {
+    pub(crate) fn new(
+        src: &Shared,
+        start: usize,
+        end: usize,
+        kind: IndexKind,
+    ) -> Result<Self, FormatError> {
+        let all = src.bytes();
+        let b = all
+            .get(start..end)
+            .ok_or(FormatError::Truncated("header"))?;
+        if b.len() < 24 {
             return Err(FormatError::NotAnIndex);
         }
-        let version = u32::from_le_bytes(head[8..12].try_into().unwrap());
-        let found = u32::from_le_bytes(head[12..16].try_into().unwrap());
-        let count = u32::from_le_bytes(head[16..20].try_into().unwrap());
-        let mut hs = Xxh64::default();
-        hs.update(&head);
-        if count > 1024 {
-            return Err(FormatError::HeaderChecksum);
+        if &b[..8] != MAGIC {
+            return Err(FormatError::NotAnIndex);
         }
-        let mut rest = vec![0u8; count as usize * 8 + 8];
-        read_exact_or(&mut r, &mut rest, "header")?;
-        hs.update(&rest[..count as usize * 8]);
-        let stored = le64(&rest[count as usize * 8..]);
-        if hs.finish() != stored {
-            return Err(FormatError::HeaderChecksum);
-        }
+        let word = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        let (version, found, count) = (word(8), word(12), word(16));
         if version != FORMAT_VERSION {
+            // Checked before the header's own checksum: an older file is "another version",
+            // not "corrupt", and its header layout differs.
             return Err(FormatError::UnsupportedVersion(version));
+        }
+        if count > 1024 || word(20) != 0 {
+            return Err(FormatError::HeaderChecksum);
+        }
+        let head = 24 + count as usize * 8;
+        if b.len() < head + 8 {
+            return Err(FormatError::Truncated("header"));
+        }
+        let mut hs = Xxh64::default();
+        hs.update(&b[..head]);
+        if hs.finish() != le64(&b[head..]) {
+            return Err(FormatError::HeaderChecksum);
         }
         if found != kind as u32 {
             return Err(FormatError::WrongKind {
@@ -384,64 +409,67 @@ impl<R: Read> FileReader<R> {
                 found,
             });
         }
-        let fields = rest[..count as usize * 8]
-            .chunks_exact(8)
-            .map(le64)
-            .collect();
-        Ok(FileReader {
-            r,
+        let fields = b[24..head].chunks_exact(8).map(le64).collect();
+        Ok(FileView {
+            src: src.clone(),
+            pos: start + head + 8,
+            end,
             sum: Xxh64::default(),
             fields,
         })
     }
 
-    /// Reads `len` values, with `pad` default values appended in memory only.
+    /// The next section: `len` values and `pad` more (stored in the file), as a view of the
+    /// bytes in place when they are aligned.
     pub(crate) fn section<T: Pod>(
         &mut self,
         len: usize,
         pad: usize,
         what: &'static str,
-    ) -> Result<Vec<T>, FormatError> {
-        // A header can ask for more memory than the machine has: fail with an error, not an abort.
-        // The reservation is address space only; elements are written as their bytes arrive
-        // (4 MiB at a time), so a truncated file touches no more memory than it holds. (`vec![ZERO;
-        // n]` would not do: only primitives are zeroed lazily, `Hash256` and digests are written.)
-        let mut v: Vec<T> = Vec::new();
-        v.try_reserve_exact(len + pad).map_err(|_| {
-            FormatError::Invalid(format!("{what} too large for memory ({len} values)"))
-        })?;
-        let per_chunk = ((1usize << 22) / std::mem::size_of::<T>().max(1)).max(1);
-        while v.len() < len {
-            let start = v.len();
-            let n = per_chunk.min(len - start);
-            v.resize(start + n, T::ZERO);
-            let chunk = bytes_of_mut(&mut v[start..]);
-            read_exact_or(&mut self.r, chunk, what)?;
-            self.sum.update(chunk);
+    ) -> Result<Buf<T>, FormatError> {
+        let n = len.checked_add(pad).ok_or(FormatError::Truncated(what))?;
+        let bytes = n
+            .checked_mul(std::mem::size_of::<T>())
+            .ok_or(FormatError::Truncated(what))?;
+        let padded = bytes.next_multiple_of(8);
+        if padded > self.end - self.pos {
+            return Err(FormatError::Truncated(what));
         }
-        v.resize(len + pad, T::ZERO);
-        if cfg!(target_endian = "big") {
-            T::swap_bytes_in_place(&mut v[..len]);
-        }
+        self.sum
+            .update(&self.src.bytes()[self.pos..self.pos + padded]);
+        let v = Buf::view(&self.src, self.pos, n).ok_or(FormatError::Truncated(what))?;
+        self.pos += padded;
         Ok(v)
     }
 
-    pub(crate) fn finish(mut self) -> Result<(), FormatError> {
-        let mut b = [0u8; 8];
-        read_exact_or(&mut self.r, &mut b, "checksum")?;
-        if u64::from_le_bytes(b) != self.sum.finish() {
+    /// The next section copied into a `Vec` (for arrays that are changed in place).
+    pub(crate) fn section_vec<T: Pod>(
+        &mut self,
+        len: usize,
+        what: &'static str,
+    ) -> Result<Vec<T>, FormatError> {
+        Ok(self.section::<T>(len, 0, what)?.to_vec())
+    }
+
+    pub(crate) fn finish(self) -> Result<(), FormatError> {
+        if self.end - self.pos < 8 {
+            return Err(FormatError::Truncated("checksum"));
+        }
+        if le64(&self.src.bytes()[self.pos..]) != self.sum.finish() {
             return Err(FormatError::Checksum);
         }
-        let mut extra = [0u8; 1];
-        loop {
-            match self.r.read(&mut extra) {
-                Ok(0) => return Ok(()),
-                Ok(_) => return Err(FormatError::TrailingData),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(FormatError::Io(e)),
-            }
+        if self.pos + 8 != self.end {
+            return Err(FormatError::TrailingData);
         }
+        Ok(())
     }
+}
+
+/// Reads a whole file from `r` into aligned memory, the buffer the index then uses in place.
+pub(crate) fn read_shared<R: Read>(r: R) -> Result<(Shared, usize), FormatError> {
+    let bytes = AlignedBytes::read_all(r)?;
+    let len = bytes.bytes().len();
+    Ok((std::sync::Arc::new(bytes), len))
 }
 
 /// Checks a length field from a header before allocating for it.

@@ -7,11 +7,14 @@
 //!   (fastest, ~100 bytes per entry) and `Compact` (~58 bytes per entry). Inserts are visible
 //!   at once, removals stop matching at once, [`PdqIndex::compact`] folds them into the tables.
 //! * [`DigestIndex`] ([`Md5Index`], [`Sha1Index`], [`Sha256Index`]) maps digests to entries.
-//! * Both read and write a versioned, checksummed file ([`mod@format`]) through `Read`/`Write`.
+//! * Both read and write a versioned, checksummed file ([`mod@format`]) through `Read`/`Write`,
+//!   or use one in place from bytes the caller shares ([`Shared`], e.g. a mapped file): their
+//!   arrays are [`Buf`]s, owned or views, immutable and shared by clones.
 //! * An [`EntryId`] is an entry's insertion position; [`EntryRefs`] maps it to an
 //!   [`EntryRef`] `{ bank, content }`.
 //!
 //! The crate does no I/O of its own and starts no threads.
+mod buf;
 mod digest;
 pub mod format;
 mod hash;
@@ -19,8 +22,9 @@ mod mih;
 mod pdq;
 pub mod simd;
 
+pub use buf::{AlignedBytes, Buf, Shared, SharedBytes};
 pub use digest::{DigestIndex, Md5Index, Sha1Index, Sha256Index};
-pub use format::{FormatError, IndexKind, FORMAT_VERSION};
+pub use format::{FormatError, IndexKind, Pod, FORMAT_VERSION};
 pub use hash::{EntryId, EntryRef, EntryRefs, Hash256, HexError};
 pub use mih::Layout;
 pub use pdq::{BuildOptions, DihedralMatch, Match, PdqIndex, Strategy};

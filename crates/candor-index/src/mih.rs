@@ -24,6 +24,7 @@
 //! where bucket `b` owns bits `dir[b] + b * blocks .. dir[b+1] + (b+1) * blocks` and its `k`-th
 //! entry is the `k`-th one bit, at offset `k + (id >> 16)`. Per entry and table: 1 + 2 bytes and
 //! about 2 bits.
+use crate::buf::Buf;
 use crate::hash::{Bitset, Hash256};
 use crate::simd::{self, SimdLevel, FILTER_PAD};
 
@@ -105,13 +106,13 @@ pub(crate) const MAX_DIR_BITS: u32 = 18;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Table {
-    pub(crate) dir: Vec<u32>,
+    pub(crate) dir: Buf<u32>,
     /// Compact filters (empty in the split layout).
-    pub(crate) filt: Vec<u8>,
+    pub(crate) filt: Buf<u8>,
     /// Split filters (empty in the compact layout).
-    pub(crate) filt16: Vec<u16>,
-    pub(crate) idlo: Vec<u16>,
-    pub(crate) bits: Vec<u64>,
+    pub(crate) filt16: Buf<u16>,
+    pub(crate) idlo: Buf<u16>,
+    pub(crate) bits: Buf<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,8 +201,8 @@ pub(crate) fn table_budget(radius: u32, i: usize) -> u32 {
 }
 
 impl Mih {
-    /// Builds the tables over `hashes[base..]` (a segment; `base` 0 for the whole index),
-    /// skipping ids set in `deleted`.
+    /// Builds the tables over a segment: `hashes` are the hashes of ids `base..` (`base` 0 for
+    /// the whole index), skipping ids set in `deleted`.
     pub(crate) fn build(
         hashes: &[Hash256],
         deleted: &Bitset,
@@ -209,7 +210,8 @@ impl Mih {
         layout: Option<Layout>,
         dir_bits: Option<u32>,
     ) -> Option<Mih> {
-        let id_limit = u32::try_from(hashes.len()).expect("at most u32::MAX entries");
+        let id_limit =
+            u32::try_from(base as usize + hashes.len()).expect("at most u32::MAX entries");
         let live: Vec<u32> = (base..id_limit)
             .filter(|&i| !deleted.get(i as usize))
             .collect();
@@ -227,7 +229,7 @@ impl Mih {
         let mut keyed = vec![(0u32, 0u16); n];
         for j in 0..layout.tables() {
             for (k, &id) in keyed.iter_mut().zip(&live) {
-                let (b, f) = keys(layout, j, h, &hashes[id as usize]);
+                let (b, f) = keys(layout, j, h, &hashes[(id - base) as usize]);
                 *k = (b as u32, f);
             }
             let mut dir = vec![0u32; nb + 1];
@@ -259,11 +261,11 @@ impl Mih {
                 bits[(bit / 64) as usize] |= 1 << (bit % 64);
             }
             tables.push(Table {
-                dir,
-                filt,
-                filt16,
-                idlo,
-                bits,
+                dir: dir.into(),
+                filt: filt.into(),
+                filt16: filt16.into(),
+                idlo: idlo.into(),
+                bits: bits.into(),
             });
         }
         Some(Mih::assemble(
@@ -387,7 +389,8 @@ impl Mih {
     }
 
     /// Appends `(id, distance)` for every table entry within `radius` of `q` that is not in
-    /// `deleted` (an entry may be appended once per table that finds it).
+    /// `deleted` (an entry may be appended once per table that finds it). `hashes` are the
+    /// segment's: ids `base..id_limit`.
     pub(crate) fn search(
         &self,
         level: SimdLevel,
@@ -419,11 +422,11 @@ impl Mih {
         self.tables
             .iter()
             .map(|t| {
-                t.dir.len() * 4
-                    + t.filt.len()
-                    + t.filt16.len() * 2
-                    + t.idlo.len() * 2
-                    + t.bits.len() * 8
+                t.dir.owned_bytes()
+                    + t.filt.owned_bytes()
+                    + t.filt16.owned_bytes()
+                    + t.idlo.owned_bytes()
+                    + t.bits.owned_bytes()
             })
             .sum::<usize>()
             + self.masks.len() * 4
@@ -678,10 +681,11 @@ unsafe fn search_body<const L: u8>(
             prefetch(table.bits.as_ptr().wrapping_add(word as usize));
         };
         candidates.iter().take(AHEAD).for_each(prefetch_ids);
+        let base = mih.base;
         let mut verify = |id: u32| {
             let d = hashes[id as usize].distance(q);
-            if d <= radius && !deleted.get(id as usize) {
-                out.push((id, d));
+            if d <= radius && !deleted.get((id + base) as usize) {
+                out.push((id + base, d));
             }
         };
         let mut verified = 0;
@@ -704,9 +708,9 @@ unsafe fn search_body<const L: u8>(
             };
             if let Some(off) = found {
                 last = (bucket, c.rank, off);
-                let id = (((off - u64::from(c.rank)) << ID_LOW_BITS)
-                    | u64::from(table.idlo[c.p as usize]))
-                    + u64::from(mih.base);
+                // The id within the segment (its hashes are the segment's).
+                let id = ((off - u64::from(c.rank)) << ID_LOW_BITS)
+                    | u64::from(table.idlo[c.p as usize]);
                 if id < hashes.len() as u64 {
                     prefetch(hashes.as_ptr().wrapping_add(id as usize));
                     ids.push(id as u32);

@@ -1,9 +1,11 @@
 //! [`PdqIndex`]: every entry within Hamming distance `r` of a query, exactly.
-use crate::format::{checked_len, FileReader, FileWriter, FormatError, IndexKind};
+use crate::buf::{Buf, Shared};
+use crate::format::{checked_len, read_shared, FileView, FileWriter, FormatError, IndexKind};
 use crate::hash::{Bitset, EntryId, EntryRef, EntryRefs, Hash256, RefRun};
 use crate::mih::{Layout, Mih, Table};
 use crate::simd::{self, SimdLevel, FILTER_PAD};
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 /// One entry within the radius of a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,9 +57,25 @@ const SEGMENT_RATIO: usize = 4;
 /// Most segments an index keeps; above, the newest ones are merged.
 const MAX_SEGMENTS: usize = 8;
 
+/// A stretch of consecutive ids, immutable once built: their hashes and the tables over the
+/// ones that were live then (none when every one had been removed). Shared by the clones of an
+/// index (a snapshot being written), never changed in place.
+#[derive(Debug)]
+struct Part {
+    base: u32,
+    hashes: Buf<Hash256>,
+    mih: Option<Mih>,
+}
+
+impl Part {
+    fn end(&self) -> u32 {
+        self.base + self.hashes.len() as u32
+    }
+}
+
 /// An exact radius index over 256-bit (PDQ) hashes.
 ///
-/// Entries live in one append-only array indexed by [`EntryId`]. Multi-index tables cover the
+/// Entries live in append-only storage indexed by [`EntryId`]. Multi-index tables cover the
 /// entries that existed at the last build, [`compact`](PdqIndex::compact) or
 /// [`compact_pending`](PdqIndex::compact_pending), in *segments* of consecutive ids (one after a
 /// build or `compact`); entries inserted since are *pending* and flat-scanned; removed entries
@@ -65,15 +83,20 @@ const MAX_SEGMENTS: usize = 8;
 /// entry; `compact_pending` only builds the pending entries into a new segment (merged with the
 /// newest ones while those are not much larger), so a bulk append costs about its own size.
 /// Ids never change.
+///
+/// A segment and its hashes are immutable and shared (`Arc`): a clone of the index costs the
+/// pending entries, the tombstones and the reference runs, not the tables, so a copy can be
+/// written out while the original takes changes. An index read with
+/// [`from_shared`](PdqIndex::from_shared) uses the file's bytes in place.
 #[derive(Clone, Debug)]
 pub struct PdqIndex {
-    hashes: Vec<Hash256>,
+    /// Contiguous from id 0 to `main_len`, in id order.
+    parts: Vec<Arc<Part>>,
+    /// Hashes of the pending ids `main_len..`.
+    tail: Vec<Hash256>,
     refs: EntryRefs,
     deleted: Bitset,
     removed: usize,
-    /// Tables over consecutive id ranges, in id order, disjoint, all below `main_len`; a range
-    /// with no segment held no live entry when it was built.
-    segments: Vec<Mih>,
     main_len: u32,
     options: BuildOptions,
     level: SimdLevel,
@@ -93,11 +116,11 @@ impl PdqIndex {
 
     pub fn with_options(options: BuildOptions) -> PdqIndex {
         PdqIndex {
-            hashes: Vec::new(),
+            parts: Vec::new(),
+            tail: Vec::new(),
             refs: EntryRefs::default(),
             deleted: Bitset::default(),
             removed: 0,
-            segments: Vec::new(),
             main_len: 0,
             options,
             level: simd::detected(),
@@ -117,7 +140,6 @@ impl PdqIndex {
         for (h, r) in entries {
             index.insert(h, r);
         }
-        index.hashes.shrink_to_fit();
         index.compact();
         index
     }
@@ -127,7 +149,7 @@ impl PdqIndex {
     /// Panics if the index already holds `u32::MAX` entries.
     pub fn insert(&mut self, hash: Hash256, r: EntryRef) -> EntryId {
         let id = self.refs.push(r);
-        self.hashes.push(hash);
+        self.tail.push(hash);
         id
     }
 
@@ -135,7 +157,7 @@ impl PdqIndex {
     /// already removed.
     pub fn remove(&mut self, id: EntryId) -> bool {
         let i = id.0 as usize;
-        if i >= self.hashes.len() || self.deleted.get(i) {
+        if i >= self.capacity_ids() || self.deleted.get(i) {
             return false;
         }
         self.deleted.set(i);
@@ -143,19 +165,43 @@ impl PdqIndex {
         true
     }
 
+    /// The hashes of `parts` then of the pending entries, in one owned array.
+    fn gather(parts: &[Arc<Part>], tail: &[Hash256]) -> Vec<Hash256> {
+        let n = parts.iter().map(|p| p.hashes.len()).sum::<usize>() + tail.len();
+        let mut all = Vec::with_capacity(n);
+        for p in parts {
+            all.extend_from_slice(&p.hashes);
+        }
+        all.extend_from_slice(tail);
+        all
+    }
+
     /// Rebuilds the multi-index tables over every live entry (pending entries join the tables,
     /// removed ones leave them). Ids do not change. To compact without blocking queries, clone
     /// the index, compact the clone elsewhere and swap it in.
     pub fn compact(&mut self) {
-        self.segments.clear();
-        self.segments.extend(Mih::build(
-            &self.hashes,
+        let all = PdqIndex::gather(&self.parts, &self.tail);
+        self.parts.clear();
+        self.tail = Vec::new();
+        self.main_len = all.len() as u32;
+        if !all.is_empty() {
+            self.push_part(0, all);
+        }
+    }
+
+    fn push_part(&mut self, base: u32, hashes: Vec<Hash256>) {
+        let mih = Mih::build(
+            &hashes,
             &self.deleted,
-            0,
+            base,
             self.options.layout,
             self.options.dir_bits,
-        ));
-        self.main_len = self.hashes.len() as u32;
+        );
+        self.parts.push(Arc::new(Part {
+            base,
+            hashes: hashes.into(),
+            mih,
+        }));
     }
 
     /// Builds the pending entries into tables without rebuilding the others (a bulk append):
@@ -163,26 +209,29 @@ impl PdqIndex {
     /// than four times the new range (or there are too many). Queries find exactly what they
     /// found before; they no longer flat-scan the pending entries. Ids do not change.
     pub fn compact_pending(&mut self) {
-        let end = self.hashes.len();
-        let mut base = self.main_len as usize;
-        if base == end {
+        if self.tail.is_empty() {
             return;
         }
-        while let Some(last) = self.segments.last() {
-            let span = (last.id_limit - last.base) as usize;
-            if span >= SEGMENT_RATIO * (end - base) && self.segments.len() < MAX_SEGMENTS {
+        let end = self.capacity_ids();
+        let mut base = self.main_len as usize;
+        let mut keep = self.parts.len();
+        while keep > 0 {
+            let last = &self.parts[keep - 1];
+            let span = (last.end() - last.base) as usize;
+            let tabled = self.parts[..keep]
+                .iter()
+                .filter(|p| p.mih.is_some())
+                .count();
+            if span >= SEGMENT_RATIO * (end - base) && tabled < MAX_SEGMENTS {
                 break;
             }
             base = last.base as usize;
-            self.segments.pop();
+            keep -= 1;
         }
-        self.segments.extend(Mih::build(
-            &self.hashes,
-            &self.deleted,
-            base as u32,
-            self.options.layout,
-            self.options.dir_bits,
-        ));
+        let hashes = PdqIndex::gather(&self.parts[keep..], &self.tail);
+        self.parts.truncate(keep);
+        self.tail = Vec::new();
+        self.push_part(base as u32, hashes);
         self.main_len = end as u32;
     }
 
@@ -194,12 +243,16 @@ impl PdqIndex {
 
     /// Table segments (1 after a build or [`compact`](Self::compact) of a non-empty index).
     pub fn segments(&self) -> usize {
-        self.segments.len()
+        self.tables().count()
+    }
+
+    fn tables(&self) -> impl Iterator<Item = &Mih> {
+        self.parts.iter().filter_map(|p| p.mih.as_ref())
     }
 
     /// Whether every segment's tables have `layout`.
     pub fn all_in_layout(&self, layout: Layout) -> bool {
-        self.segments.iter().all(|m| m.layout == layout)
+        self.tables().all(|m| m.layout == layout)
     }
 
     /// The settings later builds ([`compact`](Self::compact), [`compact_pending`](Self::compact_pending))
@@ -210,12 +263,12 @@ impl PdqIndex {
 
     /// Entries inserted since the last compaction (flat-scanned).
     pub fn pending(&self) -> usize {
-        self.hashes.len() - self.main_len as usize
+        self.tail.len()
     }
 
     /// Live entries.
     pub fn len(&self) -> usize {
-        self.hashes.len() - self.removed
+        self.capacity_ids() - self.removed
     }
 
     pub fn is_empty(&self) -> bool {
@@ -224,12 +277,18 @@ impl PdqIndex {
 
     /// Entries ever inserted (the next id).
     pub fn capacity_ids(&self) -> usize {
-        self.hashes.len()
+        self.main_len as usize + self.tail.len()
     }
 
     /// The hash of an entry (also of a removed one).
     pub fn hash(&self, id: EntryId) -> Option<Hash256> {
-        self.hashes.get(id.0 as usize).copied()
+        let i = id.0;
+        if i >= self.main_len {
+            return self.tail.get((i - self.main_len) as usize).copied();
+        }
+        let k = self.parts.partition_point(|p| p.end() <= i);
+        let p = self.parts.get(k)?;
+        p.hashes.get((i - p.base) as usize).copied()
     }
 
     /// What an entry stands for.
@@ -243,7 +302,7 @@ impl PdqIndex {
 
     /// The largest segment's tables.
     fn largest(&self) -> Option<&Mih> {
-        self.segments.iter().max_by_key(|m| m.len)
+        self.tables().max_by_key(|m| m.len)
     }
 
     /// Directory bits of the current tables (of the largest segment; None without tables).
@@ -270,16 +329,22 @@ impl PdqIndex {
         };
     }
 
-    /// Heap bytes held by the index.
+    /// Heap bytes held by the index (arrays viewed in shared bytes, a mapped file, not counted:
+    /// see [`shared_bytes`](Self::shared_bytes)).
     pub fn memory_bytes(&self) -> usize {
-        self.hashes.capacity() * 32
+        self.tail.capacity() * 32
             + self.refs.runs.capacity() * 16
             + self.deleted.words.capacity() * 8
             + self
-                .segments
+                .parts
                 .iter()
-                .map(|m| m.memory_bytes())
+                .map(|p| p.hashes.owned_bytes() + p.mih.as_ref().map_or(0, |m| m.memory_bytes()))
                 .sum::<usize>()
+    }
+
+    /// Whether any array is a view into shared bytes (the index was read in place).
+    pub fn uses_shared_bytes(&self) -> bool {
+        self.parts.iter().any(|p| p.hashes.is_view())
     }
 
     /// Whether [`Strategy::Auto`] probes a segment's tables (rather than flat-scanning its ids).
@@ -290,11 +355,7 @@ impl PdqIndex {
     /// The strategy [`Strategy::Auto`] picks for `radius`: multi-index when it probes the
     /// tables of any segment (each segment is planned on its own).
     pub fn planned_strategy(&self, radius: u32) -> Strategy {
-        if self
-            .segments
-            .iter()
-            .any(|m| PdqIndex::probe_segment(m, radius))
-        {
+        if self.tables().any(|m| PdqIndex::probe_segment(m, radius)) {
             Strategy::MultiIndex
         } else {
             Strategy::Flat
@@ -315,26 +376,27 @@ impl PdqIndex {
 
     fn search_raw(&self, q: &Hash256, radius: u32, strategy: Strategy, raw: &mut Vec<(u32, u32)>) {
         if strategy == Strategy::Flat {
-            simd::flat_scan(self.level, &self.hashes, q, radius, 0, raw);
+            for p in &self.parts {
+                simd::flat_scan(self.level, &p.hashes, q, radius, p.base, raw);
+            }
+            simd::flat_scan(self.level, &self.tail, q, radius, self.main_len, raw);
             self.drop_deleted(raw, 0);
             return;
         }
-        // Each segment probed or flat-scanned (Auto), then the pending entries; ids below
-        // main_len outside every segment were all removed when their segment was built.
+        // Each segment probed or flat-scanned (Auto), then the pending entries; a part without
+        // tables held only removed entries when it was built.
         let mut start = raw.len();
-        for m in &self.segments {
+        for p in &self.parts {
+            let Some(m) = &p.mih else { continue };
             if strategy == Strategy::MultiIndex || PdqIndex::probe_segment(m, radius) {
-                m.search(self.level, &self.hashes, &self.deleted, q, radius, raw);
+                m.search(self.level, &p.hashes, &self.deleted, q, radius, raw);
             } else {
-                let ids = &self.hashes[m.base as usize..m.id_limit as usize];
-                simd::flat_scan(self.level, ids, q, radius, m.base, raw);
+                simd::flat_scan(self.level, &p.hashes, q, radius, p.base, raw);
                 self.drop_deleted(raw, start);
             }
             start = raw.len();
         }
-        let main_len = self.main_len as usize;
-        let pending = &self.hashes[main_len..];
-        simd::flat_scan(self.level, pending, q, radius, main_len as u32, raw);
+        simd::flat_scan(self.level, &self.tail, q, radius, self.main_len, raw);
         self.drop_deleted(raw, start);
     }
 
@@ -398,7 +460,7 @@ impl PdqIndex {
     /// other segments as `base, layout, dir bits, blocks, len, id limit` each (4 + 6k fields).
     pub fn write_to<W: Write>(&self, w: W) -> Result<W, FormatError> {
         let mut fields = vec![
-            self.hashes.len() as u64,
+            self.capacity_ids() as u64,
             u64::from(self.main_len),
             self.refs.runs.len() as u64,
             self.removed as u64,
@@ -412,7 +474,8 @@ impl PdqIndex {
                 u64::from(m.id_limit),
             ]
         };
-        match self.segments.as_slice() {
+        let segments: Vec<&Mih> = self.tables().collect();
+        match segments.as_slice() {
             [] => fields.extend([0; 5]),
             [m] if m.base == 0 && m.id_limit == self.main_len => fields.extend(desc(m)),
             segments => {
@@ -423,17 +486,19 @@ impl PdqIndex {
             }
         }
         let mut f = FileWriter::new(w, IndexKind::Pdq, &fields)?;
-        f.section(&self.hashes)?;
+        let mut hashes: Vec<&[Hash256]> = self.parts.iter().map(|p| &p.hashes[..]).collect();
+        hashes.push(&self.tail);
+        f.section_parts(&hashes)?;
         f.section(&runs_to_words(&self.refs.runs))?;
         let mut del = self.deleted.words.clone();
-        del.resize(Bitset::words_for(self.hashes.len()), 0);
+        del.resize(Bitset::words_for(self.capacity_ids()), 0);
         f.section(&del)?;
-        for m in &self.segments {
+        for m in &segments {
             for t in &m.tables {
                 f.section(&t.dir)?;
                 match m.layout {
-                    Layout::Compact => f.section(&t.filt[..t.filt.len() - FILTER_PAD])?,
-                    Layout::Split => f.section(&t.filt16[..t.filt16.len() - FILTER_PAD / 2])?,
+                    Layout::Compact => f.section(&t.filt)?,
+                    Layout::Split => f.section(&t.filt16)?,
                 }
                 f.section(&t.idlo)?;
                 f.section(&t.bits)?;
@@ -443,9 +508,19 @@ impl PdqIndex {
     }
 
     /// Reads an index written by [`write_to`](Self::write_to), refusing a truncated, corrupt or
-    /// inconsistent file.
+    /// inconsistent file. The file is read into one aligned buffer that the index then uses in
+    /// place.
     pub fn read_from<R: Read>(r: R) -> Result<PdqIndex, FormatError> {
-        let mut f = FileReader::new(r, IndexKind::Pdq)?;
+        let (src, len) = read_shared(r)?;
+        PdqIndex::from_shared(&src, 0, len)
+    }
+
+    /// Reads the index file at bytes `start..end` of `src` in place: hashes and tables are
+    /// views into those bytes (when `start` is 8-byte aligned in memory; otherwise copies),
+    /// kept alive by the index; later changes go to owned memory. The whole file is checked as
+    /// [`read_from`](Self::read_from) checks it.
+    pub fn from_shared(src: &Shared, start: usize, end: usize) -> Result<PdqIndex, FormatError> {
+        let mut f = FileView::new(src, start, end, IndexKind::Pdq)?;
         let nf = f.fields.len();
         if nf != 9 && (nf < 4 || (nf - 4) % 6 != 0) {
             return Err(FormatError::Invalid(format!(
@@ -478,9 +553,9 @@ impl PdqIndex {
                 descs.len()
             )));
         }
-        let hashes: Vec<Hash256> = f.section(n, 0, "hashes")?;
-        let run_words: Vec<u64> = f.section(runs * 2, 0, "entry references")?;
-        let del_words: Vec<u64> = f.section(Bitset::words_for(n), 0, "removed entries")?;
+        let hashes: Buf<Hash256> = f.section(n, 0, "hashes")?;
+        let run_words: Vec<u64> = f.section_vec(runs * 2, "entry references")?;
+        let del_words: Vec<u64> = f.section_vec(Bitset::words_for(n), "removed entries")?;
         let mut segments = Vec::with_capacity(descs.len());
         let mut covered = 0usize;
         for [base, code, h, blocks, len, limit] in descs {
@@ -508,8 +583,13 @@ impl PdqIndex {
             for _ in 0..layout.tables() {
                 let dir = f.section(nb + 1, 0, "table directory")?;
                 let (filt, filt16) = match layout {
-                    Layout::Compact => (f.section(len, FILTER_PAD, "table filters")?, Vec::new()),
-                    Layout::Split => (Vec::new(), f.section(len, FILTER_PAD / 2, "table filters")?),
+                    Layout::Compact => {
+                        (f.section(len, FILTER_PAD, "table filters")?, Buf::default())
+                    }
+                    Layout::Split => (
+                        Buf::default(),
+                        f.section(len, FILTER_PAD / 2, "table filters")?,
+                    ),
                 };
                 tables.push(Table {
                     dir,
@@ -537,15 +617,39 @@ impl PdqIndex {
         if deleted.count() != removed {
             return Err(FormatError::Invalid("removed count disagrees".into()));
         }
+        // Parts: each segment with its hashes, the ranges between them (every entry removed
+        // when they were built) without tables.
+        let mut parts = Vec::with_capacity(2 * segments.len() + 1);
+        let mut at = 0usize;
+        let gap = |parts: &mut Vec<Arc<Part>>, from: usize, to: usize| {
+            if from < to {
+                parts.push(Arc::new(Part {
+                    base: from as u32,
+                    hashes: hashes.slice(from..to),
+                    mih: None,
+                }));
+            }
+        };
+        for m in segments {
+            let (base, limit) = (m.base as usize, m.id_limit as usize);
+            gap(&mut parts, at, base);
+            parts.push(Arc::new(Part {
+                base: m.base,
+                hashes: hashes.slice(base..limit),
+                mih: Some(m),
+            }));
+            at = limit;
+        }
+        gap(&mut parts, at, main_len);
         Ok(PdqIndex {
-            hashes,
+            parts,
+            tail: hashes[main_len..].to_vec(),
             refs: EntryRefs {
                 runs,
                 len: n as u32,
             },
             deleted,
             removed,
-            segments,
             main_len: main_len as u32,
             options: BuildOptions::default(),
             level: simd::detected(),

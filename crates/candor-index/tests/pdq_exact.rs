@@ -489,7 +489,7 @@ fn absurd_lengths_in_a_valid_header_are_errors() {
     // A header that checks out but claims u32::MAX entries: an error, never an abort or panic.
     let index = PdqIndex::build((0..10u64).map(|i| (Hash256([i; 4]), line(i as usize))));
     let mut bytes = index.write_to(Vec::new()).unwrap();
-    let fields = 20; // magic, version, kind, field count
+    let fields = 24; // magic, version, kind, field count, reserved
     bytes[fields..fields + 8].copy_from_slice(&u64::from(u32::MAX).to_le_bytes());
     let count = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
     let end = fields + 8 * count;
@@ -501,4 +501,51 @@ fn absurd_lengths_in_a_valid_header_are_errors() {
         err.contains("truncated") || err.contains("too large") || err.contains("invalid"),
         "{err}"
     );
+}
+
+/// An index read in place from shared bytes (what the service does with its mapped snapshot)
+/// views the file's hashes and tables instead of copying them, answers exactly as the index it
+/// was written from, and takes inserts, removals and compactions (into owned memory) while the
+/// bytes it views stay as they were; a clone taken before those changes still answers as before.
+#[test]
+fn read_in_place_views_the_bytes_and_changes_go_to_owned_memory() {
+    use candor_index::{AlignedBytes, Shared};
+    use std::sync::Arc;
+    let bank: Vec<Hash256> = (0..5000u64)
+        .map(|i| Hash256([i.wrapping_mul(0x9E37_79B9_7F4A_7C15), i, !i, i << 9]))
+        .collect();
+    let mut index = PdqIndex::build(bank[..3000].iter().enumerate().map(|(i, h)| (*h, line(i))));
+    for (i, h) in bank[3000..4000].iter().enumerate() {
+        index.insert(*h, line(3000 + i));
+    }
+    index.compact_pending();
+    assert!(index.remove(EntryId(17)));
+    let bytes = index.write_to(Vec::new()).unwrap();
+    let src: Shared = Arc::new(AlignedBytes::copy_from(&bytes));
+    let mut loaded = PdqIndex::from_shared(&src, 0, bytes.len()).unwrap();
+    assert!(loaded.uses_shared_bytes() && !index.uses_shared_bytes());
+    assert_eq!(loaded.segments(), index.segments());
+    // The views hold no heap memory of their own: the tombstones and reference runs only.
+    assert!(loaded.memory_bytes() < 4096, "{}", loaded.memory_bytes());
+    let qs: Vec<Hash256> = bank.iter().step_by(97).copied().collect();
+    for q in &qs {
+        assert_eq!(loaded.search(q, 31), index.search(q, 31));
+    }
+    let before = loaded.clone();
+    for (i, h) in bank[4000..].iter().enumerate() {
+        loaded.insert(*h, line(4000 + i));
+    }
+    assert!(loaded.remove(EntryId(3500)));
+    loaded.compact_pending();
+    assert_eq!(loaded.search(&bank[4500], 0).len(), 1);
+    assert!(loaded.search(&bank[3500], 0).is_empty());
+    assert_eq!(before.search(&bank[3500], 0).len(), 1);
+    assert!(before.search(&bank[4500], 0).is_empty());
+    loaded.compact();
+    assert!(!loaded.uses_shared_bytes());
+    assert_eq!(loaded.search(&bank[4500], 0).len(), 1);
+    // The bytes themselves are unchanged: they still read back as the written index.
+    assert_eq!(src.bytes(), &bytes[..]);
+    let again = PdqIndex::from_shared(&src, 0, bytes.len()).unwrap();
+    assert_eq!(again.search(&bank[3500], 0).len(), 1);
 }

@@ -59,6 +59,9 @@ pub struct App {
     pub load_report: std::sync::Mutex<Option<snapshot::LoadReport>>,
     /// Held while a snapshot is written; the log size of the last one written or loaded.
     snapshot_at: tokio::sync::Mutex<Option<u64>>,
+    /// Called by the snapshot writer between its meta and its indexes, with no lock held
+    /// (tests hold a writer there to show that changes and lookups go on).
+    pub snapshot_hook: std::sync::Mutex<Option<snapshot::Hook>>,
     /// On a shared database: the log size up to which the match index holds every node's
     /// changes (set when loaded, then by [`follow`]).
     pub followed: std::sync::atomic::AtomicU64,
@@ -238,6 +241,7 @@ impl App {
             ready: AtomicBool::new(false),
             load_report: std::sync::Mutex::new(None),
             snapshot_at: tokio::sync::Mutex::new(None),
+            snapshot_hook: std::sync::Mutex::new(None),
             followed: std::sync::atomic::AtomicU64::new(0),
             index_progress: std::sync::Mutex::new(IndexProgress {
                 last_change: None,
@@ -258,8 +262,9 @@ impl App {
     }
 
     /// Write a snapshot of the match index and the numbers (see [`snapshot`]) unless the last
-    /// one written or loaded is of the current log size. Lookups go on meanwhile; writes wait
-    /// while the index is written out (it is read-locked), not while the file is synced.
+    /// one written or loaded is of the current log size. The match index is cloned under its
+    /// read lock (cheap: the clone shares its table segments and row chunks) and written from
+    /// the clone, so lookups and bank changes go on while the file is written and synced.
     /// Returns the log size and the bytes written, `None` when nothing needed writing.
     pub async fn write_snapshot(self: &Arc<Self>) -> anyhow::Result<Option<(u64, u64)>> {
         anyhow::ensure!(self.is_ready(), "the match index is still loading");
@@ -286,8 +291,9 @@ impl App {
         let app = self.clone();
         let t0 = Instant::now();
         let bytes = tokio::task::spawn_blocking(move || {
-            let m = app.matcher.read().expect("matcher lock");
-            snapshot::write(&app.config.data, &m, &numbers, from, &root)
+            let m = app.matcher.read().expect("matcher lock").clone();
+            let hook = app.snapshot_hook.lock().expect("hook lock").clone();
+            snapshot::write(&app.config.data, &m, &numbers, from, &root, hook.as_ref())
         })
         .await
         .map_err(|e| anyhow::anyhow!("snapshot writer: {e}"))?

@@ -10,10 +10,11 @@
 //! per row, no allocation per row.
 
 use std::collections::HashMap;
-use std::io::{Read, Seek, Write};
+use std::io::{Seek, Write};
 
 use candor_index::{
-    BuildOptions, EntryId, EntryRef, Hash256, Layout, Md5Index, PdqIndex, Sha1Index, Sha256Index,
+    Buf, BuildOptions, EntryId, EntryRef, Hash256, Layout, Md5Index, PdqIndex, Pod, Sha1Index,
+    Sha256Index, Shared,
 };
 use candor_store::matching::{MatchBank, MatchRow};
 use candor_store::Store;
@@ -119,8 +120,9 @@ fn kind_code(k: SignalKind) -> u8 {
     }
 }
 
-/// What is kept per indexed signal row.
+/// What is kept per indexed signal row (28 bytes, stored as they are in the snapshot file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
 struct Slot {
     /// The content's public id (32 lowercase hex digits), or zeros with `text` set.
     public: [u8; 16],
@@ -129,31 +131,61 @@ struct Slot {
     /// does not fit 32 bits, then read from the store).
     content: u32,
     kind: u8,
-    /// The public id is not UUID hex: it is in `Rows::texts`.
-    text: bool,
+    /// 1 when the public id is not UUID hex: it is in `Rows::texts`.
+    text: u8,
+    pad: [u8; 2],
 }
 
-/// Signal rows by row id: sorted ids and their slots side by side.
-#[derive(Default)]
+// SAFETY: only integers and byte arrays, no padding (16 + 4 + 4 + 1 + 1 + 2 = 28, align 4).
+unsafe impl Pod for Slot {
+    const ZERO: Slot = Slot {
+        public: [0; 16],
+        entry: 0,
+        content: 0,
+        kind: 0,
+        text: 0,
+        pad: [0; 2],
+    };
+    fn swap_bytes_in_place(v: &mut [Slot]) {
+        for s in v {
+            s.entry = s.entry.swap_bytes();
+            s.content = s.content.swap_bytes();
+        }
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<Slot>() == SLOT_BYTES);
+
+/// Rows per chunk of the row table: a change copies at most one chunk (~2.3 MB) when a
+/// snapshot being written (or the mapped snapshot file) shares it.
+const ROW_CHUNK: usize = 1 << 16;
+
+/// Signal rows by row id: sorted ids and their slots side by side, in chunks of about
+/// [`ROW_CHUNK`] rows (never empty), each an immutable [`Buf`] shared by the matcher's clones
+/// and copied on write.
+#[derive(Default, Clone)]
 struct Rows {
-    ids: Vec<i64>,
-    slots: Vec<Slot>,
+    ids: Vec<Buf<i64>>,
+    slots: Vec<Buf<Slot>>,
     live: usize,
     texts: HashMap<i64, String>,
 }
 
 impl Rows {
-    fn position(&self, row: i64) -> Result<usize, usize> {
-        match self.ids.last() {
-            None => Err(0),
-            Some(&last) if row > last => Err(self.ids.len()),
-            _ => self.ids.binary_search(&row),
+    /// `Ok((chunk, i))` where the row is, `Err((chunk, i))` where it would go.
+    fn position(&self, row: i64) -> Result<(usize, usize), (usize, usize)> {
+        let c = self
+            .ids
+            .partition_point(|ch| ch.last().is_some_and(|&l| l < row));
+        match self.ids.get(c) {
+            None => Err((c, 0)),
+            Some(ch) => ch.binary_search(&row).map(|i| (c, i)).map_err(|i| (c, i)),
         }
     }
 
     fn get(&self, row: i64) -> Option<&Slot> {
-        let i = self.position(row).ok()?;
-        let s = &self.slots[i];
+        let (c, i) = self.position(row).ok()?;
+        let s = &self.slots[c][i];
         (s.kind != KIND_REMOVED).then_some(s)
     }
 
@@ -161,8 +193,20 @@ impl Rows {
         self.get(row).is_some()
     }
 
+    /// Every row, in row order, removed ones included.
+    fn iter(&self) -> impl Iterator<Item = (i64, &Slot)> {
+        self.ids
+            .iter()
+            .zip(&self.slots)
+            .flat_map(|(i, s)| i.iter().copied().zip(s.iter()))
+    }
+
+    fn count(&self) -> usize {
+        self.ids.iter().map(|c| c.len()).sum()
+    }
+
     fn public_id(&self, row: i64, s: &Slot) -> String {
-        if s.text {
+        if s.text != 0 {
             self.texts.get(&row).cloned().unwrap_or_default()
         } else {
             hex::encode(s.public)
@@ -172,10 +216,10 @@ impl Rows {
     /// Record a row that is not live now.
     fn put(&mut self, row: i64, content: i64, public_id: &str, kind: u8, entry: u32) {
         let (public, text) = match encode_public(public_id) {
-            Some(p) => (p, false),
-            None => ([0; 16], true),
+            Some(p) => (p, 0),
+            None => ([0; 16], 1),
         };
-        if text {
+        if text != 0 {
             self.texts.insert(row, public_id.to_owned());
         }
         let slot = Slot {
@@ -184,35 +228,49 @@ impl Rows {
             content: content_code(content),
             kind,
             text,
+            pad: [0; 2],
         };
         match self.position(row) {
-            Ok(i) => self.slots[i] = slot,
-            Err(i) if i == self.ids.len() => {
-                self.ids.push(row);
-                self.slots.push(slot);
-            }
+            Ok((c, i)) => self.slots[c].with_mut(|v| v[i] = slot),
+            Err((c, _)) if c == self.ids.len() => match self.ids.last_mut() {
+                Some(last) if last.len() < ROW_CHUNK => {
+                    last.with_mut(|v| v.push(row));
+                    let slots = self.slots.last_mut().expect("slots beside ids");
+                    slots.with_mut(|v| v.push(slot));
+                }
+                _ => {
+                    self.ids.push(vec![row].into());
+                    self.slots.push(vec![slot].into());
+                }
+            },
             // A row id below the largest one, never seen (SQLite reuses the largest id after
-            // it was deleted): rare, and a shift of the arrays.
-            Err(i) => {
-                self.ids.insert(i, row);
-                self.slots.insert(i, slot);
+            // it was deleted): rare, and a shift inside one chunk.
+            Err((c, i)) => {
+                self.ids[c].with_mut(|v| v.insert(i, row));
+                self.slots[c].with_mut(|v| v.insert(i, slot));
             }
         }
         self.live += 1;
     }
 
     fn take(&mut self, row: i64) -> Option<Slot> {
-        let i = self.position(row).ok()?;
-        let s = self.slots[i];
+        let (c, i) = self.position(row).ok()?;
+        let s = self.slots[c][i];
         if s.kind == KIND_REMOVED {
             return None;
         }
-        self.slots[i].kind = KIND_REMOVED;
-        if s.text {
+        self.slots[c].with_mut(|v| v[i].kind = KIND_REMOVED);
+        if s.text != 0 {
             self.texts.remove(&row);
         }
         self.live -= 1;
         Some(s)
+    }
+
+    /// Heap bytes of the owned chunks (views into the mapped snapshot not counted).
+    fn memory_bytes(&self) -> usize {
+        self.ids.iter().map(|c| c.owned_bytes()).sum::<usize>()
+            + self.slots.iter().map(|c| c.owned_bytes()).sum::<usize>()
     }
 }
 
@@ -231,7 +289,9 @@ pub type IndexedRow = (i64, i64, String, SignalKind);
 /// [`Matcher::state`]: the indexed rows and the banks by id.
 pub type MatcherState = (Vec<IndexedRow>, Vec<(i64, BankInfo)>);
 
-#[derive(Default)]
+/// Cheap to clone: the indexes' segments and the row table's chunks are shared, immutable
+/// [`Buf`]s (what a snapshot copies under the read lock, then writes out after releasing it).
+#[derive(Default, Clone)]
 pub struct Matcher {
     banks: HashMap<i64, BankInfo>,
     pdq: PdqIndex,
@@ -257,9 +317,6 @@ impl Matcher {
         for b in store.match_banks().await? {
             m.banks.insert(b.id, BankInfo::from(&b));
         }
-        let n = store.live_signal_count().await? as usize;
-        m.rows.ids.reserve_exact(n);
-        m.rows.slots.reserve_exact(n);
         // Streamed and without the incremental compactions of `insert`: one at the end.
         store
             .for_each_live_signal(|row, bank_id, content, public_id, signal, value| {
@@ -348,12 +405,10 @@ impl Matcher {
         self.banks.remove(&id);
         let rows: Vec<i64> = self
             .rows
-            .ids
             .iter()
-            .zip(&self.rows.slots)
             .filter(|(_, s)| s.kind != KIND_REMOVED)
             .filter(|(_, s)| self.entry_ref(s).is_some_and(|r| i64::from(r.bank) == id))
-            .map(|(row, _)| *row)
+            .map(|(row, _)| row)
             .collect();
         for r in rows {
             self.remove(r);
@@ -392,10 +447,6 @@ impl Matcher {
         bank_id: i64,
         rows: impl IntoIterator<Item = (i64, i64, &'a str, SignalKind, &'a [u8])>,
     ) {
-        let rows = rows.into_iter();
-        let (lo, _) = rows.size_hint();
-        self.rows.ids.reserve(lo);
-        self.rows.slots.reserve(lo);
         for (row, content, public_id, kind, value) in rows {
             self.insert_row(row, bank_id, content, public_id, kind, value);
         }
@@ -521,9 +572,7 @@ impl Matcher {
     pub fn state(&self) -> MatcherState {
         let rows = self
             .rows
-            .ids
             .iter()
-            .zip(&self.rows.slots)
             .filter(|(_, s)| s.kind != KIND_REMOVED)
             .map(|(row, s)| {
                 let bank = self.entry_ref(s).map_or(-1, |r| i64::from(r.bank));
@@ -532,7 +581,7 @@ impl Matcher {
                     KIND_MD5 => SignalKind::Md5,
                     _ => SignalKind::Sha256,
                 };
-                (*row, bank, self.rows.public_id(*row, s), kind)
+                (row, bank, self.rows.public_id(row, s), kind)
             })
             .collect();
         let mut banks: Vec<(i64, BankInfo)> =
@@ -543,9 +592,7 @@ impl Matcher {
 
     /// Bytes held by the indexes and the row table (capacity, not length).
     pub fn memory_bytes(&self) -> usize {
-        self.pdq.memory_bytes()
-            + self.rows.ids.capacity() * 8
-            + self.rows.slots.capacity() * std::mem::size_of::<Slot>()
+        self.pdq.memory_bytes() + self.rows.memory_bytes()
     }
 
     /// Every match of `q` in enabled banks, best first, one per (bank content, signal).
@@ -690,92 +737,159 @@ fn bad(what: impl Into<String>) -> PartError {
 
 impl From<std::io::Error> for PartError {
     fn from(e: std::io::Error) -> Self {
-        if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            PartError("truncated".into())
-        } else {
-            PartError(format!("read: {e}"))
-        }
+        PartError(format!("read: {e}"))
     }
 }
 
-fn read_u8(r: &mut impl Read) -> Result<u8, PartError> {
-    let mut b = [0u8; 1];
-    r.read_exact(&mut b)?;
-    Ok(b[0])
+/// Reads a snapshot held in [`Shared`] bytes (the mapped file) from `pos`: every read is
+/// bounds-checked (`truncated` past the end); arrays are views of the bytes in place.
+pub(crate) struct Cursor<'a> {
+    pub(crate) src: &'a Shared,
+    pub(crate) pos: usize,
 }
-fn read_u32(r: &mut impl Read) -> Result<u32, PartError> {
-    let mut b = [0u8; 4];
-    r.read_exact(&mut b)?;
-    Ok(u32::from_le_bytes(b))
-}
-pub(crate) fn read_u64(r: &mut impl Read) -> Result<u64, PartError> {
-    let mut b = [0u8; 8];
-    r.read_exact(&mut b)?;
-    Ok(u64::from_le_bytes(b))
-}
-fn read_text(r: &mut impl Read, max: usize) -> Result<String, PartError> {
-    let n = read_u32(r)? as usize;
-    if n > max {
-        return Err(bad(format!("a text of {n} bytes")));
+
+impl Cursor<'_> {
+    pub(crate) fn left(&self) -> usize {
+        self.src.bytes().len().saturating_sub(self.pos)
     }
-    let mut b = vec![0u8; n];
-    r.read_exact(&mut b)?;
-    String::from_utf8(b).map_err(|_| bad("a text that is not UTF-8"))
-}
-fn write_text(w: &mut impl Write, s: &str) -> std::io::Result<()> {
-    w.write_all(&(s.len() as u32).to_le_bytes())?;
-    w.write_all(s.as_bytes())
-}
-
-const SLOT_BYTES: usize = 26;
-
-impl Matcher {
-    /// The banks and the row table (checksummed by the caller's writer).
-    pub(crate) fn write_meta(&self, w: &mut impl Write) -> std::io::Result<()> {
-        let mut banks: Vec<_> = self.banks.iter().collect();
-        banks.sort_by_key(|b| *b.0);
-        w.write_all(&(banks.len() as u64).to_le_bytes())?;
-        for (id, b) in banks {
-            w.write_all(&id.to_le_bytes())?;
-            // Bit 0: enabled; bit 1: negative (older snapshots have no negative banks).
-            w.write_all(&[u8::from(b.enabled) | (u8::from(b.negative) << 1)])?;
-            w.write_all(&b.pdq_threshold.to_le_bytes())?;
-            w.write_all(&b.matching_enabled_ratio.to_le_bytes())?;
-            write_text(w, &b.name)?;
-            write_text(w, &b.category)?;
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], PartError> {
+        if n > self.left() {
+            return Err(bad("truncated"));
         }
-        let rows = &self.rows;
-        w.write_all(&(rows.ids.len() as u64).to_le_bytes())?;
-        let mut buf = Vec::with_capacity(64 * 1024);
-        for chunk in rows.ids.chunks(8192) {
-            buf.clear();
-            for id in chunk {
-                buf.extend_from_slice(&id.to_le_bytes());
-            }
-            w.write_all(&buf)?;
+        let b = &self.src.bytes()[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(b)
+    }
+    pub(crate) fn u8(&mut self) -> Result<u8, PartError> {
+        Ok(self.take(1)?[0])
+    }
+    pub(crate) fn u32(&mut self) -> Result<u32, PartError> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+    pub(crate) fn u64(&mut self) -> Result<u64, PartError> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+    fn text(&mut self, max: usize) -> Result<String, PartError> {
+        let n = self.u32()? as usize;
+        if n > max {
+            return Err(bad(format!("a text of {n} bytes")));
         }
-        for chunk in rows.slots.chunks(2048) {
-            buf.clear();
-            for s in chunk {
-                buf.extend_from_slice(&s.public);
-                buf.extend_from_slice(&s.entry.to_le_bytes());
-                buf.extend_from_slice(&s.content.to_le_bytes());
-                buf.push(s.kind);
-                buf.push(u8::from(s.text));
-            }
-            w.write_all(&buf)?;
-        }
-        let mut texts: Vec<_> = rows.texts.iter().collect();
-        texts.sort_by_key(|t| *t.0);
-        w.write_all(&(texts.len() as u64).to_le_bytes())?;
-        for (row, t) in texts {
-            w.write_all(&row.to_le_bytes())?;
-            write_text(w, t)?;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| bad("a text that is not UTF-8"))
+    }
+    /// Skips the zeros up to the next multiple of 8 (refusing anything else).
+    pub(crate) fn pad8(&mut self) -> Result<(), PartError> {
+        let n = self.pos.next_multiple_of(8) - self.pos;
+        if self.take(n)?.iter().any(|&b| b != 0) {
+            return Err(bad("padding is not zero"));
         }
         Ok(())
     }
+    /// `n` values in place, then the padding to 8 bytes.
+    fn array<T: Pod>(&mut self, n: usize) -> Result<Buf<T>, PartError> {
+        let bytes = n
+            .checked_mul(std::mem::size_of::<T>())
+            .filter(|&b| b <= self.left())
+            .ok_or_else(|| bad("truncated"))?;
+        let v = Buf::view(self.src, self.pos, n).ok_or_else(|| bad("truncated"))?;
+        self.pos += bytes;
+        self.pad8()?;
+        Ok(v)
+    }
+}
 
-    /// Write the four indexes (PDQ, MD5, SHA-256, SHA-1), each as a `u64` length then its `candor-index` file.
+/// Writes a snapshot, counting bytes (for the padding) and hashing them while `hash` is set.
+pub(crate) struct Out<W> {
+    pub(crate) inner: W,
+    pub(crate) pos: u64,
+    pub(crate) hash: Option<candor_index::format::Xxh64>,
+}
+
+impl<W: Write> Out<W> {
+    pub(crate) fn put(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(b)?;
+        self.pos += b.len() as u64;
+        if let Some(h) = &mut self.hash {
+            h.update(b);
+        }
+        Ok(())
+    }
+    pub(crate) fn pad8(&mut self) -> std::io::Result<()> {
+        let n = self.pos.next_multiple_of(8) - self.pos;
+        self.put(&[0u8; 8][..n as usize])
+    }
+    fn text(&mut self, s: &str) -> std::io::Result<()> {
+        self.put(&(s.len() as u32).to_le_bytes())?;
+        self.put(s.as_bytes())
+    }
+}
+
+impl<W: Write> Write for Out<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.put(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+const SLOT_BYTES: usize = 28;
+
+impl Matcher {
+    /// The banks and the row table (checksummed by the caller's writer): banks, then (8-byte
+    /// aligned) the row count, the row ids, the slots as they are in memory, the text ids.
+    pub(crate) fn write_meta<W: Write>(&self, w: &mut Out<W>) -> std::io::Result<()> {
+        let mut banks: Vec<_> = self.banks.iter().collect();
+        banks.sort_by_key(|b| *b.0);
+        w.put(&(banks.len() as u64).to_le_bytes())?;
+        for (id, b) in banks {
+            w.put(&id.to_le_bytes())?;
+            // Bit 0: enabled; bit 1: negative.
+            w.put(&[u8::from(b.enabled) | (u8::from(b.negative) << 1)])?;
+            w.put(&b.pdq_threshold.to_le_bytes())?;
+            w.put(&b.matching_enabled_ratio.to_le_bytes())?;
+            w.text(&b.name)?;
+            w.text(&b.category)?;
+        }
+        w.pad8()?;
+        let rows = &self.rows;
+        w.put(&(rows.count() as u64).to_le_bytes())?;
+        let mut buf = Vec::with_capacity(ROW_CHUNK * SLOT_BYTES);
+        for chunk in &rows.ids {
+            buf.clear();
+            for id in chunk.iter() {
+                buf.extend_from_slice(&id.to_le_bytes());
+            }
+            w.put(&buf)?;
+        }
+        w.pad8()?;
+        for chunk in &rows.slots {
+            buf.clear();
+            for s in chunk.iter() {
+                buf.extend_from_slice(&s.public);
+                buf.extend_from_slice(&s.entry.to_le_bytes());
+                buf.extend_from_slice(&s.content.to_le_bytes());
+                buf.extend_from_slice(&[s.kind, s.text, 0, 0]);
+            }
+            w.put(&buf)?;
+        }
+        w.pad8()?;
+        let mut texts: Vec<_> = rows.texts.iter().collect();
+        texts.sort_by_key(|t| *t.0);
+        w.put(&(texts.len() as u64).to_le_bytes())?;
+        for (row, t) in texts {
+            w.put(&row.to_le_bytes())?;
+            w.text(t)?;
+        }
+        w.pad8()
+    }
+
+    /// Write the four indexes (PDQ, MD5, SHA-256, SHA-1), each as a `u64` length then its
+    /// `candor-index` file (a multiple of 8 bytes, so each starts 8-byte aligned).
     pub(crate) fn write_indexes<W: Write + Seek>(&self, w: &mut W) -> Result<(), PartError> {
         fn part<W: Write + Seek>(
             w: &mut W,
@@ -797,28 +911,28 @@ impl Matcher {
         Ok(())
     }
 
-    /// Read what [`write_meta`](Self::write_meta) wrote; `limit` bounds every count (the file's
-    /// length), so a corrupt count cannot allocate past the file.
-    pub(crate) fn read_meta(r: &mut impl Read, limit: u64) -> Result<Matcher, PartError> {
+    /// Read what [`write_meta`](Self::write_meta) wrote; every count is bounded by the bytes
+    /// left, and the row table is used in place (views, in chunks of [`ROW_CHUNK`]).
+    pub(crate) fn read_meta(r: &mut Cursor<'_>) -> Result<Matcher, PartError> {
         let mut m = Matcher::default();
-        let nbanks = read_u64(r)?;
-        if nbanks > limit / 25 {
+        let nbanks = r.u64()?;
+        if nbanks > r.left() as u64 / 25 {
             return Err(bad(format!("{nbanks} banks")));
         }
         for _ in 0..nbanks {
-            let id = read_u64(r)? as i64;
-            let flags = read_u8(r)?;
+            let id = r.u64()? as i64;
+            let flags = r.u8()?;
             if flags > 3 {
                 return Err(bad(format!("bank flags {flags}")));
             }
             let (enabled, negative) = (flags & 1 != 0, flags & 2 != 0);
-            let pdq_threshold = read_u32(r)?;
-            let matching_enabled_ratio = f64::from_le_bytes(read_u64(r)?.to_le_bytes());
+            let pdq_threshold = r.u32()?;
+            let matching_enabled_ratio = f64::from_le_bytes(r.u64()?.to_le_bytes());
             if !(0.0..=1.0).contains(&matching_enabled_ratio) {
                 return Err(bad(format!("bank ratio {matching_enabled_ratio}")));
             }
-            let name = read_text(r, limit as usize)?;
-            let category = read_text(r, limit as usize)?;
+            let name = r.text(1 << 16)?;
+            let category = r.text(1 << 16)?;
             if m.banks
                 .insert(
                     id,
@@ -836,91 +950,71 @@ impl Matcher {
                 return Err(bad(format!("bank {id} twice")));
             }
         }
-        let n = read_u64(r)?;
-        if n > limit / (8 + SLOT_BYTES as u64) {
+        r.pad8()?;
+        let n = r.u64()?;
+        if n > r.left() as u64 / (8 + SLOT_BYTES as u64) {
             return Err(bad(format!("{n} rows")));
         }
         let n = n as usize;
-        let mut ids = Vec::with_capacity(n);
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut left = n;
-        while left > 0 {
-            let k = left.min(8192);
-            r.read_exact(&mut buf[..k * 8])?;
-            ids.extend(
-                buf[..k * 8]
-                    .chunks_exact(8)
-                    .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))),
-            );
-            left -= k;
-        }
+        let ids: Buf<i64> = r.array(n)?;
         if ids.windows(2).any(|w| w[0] >= w[1]) {
             return Err(bad("row ids out of order"));
         }
-        let mut slots = Vec::with_capacity(n);
-        let mut left = n;
-        while left > 0 {
-            let k = left.min(2048);
-            r.read_exact(&mut buf[..k * SLOT_BYTES])?;
-            for c in buf[..k * SLOT_BYTES].chunks_exact(SLOT_BYTES) {
-                let text = match c[25] {
-                    0 => false,
-                    1 => true,
-                    v => return Err(bad(format!("row text flag {v}"))),
-                };
-                slots.push(Slot {
-                    public: c[..16].try_into().expect("16 bytes"),
-                    entry: u32::from_le_bytes(c[16..20].try_into().expect("4 bytes")),
-                    content: u32::from_le_bytes(c[20..24].try_into().expect("4 bytes")),
-                    kind: c[24],
-                    text,
-                });
+        let slots: Buf<Slot> = r.array(n)?;
+        let mut live = 0;
+        for s in slots.iter() {
+            if s.text > 1 {
+                return Err(bad(format!("row text flag {}", s.text)));
             }
-            left -= k;
+            live += usize::from(s.kind != KIND_REMOVED);
         }
-        let ntexts = read_u64(r)?;
-        if ntexts > limit / 12 {
+        let ntexts = r.u64()?;
+        if ntexts > r.left() as u64 / 12 {
             return Err(bad(format!("{ntexts} text ids")));
         }
         let mut texts = HashMap::new();
         for _ in 0..ntexts {
-            let row = read_u64(r)? as i64;
-            texts.insert(row, read_text(r, 1 << 16)?);
+            let row = r.u64()? as i64;
+            texts.insert(row, r.text(1 << 16)?);
         }
-        m.rows = Rows {
-            live: slots.iter().filter(|s| s.kind != KIND_REMOVED).count(),
-            ids,
-            slots,
+        r.pad8()?;
+        let mut rows = Rows {
+            live,
             texts,
+            ..Rows::default()
         };
+        for at in (0..n).step_by(ROW_CHUNK) {
+            let end = (at + ROW_CHUNK).min(n);
+            rows.ids.push(ids.slice(at..end));
+            rows.slots.push(slots.slice(at..end));
+        }
+        m.rows = rows;
         Ok(m)
     }
 
-    /// Read the four indexes [`write_indexes`](Self::write_indexes) wrote and check every row
-    /// against them: its entry exists, is live, and refers back to the row.
-    pub(crate) fn read_indexes<R: Read>(&mut self, r: &mut R, limit: u64) -> Result<(), PartError> {
-        fn part<R: Read, T>(
-            r: &mut R,
-            limit: u64,
-            f: impl FnOnce(&mut std::io::Take<&mut R>) -> Result<T, candor_index::FormatError>,
+    /// Read the four indexes [`write_indexes`](Self::write_indexes) wrote, in place, and check
+    /// every row against them: its entry exists, is live, and refers back to the row.
+    pub(crate) fn read_indexes(&mut self, r: &mut Cursor<'_>) -> Result<(), PartError> {
+        fn part<T>(
+            r: &mut Cursor<'_>,
+            f: impl FnOnce(&Shared, usize, usize) -> Result<T, candor_index::FormatError>,
         ) -> Result<T, PartError> {
-            let len = read_u64(r)?;
-            if len > limit {
+            let len = r.u64()?;
+            if len > r.left() as u64 {
                 return Err(bad(format!("an index of {len} bytes")));
             }
-            let mut t = r.take(len);
-            let v = f(&mut t).map_err(|e| bad(format!("index: {e}")))?;
-            if t.limit() != 0 {
-                return Err(bad("index shorter than its length"));
-            }
+            let start = r.pos;
+            let v =
+                f(r.src, start, start + len as usize).map_err(|e| bad(format!("index: {e}")))?;
+            r.pos += len as usize;
             Ok(v)
         }
-        self.pdq = part(r, limit, |t| PdqIndex::read_from(t))?;
-        self.md5 = part(r, limit, |t| Md5Index::read_from(t))?;
-        self.sha256 = part(r, limit, |t| Sha256Index::read_from(t))?;
-        self.sha1 = part(r, limit, |t| Sha1Index::read_from(t))?;
+        self.pdq = part(r, PdqIndex::from_shared)?;
+        self.md5 = part(r, Md5Index::from_shared)?;
+        self.sha256 = part(r, Sha256Index::from_shared)?;
+        self.sha1 = part(r, Sha1Index::from_shared)?;
         let mut texts = 0;
-        for (row, s) in self.rows.ids.iter().zip(&self.rows.slots) {
+        for (row, s) in self.rows.iter() {
             if s.kind == KIND_REMOVED {
                 continue;
             }
@@ -932,11 +1026,11 @@ impl Matcher {
                 KIND_SHA1 => (!self.sha1.is_removed(id), self.sha1.entry_ref(id)),
                 k => return Err(bad(format!("row kind {k}"))),
             };
-            if !live || r.map(|r| r.content) != u64::try_from(*row).ok() {
+            if !live || r.map(|r| r.content) != u64::try_from(row).ok() {
                 return Err(bad(format!("row {row} does not match its index entry")));
             }
-            if s.text {
-                if !self.rows.texts.contains_key(row) {
+            if s.text != 0 {
+                if !self.rows.texts.contains_key(&row) {
                     return Err(bad(format!("row {row} without its public id")));
                 }
                 texts += 1;
@@ -954,6 +1048,11 @@ impl Matcher {
         }
         self.refresh_radius();
         Ok(())
+    }
+
+    /// Whether the index uses a mapped snapshot's bytes in place.
+    pub fn uses_shared_bytes(&self) -> bool {
+        self.pdq.uses_shared_bytes() || self.rows.ids.iter().any(|c| c.is_view())
     }
 }
 
@@ -999,6 +1098,59 @@ mod tests {
     }
 
     type Row = (i64, i64, String, SignalKind, Vec<u8>);
+
+    /// The row table over several chunks: appends, rows inserted below the largest id (into a
+    /// middle chunk), removals and re-additions, with a clone taken midway that keeps its own
+    /// view (copy on write), all agree with a sorted map.
+    #[test]
+    fn rows_in_chunks_agree_with_a_map() {
+        use std::collections::BTreeMap;
+        let mut rows = Rows::default();
+        let mut model: BTreeMap<i64, (u32, bool)> = BTreeMap::new();
+        let id = |r: i64| format!("{:032x}", r);
+        for r in (0..3 * ROW_CHUNK as i64).map(|i| 2 * i + 10) {
+            rows.put(r, r, &id(r), KIND_PDQ, r as u32);
+            model.insert(r, (r as u32, true));
+        }
+        assert_eq!(rows.ids.len(), 3);
+        let before = rows.clone();
+        let model_before = model.clone();
+        // Odd ids fall between existing rows of every chunk, and below the first.
+        for r in [
+            1i64,
+            11,
+            2 * ROW_CHUNK as i64 + 11,
+            5 * ROW_CHUNK as i64 + 3,
+        ] {
+            rows.put(r, r, "text id", KIND_MD5, 7);
+            model.insert(r, (7, true));
+        }
+        for r in [10i64, 2 * ROW_CHUNK as i64 + 10, 6 * ROW_CHUNK as i64 + 8] {
+            assert!(rows.take(r).is_some());
+            model.get_mut(&r).unwrap().1 = false;
+        }
+        assert!(rows.take(10).is_none());
+        rows.put(10, 10, &id(10), KIND_PDQ, 99);
+        model.insert(10, (99, true));
+        let check = |rows: &Rows, model: &BTreeMap<i64, (u32, bool)>| {
+            let got: Vec<(i64, u32, bool)> = rows
+                .iter()
+                .map(|(r, s)| (r, s.entry, s.kind != KIND_REMOVED))
+                .collect();
+            let want: Vec<(i64, u32, bool)> =
+                model.iter().map(|(r, (e, l))| (*r, *e, *l)).collect();
+            assert_eq!(got, want);
+            assert_eq!(rows.live, model.values().filter(|v| v.1).count());
+            for (r, (e, l)) in model {
+                assert_eq!(rows.get(*r).map(|s| s.entry), l.then_some(*e), "row {r}");
+            }
+            assert!(rows.get(0).is_none() && rows.get(12 * ROW_CHUNK as i64).is_none());
+        };
+        check(&rows, &model);
+        check(&before, &model_before);
+        assert_eq!(rows.public_id(11, rows.get(11).unwrap()), "text id");
+        assert_eq!(rows.public_id(12, rows.get(12).unwrap()), id(12));
+    }
 
     #[test]
     fn set_layout_says_when_tables_differ_and_compact_converts() {

@@ -1,17 +1,25 @@
 //! The match index and the published numbers on disk, so that a restart loads them and applies
 //! only the log entries after them instead of rebuilding from every row and entry.
 //!
-//! One file, `DIR/snapshot/matcher.snap`, little-endian:
+//! One file, `DIR/snapshot/matcher.snap`, little-endian, every array 8-byte aligned:
 //!
 //! ```text
-//! "CANDORSN" | u32 version (3) | u64 numbers_size | u64 matcher_from | [32] root at numbers_size
-//! | u32 n | numbers JSON (n bytes) | matcher meta (banks, row table) | u64 XXH64(all of the above)
+//! "CANDORSN" | u32 version (4) | u32 0 | u64 numbers_size | u64 matcher_from
+//! | [32] root at numbers_size | u64 n | numbers JSON (n bytes) | zeros to 8
+//! | matcher meta (banks, zeros to 8, row count, row ids, row slots, text ids, zeros to 8)
+//! | u64 XXH64(all of the above)
 //! | u64 len | PDQ index file | u64 len | MD5 index file | u64 len | SHA-256 index file
 //! | u64 len | SHA-1 index file | EOF
 //! ```
 //!
-//! Version 3 added the SHA-1 index, the negative flag and HMA ratio of banks and each row's
-//! content row; older snapshots are another format (a rebuild).
+//! Version 4 aligned every array (and `candor-index` format 2 its sections) so that the file is
+//! used in place: [`read`] maps it (`mmap`) and the row table, the hashes and the tables are
+//! views into the mapping instead of copies in fresh memory; later changes go to owned memory
+//! (copy on write, per row chunk or per new table segment). Older snapshots are another format
+//! (a rebuild). The mapping keeps the file's inode alive while the index uses it: a snapshot is
+//! never rewritten in place (a new file, renamed over the old one), and nothing else may
+//! truncate or rewrite `matcher.snap` while a service runs on it (a truncated mapped file is a
+//! `SIGBUS`).
 //!
 //! The index files are `candor-index`'s format (each with its own XXH64 checksums). The
 //! numbers are exactly those of the first `numbers_size` log entries; the matcher holds every
@@ -24,22 +32,25 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use candor_index::format::Xxh64;
+use candor_index::{Shared, SharedBytes};
 use candor_log::entry::{ChangeOp, Entry, EntryBody};
 use candor_log::numbers::Numbers;
 use candor_log::Hash;
 use candor_store::Store;
 
-use crate::matcher::{read_u64, BankInfo, Matcher, PartError};
+use crate::matcher::{BankInfo, Cursor, Matcher, Out, PartError};
 
 const MAGIC: &[u8; 8] = b"CANDORSN";
-/// 3: banks carry the negative flag and HMA's ratio, rows their content row, and the SHA-1
-/// index joins the others (versions 1 and 2 are other formats: rebuilt once).
-const VERSION: u32 = 3;
+/// 4: every array 8-byte aligned, used in place (3 added the SHA-1 index, the negative flag
+/// and HMA ratio of banks and each row's content row; versions 1–3 are other formats: rebuilt
+/// once).
+const VERSION: u32 = 4;
 /// The directory under the data directory.
 pub const SNAPSHOT_DIR: &str = "snapshot";
 const FILE: &str = "matcher.snap";
@@ -49,32 +60,15 @@ pub fn path(data: &Path) -> PathBuf {
     data.join(SNAPSHOT_DIR).join(FILE)
 }
 
-struct HashWriter<W> {
-    inner: W,
-    h: Xxh64,
-}
+/// A mapped snapshot file: the bytes the matcher's views point into.
+struct Mapped(memmap2::Mmap);
 
-impl<W: Write> Write for HashWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.h.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-struct HashReader<R> {
-    inner: R,
-    h: Xxh64,
-}
-
-impl<R: Read> Read for HashReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.h.update(&buf[..n]);
-        Ok(n)
+// SAFETY: the mapping is read-only and the file is never changed in place by Candor (a new
+// snapshot is a new file renamed over this one: the mapped inode stays as it was); the module
+// documentation says that nothing else may rewrite or truncate it while a service runs.
+unsafe impl SharedBytes for Mapped {
+    fn bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -86,37 +80,47 @@ pub struct Snapshot {
     pub root: Hash,
 }
 
+/// Called by [`write`] between the meta and the indexes (tests hold a writer there).
+pub type Hook = Arc<dyn Fn() + Send + Sync>;
+
 /// Write a snapshot of `matcher` and `numbers` into `data/snapshot/` atomically; returns its
-/// size in bytes.
+/// size in bytes. `matcher` is the caller's own (cheap) clone: no lock is held meanwhile.
 pub fn write(
     data: &Path,
     matcher: &Matcher,
     numbers: &Numbers,
     matcher_from: u64,
     root: &Hash,
+    hook: Option<&Hook>,
 ) -> Result<u64, PartError> {
     let dir = data.join(SNAPSHOT_DIR);
     std::fs::create_dir_all(&dir)?;
     let tmp = dir.join(format!("{FILE}.tmp"));
+    // A new file (the old one may be mapped by this process: never written in place).
+    let _ = std::fs::remove_file(&tmp);
     let file = File::create(&tmp)?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
-    {
-        let mut h = HashWriter {
-            inner: &mut w,
-            h: Xxh64::default(),
-        };
-        h.write_all(MAGIC)?;
-        h.write_all(&VERSION.to_le_bytes())?;
-        h.write_all(&numbers.tree_size.to_le_bytes())?;
-        h.write_all(&matcher_from.to_le_bytes())?;
-        h.write_all(root)?;
-        let json = numbers.to_json();
-        h.write_all(&(json.len() as u32).to_le_bytes())?;
-        h.write_all(&json)?;
-        matcher.write_meta(&mut h)?;
-        let sum = h.h.finish();
-        w.write_all(&sum.to_le_bytes())?;
+    let mut h = Out {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        pos: 0,
+        hash: Some(Xxh64::default()),
+    };
+    h.put(MAGIC)?;
+    h.put(&VERSION.to_le_bytes())?;
+    h.put(&0u32.to_le_bytes())?;
+    h.put(&numbers.tree_size.to_le_bytes())?;
+    h.put(&matcher_from.to_le_bytes())?;
+    h.put(root)?;
+    let json = numbers.to_json();
+    h.put(&(json.len() as u64).to_le_bytes())?;
+    h.put(&json)?;
+    h.pad8()?;
+    matcher.write_meta(&mut h)?;
+    let sum = h.hash.take().expect("hashing").finish();
+    h.put(&sum.to_le_bytes())?;
+    if let Some(hook) = hook {
+        hook();
     }
+    let mut w = h.inner;
     matcher.write_indexes(&mut w)?;
     let file = w
         .into_inner()
@@ -129,7 +133,7 @@ pub fn write(
     Ok(len)
 }
 
-/// Read the snapshot of `data`: `Ok(None)` when there is none.
+/// Read the snapshot of `data` in place (mapped): `Ok(None)` when there is none.
 pub fn read(data: &Path) -> Result<Option<Snapshot>, PartError> {
     let p = path(data);
     let file = match File::open(&p) {
@@ -137,52 +141,63 @@ pub fn read(data: &Path) -> Result<Option<Snapshot>, PartError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let limit = file.metadata()?.len();
-    let mut r = BufReader::with_capacity(1 << 20, file);
-    let mut h = HashReader {
-        inner: &mut r,
-        h: Xxh64::default(),
-    };
-    let mut magic = [0u8; 8];
-    h.read_exact(&mut magic)?;
-    if &magic != MAGIC {
+    let len = file.metadata()?.len();
+    if len < 64 {
+        return Err(PartError("truncated".into()));
+    }
+    // SAFETY: see `Mapped`. `populate` maps every page at once (the file is usually in the
+    // page cache: no copy, no zeroing of fresh memory).
+    let map = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
+    let src: Shared = Arc::new(Mapped(map));
+    let mut r = Cursor { src: &src, pos: 0 };
+    if r.take(8)? != MAGIC {
         return Err(PartError("not a Candor snapshot".into()));
     }
-    let mut v = [0u8; 4];
-    h.read_exact(&mut v)?;
-    let version = u32::from_le_bytes(v);
+    let version = r.u32()?;
     if version != VERSION {
         return Err(PartError(format!(
             "snapshot format {version} (this build reads {VERSION})"
         )));
     }
-    let numbers_size = read_u64(&mut h)?;
-    let matcher_from = read_u64(&mut h)?;
-    let mut root = [0u8; 32];
-    h.read_exact(&mut root)?;
-    h.read_exact(&mut v)?;
-    let n = u32::from_le_bytes(v) as u64;
-    if n > limit {
+    if r.u32()? != 0 {
+        return Err(PartError("header padding is not zero".into()));
+    }
+    let numbers_size = r.u64()?;
+    let matcher_from = r.u64()?;
+    let root: [u8; 32] = r.take(32)?.try_into().expect("32 bytes");
+    let n = r.u64()?;
+    if n > r.left() as u64 {
         return Err(PartError(format!("numbers of {n} bytes")));
     }
-    let mut json = vec![0u8; n as usize];
-    h.read_exact(&mut json)?;
-    let mut matcher = Matcher::read_meta(&mut h, limit)?;
-    let sum = h.h.finish();
-    let stored = read_u64(&mut r)?;
+    let json = r.take(n as usize)?.to_vec();
+    r.pad8()?;
+    let mut matcher = Matcher::read_meta(&mut r)?;
+    let meta_end = r.pos;
+    let stored = r.u64()?;
+    // The meta's checksum is computed beside the indexes' reading (each index checks its own).
+    let bytes = src.bytes();
+    let (sum, indexes) = std::thread::scope(|s| {
+        let sum = s.spawn(|| {
+            let mut h = Xxh64::default();
+            h.update(&bytes[..meta_end]);
+            h.finish()
+        });
+        let indexes = matcher.read_indexes(&mut r);
+        (sum.join(), indexes)
+    });
+    let sum = sum.map_err(|_| PartError("checksum thread failed".into()))?;
     if stored != sum {
         return Err(PartError("checksum mismatch".into()));
+    }
+    indexes?;
+    if r.left() != 0 {
+        return Err(PartError("trailing bytes".into()));
     }
     // Trusted only after the checksum.
     let numbers: Numbers =
         serde_json::from_slice(&json).map_err(|e| PartError(format!("numbers: {e}")))?;
     if numbers.tree_size != numbers_size || matcher_from > numbers_size {
         return Err(PartError("inconsistent sizes".into()));
-    }
-    matcher.read_indexes(&mut r, limit)?;
-    let mut rest = [0u8; 1];
-    if r.read(&mut rest)? != 0 {
-        return Err(PartError("trailing bytes".into()));
     }
     Ok(Some(Snapshot {
         matcher,
@@ -506,7 +521,7 @@ mod tests {
             ..Numbers::default()
         };
         let root = [7u8; 32];
-        write(dir.path(), &m, &numbers, 10, &root).unwrap();
+        write(dir.path(), &m, &numbers, 10, &root, None).unwrap();
         let snap = read(dir.path()).unwrap().expect("snapshot");
         assert_eq!(snap.matcher.state(), m.state());
         assert_eq!(snap.numbers, numbers);
@@ -515,6 +530,9 @@ mod tests {
             assert_eq!(snap.matcher.find(&query(b)), m.find(&query(b)));
         }
         assert!(!m.find(&query(1)).is_empty());
+        assert!(snap.matcher.uses_shared_bytes());
+        // The file it maps is never rewritten in place while mapped: drop it first.
+        drop(snap);
 
         let p = path(dir.path());
         let good = std::fs::read(&p).unwrap();

@@ -228,12 +228,16 @@ fn bad_snapshots_are_ignored_with_a_rebuild() {
     flipped_index[at] ^= 0x01;
     let mut other_version = good.clone();
     other_version[8] = 9;
+    // The previous format (3: unaligned, read by copying) is another format, never misread.
+    let mut previous = good.clone();
+    previous[8] = 3;
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("foreign", foreign, "another log"),
         ("truncated", good[..good.len() / 2].to_vec(), ""),
         ("meta byte", flipped_meta, ""),
         ("index byte", flipped_index, ""),
         ("format", other_version, "format 9"),
+        ("previous format", previous, "format 3"),
         ("empty", Vec::new(), ""),
     ];
     for (name, bytes, why) in cases {
@@ -279,4 +283,68 @@ fn alive_but_not_ready_while_the_index_loads() {
     assert_eq!(r["status"], "ready");
     assert_eq!(r["indexed_signals"], 1);
     assert_eq!(s.lookup_pdq(&h).len(), 1);
+}
+
+/// A snapshot is written from a clone of the match index taken under its read lock, not under
+/// the lock: with the writer held mid-write (between the meta and the indexes, by the test
+/// hook), a bank addition, a retraction and lookups complete and take effect at once. With the
+/// index read-locked for the whole write (the old way) the addition's after-commit update waits
+/// for the write lock and this test fails. The snapshot then holds the state at its place in
+/// the commit order: a restart from it catches up with the changes made meanwhile.
+#[test]
+fn changes_and_lookups_go_on_while_a_snapshot_is_written() {
+    use std::sync::{mpsc, Arc, Mutex};
+    use std::time::Duration;
+    let mut s = TestServer::start();
+    s.create_bank("a", CAT_TERROR, 31);
+    let ha = hashes(12, 21);
+    let ids: Vec<String> = ha[..10].iter().map(|h| s.add_pdq("a", h)).collect();
+    let (entered_tx, entered_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
+    *s.app().snapshot_hook.lock().unwrap() = Some(Arc::new(move || {
+        let _ = entered_tx.lock().unwrap().send(());
+        let _ = release_rx
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(120));
+    }));
+    let app = s.app().clone();
+    let writer = s.handle().spawn(async move { app.write_snapshot().await });
+    entered_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the snapshot writer reached the hook");
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        let (s, ha, ids) = (&s, &ha, &ids);
+        scope.spawn(move || {
+            s.add_pdq("a", &ha[10]);
+            let found = s.lookup_pdq(&ha[10]).len();
+            s.post(
+                &format!("/v1/banks/a/content/{}/retract", ids[0]),
+                &s.tokens.curator,
+                &json!({"reason": "withdrawn"}),
+            )
+            .expect(200);
+            let gone = s.lookup_pdq(&ha[0]).len();
+            let still = s.lookup_pdq(&ha[1]).len();
+            let _ = done_tx.send((found, gone, still));
+        });
+        let done = done_rx.recv_timeout(Duration::from_secs(30));
+        // Let the writer finish either way.
+        release_tx.send(()).unwrap();
+        let done = done.expect(
+            "a bank change and lookups completed while the snapshot was being written \
+             (they waited for it: the index was locked while it was written)",
+        );
+        assert_eq!(done, (1, 0, 1));
+    });
+    let written = s.block_on(writer).unwrap().expect("snapshot");
+    assert!(written.is_some());
+    let reference = observe(&s, &ha, &[]);
+    s.restart();
+    let r = report(&s);
+    assert_eq!(r["source"], "snapshot", "{r}");
+    assert!(r["entries_replayed"].as_u64().unwrap() >= 2, "{r}");
+    assert_eq!(observe(&s, &ha, &[]), reference);
 }

@@ -124,7 +124,12 @@ impl Store {
                 "SELECT {ROW_COLUMNS} FROM content_signals s JOIN bank_content c ON c.id = s.content_id \
                  WHERE c.public_id IN ({placeholders})"
             );
-            let sql = crate::numbered(&sql);
+            // SQLite: anonymous `?` (it finds a named `$n` by a linear scan of the statement's
+            // names, quadratic over 500 of them); PostgreSQL needs `$n`.
+            let sql = match self.backend() {
+                crate::Backend::Sqlite => sql,
+                crate::Backend::Postgres => crate::numbered(&sql),
+            };
             let mut q = sqlx::query(&sql);
             for id in chunk {
                 q = q.bind(id);

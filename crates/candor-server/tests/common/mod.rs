@@ -375,6 +375,11 @@ impl TestServer {
         self.app.as_ref().expect("running")
     }
 
+    /// The service's runtime (to spawn on it while the test thread does something else).
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        self.rt.as_ref().expect("running").handle().clone()
+    }
+
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.as_ref().expect("running").block_on(f)
     }
