@@ -108,7 +108,9 @@ export async function renderReview(main, ctx) {
     sel = 0;
     await load();
   });
-  const list = h('ol', { class: 'queue', id: 'queue', role: 'listbox', 'aria-label': 'Review queue', tabindex: 0 });
+  // A plain list (its items hold checkboxes, which an ARIA option may not): the current item is
+  // marked aria-current, and the keys are named in the list's label.
+  const list = h('ol', { class: 'queue', id: 'queue', 'aria-label': 'Review queue: j and k move, x selects, a confirms, r rejects, b confirms and adds to a bank, ? shows the keys', tabindex: 0 });
   const detail = h('section', { class: 'detail', id: 'review-detail', 'aria-label': 'Selected item' });
   const bankPick = h('select', { id: 'bank-pick' });
   const [bankField] = field('Add to bank', bankPick);
@@ -142,8 +144,9 @@ export async function renderReview(main, ctx) {
       ...items.map((it, i) =>
         h(
           'li',
-          { role: 'option', id: 'item-' + it.id, 'aria-selected': i === sel ? 'true' : 'false', class: i === sel ? 'current' : '', 'data-id': it.id, onclick: () => { sel = i; draw(); } },
-          h('input', { type: 'checkbox', 'aria-label': 'select ' + it.puid, checked: picked.has(it.id), tabindex: -1, onchange: (e) => { e.target.checked ? picked.add(it.id) : picked.delete(it.id); } }),
+          { id: 'item-' + it.id, 'aria-current': i === sel ? 'true' : false, class: i === sel ? 'current' : '', 'data-id': it.id, onclick: () => { sel = i; draw(); } },
+          // Picking is not moving: the item's own click (which moves) is not run.
+          h('input', { type: 'checkbox', 'aria-label': 'select ' + it.puid, checked: picked.has(it.id), tabindex: -1, onclick: (e) => { e.stopPropagation(); e.target.checked ? picked.add(it.id) : picked.delete(it.id); } }),
           h('span', { class: 'kind' }, it.kind),
           h('span', { class: 'puid' }, it.puid),
           h('time', {}, it.created_at),

@@ -294,7 +294,7 @@ fn compare_two_images_or_hashes() {
     let t = variant(&r, "orig", true, "pdq");
     assert!(t["distance"].as_u64().unwrap() <= 10, "{r}");
     assert_eq!(best(&r).1, true, "{r}");
-    assert_eq!(r["variants"].as_array().unwrap().len(), 16);
+    assert!(r["variants"].as_array().unwrap().len() >= 16, "{r}");
 
     // A bank's threshold.
     s.create_bank("strict", CAT_TERROR, 5);

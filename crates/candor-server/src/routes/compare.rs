@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
+use crate::routes::lookup::is_multipart;
 use crate::signals::{hash_upload, parse_hex};
 use crate::AppState;
 
@@ -162,12 +163,7 @@ enum Part {
 /// The parts `a` and `b` of the form.
 async fn parts(req: Request, app: &AppState) -> ApiResult<(Part, Part)> {
     let bad = |m: String| ApiError::bad_request("invalid_multipart", m);
-    let is_multipart = req
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if !is_multipart {
+    if !is_multipart(&req) {
         return Err(bad(
             "send multipart/form-data with parts `a` and `b` (each a file or a PDQ hash)".into(),
         ));
