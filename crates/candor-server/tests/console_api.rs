@@ -58,8 +58,17 @@ fn review_queue_oldest_or_highest_priority_first() {
     s.put("/v1/policies", cur, &set).expect(200);
     // Out of range: refused, naming the field.
     let bad = policies_with(&s, |ps| ps[0]["review_priority"] = json!(101));
-    s.put("/v1/policies", cur, &bad)
-        .expect_message(400, "review_priority");
+    let e = s
+        .put("/v1/policies", cur, &bad)
+        .expect_error(400, "invalid_policy")
+        .json();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("review_priority"),
+        "{e}"
+    );
 
     let low = held(&s, "m-low", &hs[2]);
     let high = held(&s, "m-high", &hs[1]);
@@ -433,8 +442,17 @@ fn policy_preview_is_structured_and_saves_nothing() {
     );
     // Invalid: the same 400 as saving, naming the field.
     let bad = policies_with(&s, |ps| ps[0]["max_distance"] = json!(300));
-    s.post("/v1/policies/preview", cur, &bad)
-        .expect_message(400, "max_distance");
+    let e = s
+        .post("/v1/policies/preview", cur, &bad)
+        .expect_error(400, "invalid_policy")
+        .json();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_distance"),
+        "{e}"
+    );
     // A warning is shown with the preview.
     let unknown = policies_with(&s, |ps| ps[0]["banks"] = json!(["no-such-bank"]));
     let r = s
