@@ -302,7 +302,7 @@ fn compare_two_images_or_hashes() {
     assert!(r["a"]["pdq_trimmed"].is_string(), "{r}");
     let t = variant(&r, "orig", true, "pdq");
     assert!(t["distance"].as_u64().unwrap() <= 10, "{r}");
-    assert_eq!(best(&r).1, true, "{r}");
+    assert!(best(&r).1, "{r}");
     assert!(r["variants"].as_array().unwrap().len() >= 16, "{r}");
 
     // A bank's threshold.
