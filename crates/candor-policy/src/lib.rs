@@ -60,6 +60,7 @@ mod eval;
 mod lint;
 mod model;
 mod policy;
+mod preview;
 mod sim;
 mod statement;
 
@@ -76,10 +77,13 @@ pub use model::{
     severity, Action, Audience, Match, Party, ScanContext, ScanFacts, SignalType, Surface, Trigger,
     MAX_ACCOUNT_LEN, MAX_RECIPIENTS, MAX_UNHASHABLE_REASON,
 };
-pub use policy::{is_slug, Policy, PolicySet, Sampling};
+pub use policy::{
+    is_slug, Policy, PolicySet, Sampling, DEFAULT_REVIEW_PRIORITY, MAX_REVIEW_PRIORITY,
+};
+pub use preview::{policy_changes, ChangeKind, FieldChange, PolicyChange, SetChanges};
 pub use sim::{
-    diff, diff_text, simulate, BankInfo, Cell, CellChange, CellValue, SimBlock, SimDecision,
-    SimOptions, Simulation, Subject, SIM_NOW, SIM_UNHASHABLE_REASON,
+    diff, diff_text, group_changes, simulate, BankInfo, Cell, CellChange, CellValue, ChangeGroup,
+    SimBlock, SimDecision, SimOptions, Simulation, Subject, SIM_NOW, SIM_UNHASHABLE_REASON,
 };
 pub use statement::{notice_text, NoticeRole, Statement, HELD_PENDING_REVIEW, OUR_FIELDS};
 

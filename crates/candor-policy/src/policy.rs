@@ -65,7 +65,19 @@ pub struct Policy {
     /// bank's, so a `match` policy has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<Category>,
+    /// How urgent the review of what this policy holds is, 0..=100 (higher first in the queue
+    /// ordered by priority; default [`DEFAULT_REVIEW_PRIORITY`]). Only `hold_for_review` puts
+    /// anything in the queue; left out of the canonical JSON when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_priority: Option<u32>,
 }
+
+/// The review priority of an item a policy without `review_priority` holds (sampled unknown
+/// content is queued at 0: nothing matched it).
+pub const DEFAULT_REVIEW_PRIORITY: u32 = 50;
+
+/// The highest review priority.
+pub const MAX_REVIEW_PRIORITY: u32 = 100;
 
 impl Policy {
     /// The statement's `automated_decision`: the policy's value, else `AUTOMATED_DECISION_FULLY`.
@@ -75,6 +87,12 @@ impl Policy {
     /// statement), which `decision_facts` and the notice say in words.
     pub fn automated_decision(&self) -> AutomatedDecision {
         self.automated_decision.unwrap_or(AutomatedDecision::Fully)
+    }
+
+    /// The priority of the review items this policy holds: its `review_priority`, else
+    /// [`DEFAULT_REVIEW_PRIORITY`].
+    pub fn review_priority(&self) -> u32 {
+        self.review_priority.unwrap_or(DEFAULT_REVIEW_PRIORITY)
     }
 
     /// The policy as JSON with fields in declared order, absent options as `null`, no whitespace.
@@ -162,6 +180,11 @@ impl Policy {
         }
         if self.action == Action::Deliver {
             return Err(Error::DeliverAction(id.clone()));
+        }
+        if let Some(p) = self.review_priority {
+            if p > MAX_REVIEW_PRIORITY {
+                return bad("review_priority", "0..=100 (higher is reviewed first)");
+            }
         }
         if let Some(d) = self.max_distance {
             if d > 256 {

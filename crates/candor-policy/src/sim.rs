@@ -626,14 +626,29 @@ fn group<K: PartialEq, V>(items: impl IntoIterator<Item = (K, V)>) -> Vec<(K, Ve
     out
 }
 
-/// The plain-text rendering of a [`diff`]: the number of changed cells, then one line per
-/// change of answer, with the surfaces, senders and targets it concerns, e.g.
-/// `ncmec-hashes direct, group, public from AT, other to DE: block (csam-block) -> withhold (csam-block)`.
-pub fn diff_text(changes: &[CellChange]) -> String {
-    if changes.is_empty() {
-        return "no cell changes\n".into();
-    }
-    let mut out = format!("{} cell changes:\n", changes.len());
+/// Changed cells with the same answer change, gathered: `subject` on `surfaces`, from each of
+/// `senders` to each of `targets`, goes `from` → `to`. What [`diff_text`] prints one line each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeGroup {
+    /// The bank's name, or `unhashable`.
+    pub subject: String,
+    /// The surfaces.
+    pub surfaces: Vec<Surface>,
+    /// The senders' jurisdictions (`other` = any jurisdiction neither set names).
+    pub senders: Vec<String>,
+    /// The recipients' or audiences' jurisdictions (likewise).
+    pub targets: Vec<String>,
+    /// The answer under the current set.
+    pub from: CellValue,
+    /// The answer under the proposed set.
+    pub to: CellValue,
+}
+
+/// The cells of a [`diff`] gathered by answer change: per (subject, from, to), the senders with
+/// the same targets together, then the surfaces with the same senders together; in order of
+/// first appearance.
+pub fn group_changes(changes: &[CellChange]) -> Vec<ChangeGroup> {
+    let mut out = Vec::new();
     let by_answer = group(
         changes
             .iter()
@@ -651,18 +666,40 @@ pub fn diff_text(changes: &[CellChange]) -> String {
             let per_surface = group(keys);
             let by_senders = group(per_surface.into_iter().map(|(surface, ss)| (ss, surface)));
             for (senders, surfaces) in by_senders {
-                let surfaces: Vec<&str> = surfaces.iter().map(|s| s.as_str()).collect();
-                let _ = writeln!(
-                    out,
-                    "  {subject} {} from {} to {}: {} -> {}",
-                    surfaces.join(", "),
-                    senders.join(", "),
-                    targets.join(", "),
-                    from.text(),
-                    to.text()
-                );
+                out.push(ChangeGroup {
+                    subject: subject.to_string(),
+                    surfaces,
+                    senders: senders.iter().map(|s| s.to_string()).collect(),
+                    targets: targets.iter().map(|s| s.to_string()).collect(),
+                    from: from.clone(),
+                    to: to.clone(),
+                });
             }
         }
+    }
+    out
+}
+
+/// The plain-text rendering of a [`diff`]: the number of changed cells, then one line per
+/// [`ChangeGroup`], e.g.
+/// `ncmec-hashes direct, group, public from AT, other to DE: block (csam-block) -> withhold (csam-block)`.
+pub fn diff_text(changes: &[CellChange]) -> String {
+    if changes.is_empty() {
+        return "no cell changes\n".into();
+    }
+    let mut out = format!("{} cell changes:\n", changes.len());
+    for g in group_changes(changes) {
+        let surfaces: Vec<&str> = g.surfaces.iter().map(|s| s.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  {} {} from {} to {}: {} -> {}",
+            g.subject,
+            surfaces.join(", "),
+            g.senders.join(", "),
+            g.targets.join(", "),
+            g.from.text(),
+            g.to.text()
+        );
     }
     out
 }

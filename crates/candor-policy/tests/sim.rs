@@ -346,3 +346,112 @@ fn readme_shows_the_current_text_of_the_example() {
         diff_text(&changes)
     );
 }
+
+#[test]
+fn grouped_changes_are_the_lines_of_the_text() {
+    let current = example();
+    let mut proposed = current.clone();
+    proposed.policies[0].jurisdictions = vec!["CH".into()];
+    let sim = simulate(&current, &banks(), &SimOptions::default()).unwrap();
+    let psim = simulate(&proposed, &banks(), &SimOptions::default()).unwrap();
+    let changes = diff(&sim, &psim);
+    let groups = group_changes(&changes);
+    assert_eq!(groups.len() + 1, diff_text(&changes).lines().count());
+    let to_ch = groups
+        .iter()
+        .find(|g| g.targets == ["CH"])
+        .expect("a group to CH");
+    assert_eq!(to_ch.subject, "ncmec-hashes");
+    assert_eq!(
+        to_ch.surfaces,
+        [Surface::Direct, Surface::Group, Surface::Public]
+    );
+    assert!(
+        to_ch.senders.contains(&"other".to_string()) && !to_ch.senders.contains(&"CH".to_string())
+    );
+    assert_eq!(
+        (to_ch.from.action, to_ch.to.action),
+        (Action::Block, Action::Withhold)
+    );
+    // Every changed cell is in exactly one group.
+    let cells: usize = groups
+        .iter()
+        .map(|g| g.surfaces.len() * g.senders.len() * g.targets.len())
+        .sum();
+    assert_eq!(cells, changes.len());
+}
+
+#[test]
+fn policy_changes_name_the_fields_and_elements() {
+    let current = example();
+    assert_eq!(
+        policy_changes(&current, &current),
+        SetChanges {
+            policies: vec![],
+            sampling: vec![]
+        }
+    );
+    let mut proposed = current.clone();
+    // Withhold instead of block, in CH only; review the terrorist list first; drop unhashable.
+    proposed.policies[0].action = Action::Withhold;
+    proposed.policies[0].jurisdictions = vec!["CH".into()];
+    proposed.policies[2].review_priority = Some(90);
+    proposed.policies[1].jurisdictions.retain(|j| j != "DE");
+    proposed.policies[1].jurisdictions.push("PT".into());
+    proposed.policies.remove(3);
+    let mut extra = proposed.policies[2].clone();
+    extra.id = "new-review".into();
+    proposed.policies.insert(0, extra);
+    proposed.sampling.rate = 0.5;
+    let ch = policy_changes(&current, &proposed);
+    let of = |id: &str| ch.policies.iter().find(|p| p.policy == id).unwrap();
+    let field = |id: &str, f: &str| {
+        of(id)
+            .fields
+            .iter()
+            .find(|x| x.field == f)
+            .unwrap_or_else(|| panic!("{id} {f}: {:?}", of(id)))
+            .clone()
+    };
+    assert_eq!(of("new-review").change, ChangeKind::Created);
+    assert_eq!(field("new-review", "banks").added, ["tcap-hashes"]);
+    let csam = of("csam-block");
+    assert_eq!(csam.change, ChangeKind::Updated);
+    let a = field("csam-block", "action");
+    assert_eq!((a.from, a.to), ("block".into(), "withhold".into()));
+    assert_eq!(field("csam-block", "jurisdictions").added, ["CH"]);
+    // Moved from 1st to 2nd by the insertion.
+    let pos = field("csam-block", "position");
+    assert_eq!((pos.from, pos.to), (1.into(), 2.into()));
+    let j = field("terrorist-content-eu", "jurisdictions");
+    assert_eq!(
+        (j.added, j.removed),
+        (vec!["PT".to_string()], vec!["DE".to_string()])
+    );
+    let rp = field("terrorist-content-review", "review_priority");
+    assert_eq!((rp.from, rp.to), (serde_json::Value::Null, 90.into()));
+    assert_eq!(of("unhashable-public-review").change, ChangeKind::Deleted);
+    assert_eq!(
+        ch.policies.last().unwrap().policy,
+        "unhashable-public-review"
+    );
+    assert!(ch.sampling.iter().any(|f| f.field == "rate"));
+    // Unchanged fields are not listed.
+    assert!(!csam.fields.iter().any(|f| f.field == "legal_ground"));
+}
+
+#[test]
+fn review_priority_is_bounded_and_left_out_when_unset() {
+    let mut set = example();
+    let before = set.policies[2].canonical_json();
+    assert!(!before.contains("review_priority"));
+    assert_eq!(set.policies[2].review_priority(), DEFAULT_REVIEW_PRIORITY);
+    set.policies[2].review_priority = Some(MAX_REVIEW_PRIORITY + 1);
+    let e = set.validate().unwrap_err().to_string();
+    assert!(e.contains("review_priority"), "{e}");
+    set.policies[2].review_priority = Some(80);
+    set.validate().unwrap();
+    assert_eq!(set.policies[2].review_priority(), 80);
+    let back = PolicySet::from_json_str(&set.to_json_string()).unwrap();
+    assert_eq!(back.policies[2].review_priority, Some(80));
+}

@@ -122,6 +122,12 @@ document.addEventListener('keydown', (e) => {
 
 window.addEventListener('hashchange', route);
 
+// The skip link moves focus to the page's content; it is not a page of its own (#main).
+document.querySelector('.skip').addEventListener('click', (e) => {
+  e.preventDefault();
+  main.focus();
+});
+
 (async () => {
   if (token()) {
     try {

@@ -102,7 +102,15 @@ export async function renderReview(main, ctx) {
   const picked = new Set();
   const out = h('div', { id: 'review-status', 'aria-live': 'polite' });
   const [reasonField, reason] = field('Reason for the next decision', h('input', { type: 'text', value: 'Reviewed against the policy', maxlength: 2000 }));
-  const list = h('ol', { class: 'queue', id: 'queue', role: 'listbox', 'aria-label': 'Review queue', tabindex: 0 });
+  const order = h('select', { id: 'queue-order' }, h('option', { value: 'oldest' }, 'Oldest first'), h('option', { value: 'priority' }, 'Highest priority first'));
+  const [orderField] = field('Order', order);
+  order.addEventListener('change', async () => {
+    sel = 0;
+    await load();
+  });
+  // A plain list (its items hold checkboxes, which an ARIA option may not): the current item is
+  // marked aria-current, and the keys are named in the list's label.
+  const list = h('ol', { class: 'queue', id: 'queue', 'aria-label': 'Review queue: j and k move, x selects, a confirms, r rejects, b confirms and adds to a bank, ? shows the keys', tabindex: 0 });
   const detail = h('section', { class: 'detail', id: 'review-detail', 'aria-label': 'Selected item' });
   const bankPick = h('select', { id: 'bank-pick' });
   const [bankField] = field('Add to bank', bankPick);
@@ -121,7 +129,7 @@ export async function renderReview(main, ctx) {
 
   async function load() {
     try {
-      items = await api('GET', '/v1/review?status=open');
+      items = await api('GET', '/v1/review?status=open&order=' + order.value);
     } catch (e) {
       say(out, errText(e), 'error');
       items = [];
@@ -136,11 +144,13 @@ export async function renderReview(main, ctx) {
       ...items.map((it, i) =>
         h(
           'li',
-          { role: 'option', id: 'item-' + it.id, 'aria-selected': i === sel ? 'true' : 'false', class: i === sel ? 'current' : '', 'data-id': it.id, onclick: () => { sel = i; draw(); } },
-          h('input', { type: 'checkbox', 'aria-label': 'select ' + it.puid, checked: picked.has(it.id), tabindex: -1, onchange: (e) => { e.target.checked ? picked.add(it.id) : picked.delete(it.id); } }),
+          { id: 'item-' + it.id, 'aria-current': i === sel ? 'true' : false, class: i === sel ? 'current' : '', 'data-id': it.id, onclick: () => { sel = i; draw(); } },
+          // Picking is not moving: the item's own click (which moves) is not run.
+          h('input', { type: 'checkbox', 'aria-label': 'select ' + it.puid, checked: picked.has(it.id), tabindex: -1, onclick: (e) => { e.stopPropagation(); e.target.checked ? picked.add(it.id) : picked.delete(it.id); } }),
           h('span', { class: 'kind' }, it.kind),
           h('span', { class: 'puid' }, it.puid),
           h('time', {}, it.created_at),
+          h('span', { class: 'prio', title: 'review priority' }, 'priority ' + it.priority),
         ),
       ),
     );
@@ -154,7 +164,7 @@ export async function renderReview(main, ctx) {
       detail.replaceChildren();
       return;
     }
-    const parts = [h('h3', {}, it.puid), dl([['Item', it.id], ['Kind', it.kind], ['Queued', it.created_at], ['Preview', it.signals && it.signals.preview_url ? it.signals.preview_url : '']])];
+    const parts = [h('h3', {}, it.puid), dl([['Item', it.id], ['Kind', it.kind], ['Priority', String(it.priority)], ['Queued', it.created_at], ['Preview', it.signals && it.signals.preview_url ? it.signals.preview_url : '']])];
     const sig = it.signals || {};
     parts.push(h('details', { open: true }, h('summary', {}, 'Signals'), h('pre', {}, JSON.stringify(sig, null, 2))));
     detail.replaceChildren(...parts);
@@ -213,7 +223,7 @@ export async function renderReview(main, ctx) {
     h('button', { onclick: () => act([...picked], 'reject'), disabled: !canAct }, 'Reject selected'),
     h('button', { onclick: () => help.showModal() }, 'Keyboard help (?)'),
   );
-  main.replaceChildren(h('h2', {}, 'Review'), h('p', { class: 'hint' }, 'Held and sampled items, oldest first. Candor stores no content: the platform reference and hashes only.'), reasonField, bulk, out, h('div', { class: 'split' }, list, detail), dialog, help);
+  main.replaceChildren(h('h2', {}, 'Review'), h('p', { class: 'hint' }, 'Held and sampled items, oldest first or highest priority first (the holding policy\'s review_priority; sampled content 0). Candor stores no content: the platform reference and hashes only.'), h('div', { class: 'cols' }, orderField, reasonField), bulk, out, h('div', { class: 'split' }, list, detail), dialog, help);
   try {
     banks = await api('GET', '/v1/banks');
   } catch (_) {
@@ -317,18 +327,6 @@ export async function renderAppeals(main, ctx) {
 }
 
 // ---------------------------------------------------------------- Banks
-
-function hamming(a, b) {
-  let d = 0;
-  for (let i = 0; i < 64; i += 8) {
-    let x = parseInt(a.slice(i, i + 8), 16) ^ parseInt(b.slice(i, i + 8), 16);
-    while (x) {
-      d += x & 1;
-      x >>>= 1;
-    }
-  }
-  return d;
-}
 
 const PDQ = /^[0-9a-fA-F]{64}$/;
 
@@ -538,32 +536,115 @@ export async function renderBanks(main, ctx) {
   await loadList();
 }
 
+// Two images or hashes compared by the server (POST /v1/compare, candor-signal's hashes): the
+// distance of every orientation of the image side, and of its trimmed picture, to the other.
 function compareSection() {
-  const [af, a, aErr] = field('First PDQ hash', h('input', { type: 'text', spellcheck: 'false' }));
-  const [bf, b, bErr] = field('Second PDQ hash', h('input', { type: 'text', spellcheck: 'false' }));
+  const sideFields = (n, label) => {
+    const [hf, hashIn, err] = field(label + ': PDQ hash (64 hex digits)', h('input', { type: 'text', spellcheck: 'false', autocomplete: 'off', id: 'compare-' + n + '-hash' }));
+    const [ff, fileIn] = field(label + ': or an image (hashed by the server, then discarded)', h('input', { type: 'file', id: 'compare-' + n + '-file', accept: 'image/*' }));
+    return { hf, ff, hashIn, fileIn, err };
+  };
+  const A = sideFields('a', 'First');
+  const B = sideFields('b', 'Second');
+  const [tf, thr, thrErr] = field('Threshold (empty: the service\'s)', h('input', { type: 'text', inputmode: 'numeric', id: 'compare-threshold' }));
   const out = h('div', { 'aria-live': 'polite', id: 'compare-out' });
+  const part = (fd, name, s) => {
+    s.err.textContent = '';
+    if (s.fileIn.files.length) fd.append(name, s.fileIn.files[0], s.fileIn.files[0].name || name);
+    else if (PDQ.test(s.hashIn.value.trim())) fd.append(name, s.hashIn.value.trim().toLowerCase());
+    else {
+      s.err.textContent = 'Give a PDQ hash of 64 hex digits or choose an image.';
+      return false;
+    }
+    return true;
+  };
   return h(
     'section',
-    { 'aria-label': 'Compare two hashes' },
-    h('h3', {}, 'Compare two hashes'),
+    { 'aria-labelledby': 'compare-title', id: 'compare' },
+    h('h3', { id: 'compare-title' }, 'Compare two images or hashes'),
+    h('p', { class: 'hint' }, 'The distance of each rotation and flip of the image side, and of its picture inside a uniform border (trimmed), to the other side.'),
     h(
       'form',
       {
-        onsubmit: (e) => {
+        id: 'compare-form',
+        onsubmit: async (e) => {
           e.preventDefault();
-          aErr.textContent = PDQ.test(a.value.trim()) ? '' : '64 hex digits';
-          bErr.textContent = PDQ.test(b.value.trim()) ? '' : '64 hex digits';
-          if (aErr.textContent || bErr.textContent) return;
-          const d = hamming(a.value.trim().toLowerCase(), b.value.trim().toLowerCase());
-          say(out, `Hamming distance ${d} of 256 bits`, 'ok');
+          thrErr.textContent = '';
+          const fd = new FormData();
+          const okA = part(fd, 'a', A);
+          const okB = part(fd, 'b', B);
+          if (!okA || !okB) return;
+          const t = thr.value.trim();
+          if (t && !/^[0-9]+$/.test(t)) {
+            thrErr.textContent = 'A whole number of bits, 0 to 256.';
+            return;
+          }
+          out.replaceChildren(status('Comparing…'));
+          try {
+            const r = await api('POST', '/v1/compare' + (t ? '?threshold=' + t : ''), { body: fd });
+            out.replaceChildren(compareView(r));
+          } catch (err) {
+            out.replaceChildren(status(errText(err), 'error'));
+          }
         },
       },
-      af,
-      bf,
-      h('button', { type: 'submit' }, 'Compare'),
+      h('div', { class: 'cols' }, h('fieldset', {}, h('legend', {}, 'First'), A.hf, A.ff), h('fieldset', {}, h('legend', {}, 'Second'), B.hf, B.ff)),
+      tf,
+      h('button', { type: 'submit', class: 'primary' }, 'Compare'),
     ),
     out,
   );
+}
+
+function compareView(r) {
+  const b = r.best;
+  const name = (v) => v.orientation + (v.trimmed ? ' (trimmed)' : '');
+  const sideDl = (label, s) => dl([[label, s.kind === 'image' ? `image, quality ${s.quality}` : 'hash'], ['PDQ', h('code', {}, s.pdq)], ['Trimmed PDQ', s.pdq_trimmed ? h('code', {}, s.pdq_trimmed) : '']]);
+  const rows = r.variants.map((v) =>
+    h(
+      'tr',
+      { class: v.within ? 'within' : 'over', 'data-orientation': v.orientation, 'data-trimmed': v.trimmed ? 'true' : 'false', 'data-against': v.against },
+      h('td', {}, name(v)),
+      h('td', {}, v.against === 'pdq' ? 'hash' : 'trimmed hash'),
+      h('td', { class: 'num' }, String(v.distance)),
+      h('td', {}, v.within ? `within (≤ ${r.threshold})` : `over ${r.threshold}`),
+      h('td', {}, distanceBar(v.distance, r.threshold)),
+    ),
+  );
+  const of = r.varied === 'b' ? 'second' : 'first';
+  return h(
+    'div',
+    {},
+    status(`${r.matches ? 'A match' : 'No match'}: closest is ${name(b)} at distance ${b.distance} of 256 bits (threshold ${r.threshold}, ${r.threshold_from}).`, r.matches ? 'ok' : ''),
+    h('div', { class: 'cols' }, sideDl('First', r.a), sideDl('Second', r.b)),
+    table(['Variant of the ' + of, 'Against the other\'s', 'Distance', 'Threshold', ''], rows, r.varied ? `Each orientation of the ${of} side against the other side` : 'Hash against hash'),
+  );
+}
+
+// A bar of the distance out of 64 bits shown, with the threshold as a line (text says the same).
+function distanceBar(d, t) {
+  const NS = 'http://www.w3.org/2000/svg';
+  const max = Math.max(64, t + 8);
+  const w = 160;
+  const svg = document.createElementNS(NS, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${w} 12`);
+  svg.setAttribute('class', 'dbar');
+  svg.setAttribute('aria-hidden', 'true');
+  const bar = document.createElementNS(NS, 'rect');
+  bar.setAttribute('x', 0);
+  bar.setAttribute('y', 2);
+  bar.setAttribute('height', 8);
+  bar.setAttribute('width', Math.max(1, (Math.min(d, max) / max) * w));
+  bar.setAttribute('class', d <= t ? 'dbar-in' : 'dbar-out');
+  const line = document.createElementNS(NS, 'line');
+  const x = (t / max) * w;
+  line.setAttribute('x1', x);
+  line.setAttribute('x2', x);
+  line.setAttribute('y1', 0);
+  line.setAttribute('y2', 12);
+  line.setAttribute('class', 'dbar-t');
+  svg.append(bar, line);
+  return svg;
 }
 
 // ---------------------------------------------------------------- Policies
@@ -577,6 +658,7 @@ const FIELDS = [
   ['jurisdictions', 'Jurisdictions (comma-separated ISO codes; none = everywhere)', 'list'],
   ['surfaces', 'Surfaces (comma-separated; none = all)', 'list'],
   ['max_distance', 'Max PDQ distance', 'number'],
+  ['review_priority', 'Review priority (0–100, higher reviewed first; hold_for_review only)', 'number'],
   ['decision_ground', 'Decision ground', 'text'],
   ['legal_ground', 'Legal ground', 'text'],
   ['explanation', 'Explanation', 'textarea'],
@@ -663,14 +745,19 @@ export async function renderPolicies(main, ctx) {
     say(out, 'Not saved: ' + msg, 'error');
   }
 
+  // What saving would change, from the server (POST /v1/policies/preview): the policies and
+  // fields, and the answers per bank, surface and jurisdiction.
   async function simulate() {
     clearErrors();
+    let r;
     try {
-      const r = await api('POST', '/v1/policies/simulate', { json: { proposed: proposed() } });
-      preview.replaceChildren(h('h3', {}, 'What this change does'), h('pre', { class: 'diff' }, r.diff_text || 'No cell changes.'), (r.lints || []).length ? h('ul', {}, r.lints.map((l) => h('li', {}, `${l.level}: ${l.message}`))) : null);
+      r = await api('POST', '/v1/policies/preview', { json: proposed() });
     } catch (e) {
+      preview.replaceChildren();
       showError(e);
+      return;
     }
+    preview.replaceChildren(h('h3', {}, 'What this change does'), ...previewView(r));
   }
 
   form.addEventListener('submit', async (e) => {
@@ -692,14 +779,92 @@ export async function renderPolicies(main, ctx) {
   fill();
 }
 
+const shown = (v) => (v === null || v === undefined ? '—' : Array.isArray(v) ? (v.length ? v.join(', ') : '—') : String(v));
+const answer = (c) => (c.policy ? `${c.action} (${c.policy})` : c.action);
+
+// The preview as tables: policies and fields that change, then the answers that change.
+function previewView(r) {
+  const parts = [];
+  const frows = [];
+  for (const p of r.policies) {
+    p.fields.forEach((f, i) =>
+      frows.push(
+        h(
+          'tr',
+          { 'data-policy': p.policy, 'data-field': f.field },
+          i === 0 ? h('th', { scope: 'rowgroup', rowspan: p.fields.length }, p.policy) : null,
+          i === 0 ? h('td', { rowspan: p.fields.length }, p.change) : null,
+          h('td', {}, f.field),
+          h('td', {}, shown(f.from)),
+          h('td', {}, shown(f.to)),
+          h('td', { class: 'added' }, (f.added || []).join(', ')),
+          h('td', { class: 'removed' }, (f.removed || []).join(', ')),
+        ),
+      ),
+    );
+  }
+  for (const f of r.sampling) frows.push(h('tr', { 'data-policy': '[sampling]', 'data-field': f.field }, h('th', { scope: 'row' }, '[sampling]'), h('td', {}, 'updated'), h('td', {}, f.field), h('td', {}, shown(f.from)), h('td', {}, shown(f.to)), h('td', {}, ''), h('td', {}, '')));
+  parts.push(frows.length ? Object.assign(table(['Policy', 'Change', 'Field', 'Now', 'After', 'Added', 'Removed'], frows, 'Policies that change'), { id: 'preview-policies' }) : h('p', { id: 'preview-policies' }, 'No policy changes.'));
+  const erows = r.effects.map((g) =>
+    h(
+      'tr',
+      { 'data-subject': g.subject },
+      h('td', {}, g.subject === 'unhashable' ? 'content that cannot be hashed' : g.subject),
+      h('td', {}, g.surfaces.join(', ')),
+      h('td', {}, g.senders.join(', ')),
+      h('td', {}, g.targets.join(', ')),
+      h('td', { class: 'from' }, answer(g.from)),
+      h('td', { class: 'to' }, answer(g.to)),
+    ),
+  );
+  parts.push(
+    erows.length
+      ? Object.assign(table(['Bank', 'Surfaces', 'Sent from', 'To (recipients, audiences)', 'Now', 'After'], erows, `Answers that change (${r.changed_cells} cells; "other" is any jurisdiction no policy names)`), { id: 'preview-effects' })
+      : h('p', { id: 'preview-effects' }, 'No answer changes for an exact match in any bank.'),
+  );
+  if ((r.lints || []).length) parts.push(h('ul', { class: 'lints' }, r.lints.map((l) => h('li', {}, `${l.level}: ${l.message}`))));
+  return parts;
+}
+
 // ---------------------------------------------------------------- Decisions
+
+// The notices about a decision as each person received them (the server's texts, verbatim).
+async function noticesView(d) {
+  const box = h('section', { class: 'notices', 'aria-label': 'Notices as the people affected see them' }, h('h4', {}, 'Notices as the people affected see them'));
+  let ns;
+  try {
+    ns = await api('GET', `/v1/decisions/${encodeURIComponent(d.id)}/notices`);
+  } catch (e) {
+    box.append(status(errText(e), 'error'));
+    return box;
+  }
+  if (!ns.length) box.append(h('p', {}, 'No notices.'));
+  for (const n of ns) {
+    const who = n.role === 'sender' ? 'the sender' : n.role === 'recipient' ? 'a recipient' : n.role;
+    box.append(
+      h(
+        'article',
+        { class: 'notice', 'data-id': n.id, 'data-role': n.role, 'data-kind': n.kind },
+        h('h5', {}, `To ${who} (${n.account}), ${n.kind === 'decision' ? 'the decision' : n.kind.replace(/_/g, ' ')}, ${n.created_at}`),
+        n.deferred_legal_basis && !n.released_at ? status(`Deferred (not yet shown to them): ${n.deferred_legal_basis}`) : null,
+        h('pre', { class: 'note notice-text' }, n.text),
+        n.appeal ? h('p', { class: 'hint' }, n.appeal) : null,
+      ),
+    );
+  }
+  return box;
+}
 
 export async function renderDecisions(main) {
   const by = h('select', { id: 'decision-by' }, h('option', { value: 'id' }, 'decision id'), h('option', { value: 'puid' }, 'content id (the platform\'s)'));
   const [bf] = field('Find by', by);
   const [f, input, err] = field('Decision id or content id', h('input', { type: 'search', spellcheck: 'false' }));
   const out = h('div', { id: 'decision-out', 'aria-live': 'polite' });
-  const one = (d) => h('article', { class: 'card decision', 'data-id': d.id }, h('h3', {}, 'Decision ' + d.id + ' on ' + d.puid), dl([['Surface', d.surface], ['Made', d.created_at], ['Review item', d.review_item || '']]), matchesView(d.matches), statementView(d));
+  const one = (d) => {
+    const card = h('article', { class: 'card decision', 'data-id': d.id }, h('h3', {}, 'Decision ' + d.id + ' on ' + d.puid), dl([['Surface', d.surface], ['Made', d.created_at], ['Review item', d.review_item || '']]), matchesView(d.matches), statementView(d));
+    noticesView(d).then((n) => card.append(n));
+    return card;
+  };
   main.replaceChildren(
     h('h2', {}, 'Decisions'),
     h(

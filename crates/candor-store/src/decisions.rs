@@ -291,6 +291,23 @@ pub async fn notices_of_account(
     Ok(rows.iter().map(notice_from_row).collect())
 }
 
+/// The notices about decision `decision` (first notices and outcomes), oldest first; deferred
+/// ones only with `include_deferred`.
+pub async fn notices_of_decision(
+    pool: &AnyPool,
+    decision: &str,
+    include_deferred: bool,
+) -> Result<Vec<NoticeRow>> {
+    let rows = sqlx::query(&crate::numbered(&format!(
+        "{NOTICE} WHERE n.decision_id = ? AND (? OR n.deferred_legal_basis IS NULL OR n.released_at IS NOT NULL) ORDER BY n.id"
+    )))
+    .bind(decision)
+    .bind(include_deferred)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(notice_from_row).collect())
+}
+
 /// Release a deferred notice; false when `id` is not a notice still deferred.
 pub async fn release_notice(conn: &mut AnyConnection, id: &str, now: &str) -> Result<bool> {
     let n = sqlx::query(&crate::numbered("UPDATE notices SET released_at = ? WHERE id = ? AND deferred_legal_basis IS NOT NULL AND released_at IS NULL",))

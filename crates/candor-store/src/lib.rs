@@ -53,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/0007_decisions_by_content.sql"),
     ),
+    (8, include_str!("../migrations/0008_review_priority.sql")),
 ];
 
 /// The same schema on PostgreSQL: version 3 in one script (PostgreSQL support began there);
@@ -68,6 +69,7 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/0007_decisions_by_content.sql"),
     ),
+    (8, include_str!("../migrations/0008_review_priority.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

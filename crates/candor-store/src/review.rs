@@ -23,6 +23,9 @@ pub struct ReviewRow {
     pub reviewed_at: Option<String>,
     pub reason: Option<String>,
     pub bank_content: Option<String>,
+    /// Higher is reviewed first in the queue by priority (the holding policy's
+    /// `review_priority`; 0 for sampled content).
+    pub priority: i64,
 }
 
 /// Whose content an item is: never shown to reviewers.
@@ -49,9 +52,11 @@ pub struct NewItem<'a> {
     pub notify_recipients: Option<&'a str>,
     pub nonce: &'a [u8],
     pub log_index: u64,
+    /// The item's review priority (higher first).
+    pub priority: i64,
 }
 
-const ITEM: &str = "SELECT id, kind, decision_id, puid, signals, created_at, status, reviewer, reviewed_at, reason, bank_content FROM review_items";
+const ITEM: &str = "SELECT id, kind, decision_id, puid, signals, created_at, status, reviewer, reviewed_at, reason, bank_content, priority FROM review_items";
 
 fn item_from_row(r: &AnyRow) -> ReviewRow {
     ReviewRow {
@@ -66,13 +71,14 @@ fn item_from_row(r: &AnyRow) -> ReviewRow {
         reviewed_at: r.get(8),
         reason: r.get(9),
         bank_content: r.get(10),
+        priority: r.get(11),
     }
 }
 
 /// Queue an item (`held` when it has a decision, else `sampled`).
 pub async fn queue(conn: &mut AnyConnection, i: &NewItem<'_>) -> Result<()> {
-    sqlx::query(&crate::numbered("INSERT INTO review_items (id, kind, decision_id, puid, signals, created_at, status, surface, sender_account, sender_jurisdiction, notify_recipients, nonce, log_index) \
-         VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",))
+    sqlx::query(&crate::numbered("INSERT INTO review_items (id, kind, decision_id, puid, signals, created_at, status, surface, sender_account, sender_jurisdiction, notify_recipients, nonce, log_index, priority) \
+         VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)",))
     .bind(i.id)
     .bind(if i.decision_id.is_some() { "held" } else { "sampled" })
     .bind(i.decision_id)
@@ -85,6 +91,7 @@ pub async fn queue(conn: &mut AnyConnection, i: &NewItem<'_>) -> Result<()> {
     .bind(i.notify_recipients)
     .bind(i.nonce)
     .bind(i.log_index as i64)
+    .bind(i.priority)
     .execute(conn)
     .await?;
     Ok(())
@@ -103,6 +110,30 @@ pub async fn list(
     .bind(status)
     .bind(status)
     .bind(cursor)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(item_from_row).collect())
+}
+
+/// Items with `status` (`all` for every one), highest priority first and oldest first within a
+/// priority, after the item `after` = `(priority, id)` (the last of the previous page).
+pub async fn list_by_priority(
+    pool: &AnyPool,
+    status: &str,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> Result<Vec<ReviewRow>> {
+    let (p, id) = after.unwrap_or((i64::MAX, ""));
+    let rows = sqlx::query(&crate::numbered(&format!(
+        "{ITEM} WHERE (? = 'all' OR status = ?) AND (priority < ? OR (priority = ? AND id > ?)) \
+         ORDER BY priority DESC, id LIMIT ?"
+    )))
+    .bind(status)
+    .bind(status)
+    .bind(p)
+    .bind(p)
+    .bind(id)
     .bind(limit)
     .fetch_all(pool)
     .await?;

@@ -200,6 +200,15 @@ async fn decisions_accounts_notices_deferral_on(db: Db) {
     assert_eq!(n.len(), 1);
     assert_eq!(n[0].nonce.as_deref(), Some(&[7u8; 32][..]));
     assert_eq!(n[0].puid.as_deref(), Some("msg-1"));
+    // The decision's notices: both with the deferred one, only the sender's without.
+    let of_d = |include| decisions::notices_of_decision(s.reader(), "d1", include);
+    let ids = |v: Vec<decisions::NoticeRow>| v.into_iter().map(|n| n.id).collect::<Vec<_>>();
+    assert_eq!(ids(of_d(true).await.unwrap()), ["n1", "n2"]);
+    assert_eq!(ids(of_d(false).await.unwrap()), ["n1"]);
+    assert!(decisions::notices_of_decision(s.reader(), "d9", true)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(write!(s, |c| decisions::release_notice(c, "n2", "t1").await).unwrap());
     assert!(!write!(s, |c| decisions::release_notice(c, "n2", "t2").await).unwrap());
     assert!(!write!(s, |c| decisions::release_notice(c, "n1", "t2").await).unwrap());
@@ -251,7 +260,67 @@ fn item<'a>(id: &'a str, decision: Option<&'a str>, sender: &'a str) -> NewItem<
         notify_recipients: None,
         nonce: &[8; 32],
         log_index: 9,
+        priority: 0,
     }
+}
+
+on_both!(review_queue_by_priority, review_queue_by_priority_on);
+async fn review_queue_by_priority_on(db: Db) {
+    let s = store(&db).await;
+    write!(s, |c| {
+        for (id, priority) in [("q1", 10), ("q2", 90), ("q3", 50), ("q4", 90), ("q5", 0)] {
+            review::queue(
+                c,
+                &NewItem {
+                    priority,
+                    ..item(id, None, "alice")
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let ids = |rows: &[review::ReviewRow]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    let all = review::list_by_priority(s.reader(), "open", None, 100)
+        .await
+        .unwrap();
+    // Highest first; within a priority, oldest (smallest id) first.
+    assert_eq!(ids(&all), ["q2", "q4", "q3", "q1", "q5"]);
+    assert_eq!(
+        all.iter().map(|r| r.priority).collect::<Vec<_>>(),
+        [90, 90, 50, 10, 0]
+    );
+    // Oldest first is unchanged.
+    let old = review::list(s.reader(), "open", "", 100).await.unwrap();
+    assert_eq!(ids(&old), ["q1", "q2", "q3", "q4", "q5"]);
+    // Pages of two by the last item's (priority, id): every item once, in order.
+    let mut seen = Vec::new();
+    let mut after: Option<(i64, String)> = None;
+    loop {
+        let page = review::list_by_priority(
+            s.reader(),
+            "open",
+            after.as_ref().map(|(p, i)| (*p, i.as_str())),
+            2,
+        )
+        .await
+        .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.priority, last.id.clone()));
+        seen.extend(ids(&page));
+    }
+    assert_eq!(seen, ["q2", "q4", "q3", "q1", "q5"]);
+    // Closed items leave the open queue.
+    assert!(write!(s, |c| review::close(
+        c, "q2", "rejected", "rita", "t", "", None
+    )
+    .await)
+    .unwrap());
+    let open = review::list_by_priority(s.reader(), "open", None, 100)
+        .await
+        .unwrap();
+    assert_eq!(ids(&open), ["q4", "q3", "q1", "q5"]);
 }
 
 on_both!(
@@ -287,6 +356,14 @@ async fn review_queue_close_and_additions_on(db: Db) {
     let page = review::list(s.reader(), "all", "r1", 1).await.unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].id, "r2");
+    // By priority: nothing set yet, so age order.
+    let by_p = review::list_by_priority(s.reader(), "open", None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        by_p.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r1", "r2", "r3"]
+    );
     let p = review::person(s.reader(), "r2").await.unwrap().unwrap();
     assert_eq!(p.sender_account.as_deref(), Some("alice"));
     assert_eq!(p.notify_recipients.as_deref(), Some("[\"bob\"]"));

@@ -3,8 +3,11 @@
 //! headless Chromium through playwright-core (sign in as each role; review with the keyboard and
 //! add to a bank; the next scan withheld; appeals, the original decider refused; retract a bank
 //! entry; a policy field error; a notice proof verified in the browser and a tampered one
-//! refused; tokens; phone width). Screenshots of every page go to
-//! `target/…/console-screenshots/` (printed).
+//! refused; tokens; the queue by priority, j/k/a/r, bulk selection; upload, search by hash,
+//! enable/disable and import in a bank; compare two images; the structured policy preview; a
+//! decision's notices as received; every page at 1280×800 and 390×844 checked by axe-core).
+//! Screenshots of every page at both sizes go to `target/…/console-screenshots/` (printed),
+//! with `readme-review.png` and `readme-transparency.png`, the README's pictures.
 //!
 //! Needs `chromium` (apt), `node` and `npm install` in the e2e directory (playwright-core from
 //! its package-lock.json). Without them the test prints a notice and passes, unless
@@ -110,6 +113,14 @@ fn console_in_headless_chromium() {
             "IMAGE",
             root.join("testdata/pdq/images/reference/bridge-mods/aaa-orig.jpg"),
         )
+        .env(
+            "DIH_A",
+            root.join("testdata/pdq/images/reference/reg-test-input/dih/bridge-1-original.jpg"),
+        )
+        .env(
+            "DIH_B",
+            root.join("testdata/pdq/images/reference/reg-test-input/dih/bridge-2-rotate-90.jpg"),
+        )
         .env("POLICIES", e2e_dir().join("policies.toml"))
         .env("OUT", &out)
         .env("CHROMIUM", chromium().unwrap())
@@ -122,5 +133,5 @@ fn console_in_headless_chromium() {
         "the console's browser test failed (see above)"
     );
     let shots = std::fs::read_dir(&out).unwrap().count();
-    assert!(shots >= 15, "only {shots} screenshots in {}", out.display());
+    assert!(shots >= 40, "only {shots} screenshots in {}", out.display());
 }

@@ -22,6 +22,7 @@ pub fn policy(id: &str, action: Action) -> Policy {
         enabled: true,
         trigger: Trigger::Match,
         category: None,
+        review_priority: None,
     }
 }
 

@@ -154,6 +154,23 @@ pub async fn notices_of_account(
     Ok(rows.into_iter().map(notice_from_row).collect())
 }
 
+/// The notices about a decision as each person received them (404 when there is no such
+/// decision); deferred ones only with `include_deferred`.
+pub async fn notices_of_decision(
+    app: &App,
+    decision: &str,
+    include_deferred: bool,
+) -> ApiResult<Vec<NoticeView>> {
+    load_decision(app, decision).await?;
+    let rows = candor_store::decisions::notices_of_decision(
+        app.store.reader(),
+        decision,
+        include_deferred,
+    )
+    .await?;
+    Ok(rows.into_iter().map(notice_from_row).collect())
+}
+
 pub async fn load_notice(app: &App, id: &str) -> ApiResult<NoticeView> {
     let r = candor_store::decisions::notice(app.store.reader(), id)
         .await?

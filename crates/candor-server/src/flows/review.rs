@@ -33,6 +33,9 @@ pub struct ReviewItem {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bank_content: Option<String>,
+    /// The review priority, 0..=100 (the holding policy's `review_priority`, default 50;
+    /// sampled content 0): `GET /v1/review?order=priority` lists higher first.
+    pub priority: i64,
 }
 
 fn item_from_row(r: candor_store::review::ReviewRow) -> ReviewItem {
@@ -48,6 +51,7 @@ fn item_from_row(r: candor_store::review::ReviewRow) -> ReviewItem {
         reviewed_at: r.reviewed_at,
         reason: r.reason,
         bank_content: r.bank_content,
+        priority: r.priority,
     }
 }
 
@@ -60,15 +64,52 @@ pub async fn load_item(app: &App, id: &str) -> ApiResult<ReviewItem> {
     Ok(item_from_row(r))
 }
 
-/// Open items (or those with `status`, `all` for every one) after `cursor`, oldest first.
+/// How the queue is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueOrder {
+    /// Oldest first; the cursor is the last item's id.
+    Oldest,
+    /// Highest priority first, oldest first within a priority; the cursor is
+    /// `<priority>:<id>` of the last item.
+    Priority,
+}
+
+/// Open items (or those with `status`, `all` for every one) after `cursor`, in `order`.
 pub async fn list_items(
     app: &App,
     status: &str,
+    order: QueueOrder,
     cursor: &str,
     limit: i64,
 ) -> ApiResult<Vec<ReviewItem>> {
-    let rows = candor_store::review::list(app.store.reader(), status, cursor, limit).await?;
+    let pool = app.store.reader();
+    let rows = match order {
+        QueueOrder::Oldest => candor_store::review::list(pool, status, cursor, limit).await?,
+        QueueOrder::Priority => {
+            let after = if cursor.is_empty() {
+                None
+            } else {
+                let bad = || {
+                    ApiError::bad_request(
+                        "invalid_cursor",
+                        "cursor is not one we gave: <priority>:<item id> of the last item",
+                    )
+                };
+                let (p, id) = cursor.split_once(':').ok_or_else(bad)?;
+                Some((p.parse::<i64>().map_err(|_| bad())?, id))
+            };
+            candor_store::review::list_by_priority(pool, status, after, limit).await?
+        }
+    };
     Ok(rows.into_iter().map(item_from_row).collect())
+}
+
+/// The cursor that continues after `item` in `order`.
+pub fn cursor_after(item: &ReviewItem, order: QueueOrder) -> String {
+    match order {
+        QueueOrder::Oldest => item.id.clone(),
+        QueueOrder::Priority => format!("{}:{}", item.priority, item.id),
+    }
 }
 
 /// A reviewer closes an item: the held decision is confirmed or lifted (or the sampled

@@ -139,6 +139,7 @@ async fn queue_item(
     notify_recipients: &Option<String>,
     nonce: &[u8],
     log_index: u64,
+    priority: u32,
 ) -> Result<(), candor_store::StoreError> {
     candor_store::review::queue(
         &mut wctx.conn,
@@ -154,6 +155,7 @@ async fn queue_item(
             notify_recipients: notify_recipients.as_deref(),
             nonce,
             log_index,
+            priority: i64::from(priority),
         },
     )
     .await
@@ -258,6 +260,20 @@ pub async fn decide(
         .unwrap_or_default()
     });
     let sample_rate = policies.sampling.rate;
+    // The review priority of what each decision holds: its policy's.
+    let priorities: Vec<u32> = outcome
+        .decisions
+        .iter()
+        .map(|d| {
+            policies
+                .policies
+                .iter()
+                .find(|p| p.id == d.policy_id)
+                .map_or(candor_policy::DEFAULT_REVIEW_PRIORITY, |p| {
+                    p.review_priority()
+                })
+        })
+        .collect();
     let a = app.clone();
     let ids2 = ids.clone();
     let outcome2 = outcome.clone();
@@ -389,7 +405,8 @@ pub async fn decide(
                     }
                     if let Some(item) = &review_item {
                         // The item carries the decision's nonce: the review's log entry commits to
-                        // the same content, so the sender opens both with one notice.
+                        // the same content, so the sender opens both with one notice. Its
+                        // priority is the holding policy's.
                         queue_item(
                             wctx,
                             item,
@@ -400,6 +417,7 @@ pub async fn decide(
                             &notify_recipients,
                             &nonce,
                             log_index,
+                            priorities[i],
                         )
                         .await?;
                     }
@@ -444,6 +462,7 @@ pub async fn decide(
                         &notify_recipients,
                         &nonce,
                         log_index,
+                        0,
                     )
                     .await?;
                     let text = crate::texts::sampled(

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
 pub use crate::flows::decisions::{
-    decisions_of_content, load_decision, load_notice, notices_of_account, DecisionView, NoticeView,
+    decisions_of_content, load_decision, load_notice, notices_of_account, notices_of_decision,
+    DecisionView, NoticeView,
 };
 use crate::{now_rfc3339, AppState};
 
@@ -24,6 +25,23 @@ pub async fn get_decision(
 ) -> ApiResult<Json<DecisionView>> {
     caller.require(DECISION_READERS)?;
     Ok(Json(load_decision(&app, &id).await?))
+}
+
+/// The notices about one decision, each as its person received it: the text worded for the
+/// sender or the recipient when the decision was taken (and the outcome of its review or
+/// appeal), with how to appeal and where its proof is. Reviewers and auditors also see
+/// notices still deferred (with their legal basis); a platform only those it may show.
+#[utoipa::path(get, path = "/v1/decisions/{decision}/notices", tag = "decisions", params(("decision" = String, Path)), responses((status = 200, body = [NoticeView]), (status = 404)), security(("bearer" = [])))]
+pub async fn decision_notices(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<NoticeView>>> {
+    caller.require(DECISION_READERS)?;
+    let include_deferred = caller.role != Role::Platform;
+    Ok(Json(
+        notices_of_decision(&app, &id, include_deferred).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

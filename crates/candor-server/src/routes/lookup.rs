@@ -104,18 +104,21 @@ pub struct UploadLookup {
     pub include_signals: Option<bool>,
 }
 
+/// Whether the request's body is `multipart/form-data`.
+pub fn is_multipart(req: &Request) -> bool {
+    req.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"))
+}
+
 /// The bytes of an upload: the raw body, or the file part of a multipart form (named `file`, or
 /// any part with a filename; one only). Returns the bytes and the other multipart text fields.
 pub async fn upload_bytes(
     req: Request,
     state: &AppState,
 ) -> ApiResult<(axum::body::Bytes, Vec<(String, String)>)> {
-    let is_multipart = req
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if is_multipart {
+    if is_multipart(&req) {
         let mut mp = Multipart::from_request(req, state)
             .await
             .map_err(|e| ApiError::new(e.status(), "invalid_multipart", e.body_text()))?;

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod appeals;
 pub mod banks;
+pub mod compare;
 pub mod console;
 pub mod decisions;
 pub mod exchanges;
@@ -59,6 +60,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/scan", post(scan::scan))
         .route("/v1/decisions", get(decisions::list_decisions))
         .route("/v1/decisions/{decision}", get(decisions::get_decision))
+        .route(
+            "/v1/decisions/{decision}/notices",
+            get(decisions::decision_notices),
+        )
         .route("/v1/notices", get(decisions::list_notices))
         .route("/v1/notices/{notice}", get(decisions::get_notice))
         .route("/v1/notices/{notice}/proof", get(decisions::notice_proof))
@@ -79,6 +84,8 @@ pub fn router() -> Router<AppState> {
             get(policies::get_set).put(policies::put_set),
         )
         .route("/v1/policies/simulate", post(policies::simulate))
+        .route("/v1/policies/preview", post(policies::preview))
+        .route("/v1/compare", post(compare::compare))
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{token}", axum::routing::delete(tokens::revoke))
         .merge(hma_router())

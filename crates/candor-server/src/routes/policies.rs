@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::Json;
 use candor_log::entry::{ChangeOp, EntryBody, PolicyChangeEntry, SAMPLING_POLICY};
 use candor_policy::{BankInfo, Lint, LintLevel, Policy, PolicySet, Sampling, SimOptions};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::auth::{Caller, Role};
@@ -44,13 +44,23 @@ pub async fn put_set(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
     caller.require(&[Role::Curator])?;
-    let text = std::str::from_utf8(&body)
+    let set = parse_set(&headers, &body)?;
+    let lints = candor_policy::lint(&set, &bank_infos(&app).await?);
+    refuse_errors(&lints)?;
+    replace(&app, set).await?;
+    Ok(Json(in_force(&app).await?))
+}
+
+/// A policy set from a request body: JSON (what `GET` answers, its `lints` ignored), or the
+/// TOML policy file format with `Content-Type: application/toml`; parsed and validated.
+fn parse_set(headers: &axum::http::HeaderMap, body: &[u8]) -> ApiResult<PolicySet> {
+    let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("invalid_policy", "not UTF-8"))?;
     let toml = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("toml"));
-    let set = if toml {
+    if toml {
         PolicySet::from_toml_str(text)
     } else {
         // What GET answers can be edited and put back: its `lints` are output only.
@@ -62,11 +72,68 @@ pub async fn put_set(
             _ => PolicySet::from_json_str(text),
         }
     }
-    .map_err(|e| ApiError::bad_request("invalid_policy", e.to_string()))?;
-    let lints = candor_policy::lint(&set, &bank_infos(&app).await?);
+    .map_err(|e| ApiError::bad_request("invalid_policy", e.to_string()))
+}
+
+/// What saving a policy set would change, before it is saved (the console's preview).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    /// Policies created, updated or deleted, each with the fields that differ (lists with the
+    /// elements added and removed; `position` is the place in the set, from 1).
+    #[schema(value_type = Vec<Object>)]
+    pub policies: Vec<candor_policy::PolicyChange>,
+    /// The sampling fields that differ.
+    #[schema(value_type = Vec<Object>)]
+    pub sampling: Vec<candor_policy::FieldChange>,
+    /// The answers that change, for an exact match in each bank and for content that cannot
+    /// be hashed: per bank (or `unhashable`), the surfaces, sender and recipient/audience
+    /// jurisdictions (`other` = any jurisdiction neither set names) whose action goes
+    /// `from` → `to` (each `{action, policy}`).
+    #[schema(value_type = Vec<Object>)]
+    pub effects: Vec<candor_policy::ChangeGroup>,
+    /// How many simulated cells change (surface × sender × target × bank).
+    pub changed_cells: usize,
+    /// The proposed set's lints against the banks that exist now (warnings: a set that does
+    /// not validate is refused with a 400 instead, as `PUT` refuses it).
+    #[schema(value_type = Vec<Object>)]
+    pub lints: Vec<Lint>,
+}
+
+/// What saving this policy set (the body `PUT /v1/policies` takes) would change: which
+/// policies and fields, and which answers — per bank, surface and jurisdiction — change from
+/// the set in force. Nothing is saved. A set that does not parse or validate is a 400 naming
+/// the policy and field, as `PUT` answers.
+#[utoipa::path(post, path = "/v1/policies/preview", tag = "policies", request_body(content = Object, description = "a policy set (JSON, or TOML with Content-Type: application/toml)"), responses((status = 200, body = Preview), (status = 400)), security(("bearer" = [])))]
+pub async fn preview(
+    State(app): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Preview>> {
+    caller.require(&[Role::Curator, Role::Auditor])?;
+    let proposed = parse_set(&headers, &body)?;
+    let current = app.policies();
+    let banks = bank_infos(&app).await?;
+    let opts = SimOptions {
+        bank: None,
+        distance: None,
+        now: Some(now_rfc3339()),
+    };
+    let sim = |set: &PolicySet| {
+        candor_policy::simulate(set, &banks, &opts)
+            .map_err(|e| ApiError::bad_request("invalid_simulation", e.to_string()))
+    };
+    let cells = candor_policy::diff(&sim(&current)?, &sim(&proposed)?);
+    let changes = candor_policy::policy_changes(&current, &proposed);
+    let lints = candor_policy::lint(&proposed, &banks);
     refuse_errors(&lints)?;
-    replace(&app, set).await?;
-    Ok(Json(in_force(&app).await?))
+    Ok(Json(Preview {
+        policies: changes.policies,
+        sampling: changes.sampling,
+        effects: candor_policy::group_changes(&cells),
+        changed_cells: cells.len(),
+        lints,
+    }))
 }
 
 /// A set with an error-level lint cannot act as written: refused, every finding named.

@@ -3,6 +3,7 @@
 //! matches at once) or rejects; who reviewed is recorded and the outcome logged.
 
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::Json;
 use candor_log::entry::ReviewOutcome;
 use serde::Deserialize;
@@ -10,7 +11,7 @@ use serde::Deserialize;
 use super::check_text;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::flows::review::finish;
+use crate::flows::review::{cursor_after, finish, list_items, QueueOrder};
 pub use crate::flows::review::{load_item, ReviewItem};
 use crate::AppState;
 
@@ -18,17 +19,23 @@ use crate::AppState;
 pub struct ReviewQuery {
     /// `open` (default), `confirmed`, `rejected` or `all`.
     pub status: Option<String>,
+    /// `oldest` (default: oldest first) or `priority` (highest `priority` first, oldest first
+    /// within a priority).
+    pub order: Option<String>,
+    /// Continue after this item: for `oldest` its id, for `priority` `<priority>:<id>` (the
+    /// `X-Next-Cursor` header of the previous page).
     pub cursor: Option<String>,
     pub limit: Option<u32>,
 }
 
-/// The queue, oldest first.
-#[utoipa::path(get, path = "/v1/review", tag = "review", params(ReviewQuery), responses((status = 200, body = [ReviewItem])), security(("bearer" = [])))]
+/// The queue, oldest first or highest priority first. A full page carries the cursor of the
+/// next in `X-Next-Cursor`.
+#[utoipa::path(get, path = "/v1/review", tag = "review", params(ReviewQuery), responses((status = 200, body = [ReviewItem], headers(("X-Next-Cursor" = String, description = "the cursor of the next page, when this one is full")))), security(("bearer" = [])))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
     Query(q): Query<ReviewQuery>,
-) -> ApiResult<Json<Vec<ReviewItem>>> {
+) -> ApiResult<(HeaderMap, Json<Vec<ReviewItem>>)> {
     caller.require(&[Role::Reviewer, Role::Auditor])?;
     let status = q.status.unwrap_or_else(|| "open".into());
     if !matches!(status.as_str(), "open" | "confirmed" | "rejected" | "all") {
@@ -37,11 +44,28 @@ pub async fn list(
             "status is open, confirmed, rejected or all",
         ));
     }
+    let order = match q.order.as_deref().unwrap_or("oldest") {
+        "oldest" => QueueOrder::Oldest,
+        "priority" => QueueOrder::Priority,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_order",
+                "order is oldest or priority",
+            ))
+        }
+    };
     let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
-    Ok(Json(
-        crate::flows::review::list_items(&app, &status, &q.cursor.unwrap_or_default(), limit)
-            .await?,
-    ))
+    let items = list_items(&app, &status, order, &q.cursor.unwrap_or_default(), limit).await?;
+    let mut headers = HeaderMap::new();
+    if items.len() as i64 == limit {
+        if let Some(v) = items
+            .last()
+            .and_then(|last| HeaderValue::from_str(&cursor_after(last, order)).ok())
+        {
+            headers.insert("x-next-cursor", v);
+        }
+    }
+    Ok((headers, Json(items)))
 }
 
 /// One item.
