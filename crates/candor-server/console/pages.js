@@ -996,13 +996,29 @@ async function logCharts(box, size) {
     return;
   }
   const decisions = entries.filter((x) => x.entry.type === 'decision').map((x) => x.entry);
-  const byDay = new Map();
-  for (const d of decisions) {
-    const day = String(d.time).slice(0, 10);
-    const o = byDay.get(day) || {};
-    o[d.policy] = (o[d.policy] || 0) + 1;
-    byDay.set(day, o);
-  }
+  // Decisions per day, grouped by one of the entry's own fields (a decision withheld in
+  // several jurisdictions counts once in each).
+  const groups = {
+    policy: (d) => [d.policy],
+    action: (d) => [d.action],
+    category: (d) => [String(d.category).replace(/^STATEMENT_CATEGORY_/, '')],
+    jurisdiction: (d) => (d.territorial_scope && d.territorial_scope.length ? d.territorial_scope : ['(none)']),
+    surface: (d) => [d.surface],
+  };
+  const perDay = (by) => {
+    const byDay = new Map();
+    for (const d of decisions) {
+      const day = String(d.time).slice(0, 10);
+      const o = byDay.get(day) || {};
+      for (const k of groups[by](d)) o[k] = (o[k] || 0) + 1;
+      byDay.set(day, o);
+    }
+    return stackedChart('Decisions per day, by ' + by, [...byDay.entries()].sort((p, q) => p[0].localeCompare(q[0])));
+  };
+  const groupBy = h('select', { id: 'per-day-by' }, ...Object.keys(groups).map((k) => h('option', { value: k }, k)));
+  const [groupField] = field('Group decisions per day by', groupBy);
+  const perDayBox = h('div', {}, perDay('policy'));
+  groupBy.addEventListener('change', () => perDayBox.replaceChildren(perDay(groupBy.value)));
   const buckets = [['exact (no distance)', 0]];
   for (let lo = 0; lo < 32; lo += 4) buckets.push([`${lo}–${lo + 3}`, 0]);
   buckets.push(['over 31', 0]);
@@ -1016,7 +1032,8 @@ async function logCharts(box, size) {
   for (const x of entries) kinds[x.entry.type] = (kinds[x.entry.type] || 0) + 1;
   box.replaceChildren(
     h('p', { class: 'hint' }, `Recomputed here from entries ${entries[0].index}–${entries[entries.length - 1].index} of ${size} (each checked against the log's hash tiles).`),
-    stackedChart('Decisions per day, by policy', [...byDay.entries()].sort((p, q) => p[0].localeCompare(q[0]))),
+    groupField,
+    perDayBox,
     barChart('Match distance of decisions (PDQ bits)', buckets),
     barChart('Entries by type', pairsOf(kinds)),
   );

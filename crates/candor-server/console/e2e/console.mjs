@@ -493,6 +493,12 @@ try {
   check((await page.locator('#log-charts svg').count()) === 3, 'charts from the log missing');
   const perDay = await page.locator('#log-charts svg').first().getAttribute('aria-label');
   check(/\d{4}-\d{2}-\d{2}: /.test(perDay), 'decisions per day: ' + perDay);
+  await page.locator('#per-day-by').selectOption('surface');
+  const perSurface = await page.locator('#log-charts svg').first().getAttribute('aria-label');
+  check(/^Decisions per day, by surface: \d{4}-\d{2}-\d{2}: .*\b(direct|group|public) [1-9]/.test(perSurface), 'decisions per day by surface: ' + perSurface);
+  await page.locator('#per-day-by').selectOption('jurisdiction');
+  const perJur = await page.locator('#log-charts svg').first().getAttribute('aria-label');
+  check(/^Decisions per day, by jurisdiction: \d{4}-/.test(perJur) && perJur !== perSurface, 'decisions per day by jurisdiction: ' + perJur);
   const hist = await page.locator('#log-charts svg').nth(1).getAttribute('aria-label');
   check(/(exact \(no distance\)|0–3) [1-9]/.test(hist), 'the distance histogram counts the exact-image decisions: ' + hist);
   await shot('transparency-entries');
