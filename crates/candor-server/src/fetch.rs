@@ -377,6 +377,15 @@ impl ureq::unversioned::resolver::Resolver for Pinned {
     }
 }
 
+/// Read `r` to its end, or `None` when it holds more than `max` bytes (one byte past the limit
+/// tells; at most `max + 1` are read). The bound of every answer or file read whole: fetched
+/// URLs and exchange pages and files.
+pub fn read_at_most(r: impl Read, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    r.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
+}
+
 /// Fetch `url` under `cfg` (blocking: run it on the blocking pool).
 pub fn fetch(cfg: &FetchConfig, url: &str) -> Result<Fetched, FetchError> {
     if !cfg.enabled {
@@ -445,23 +454,17 @@ pub fn fetch(cfg: &FetchConfig, url: &str) -> Result<Fetched, FetchError> {
                 return Err(FetchError::TooLarge(cfg.max_bytes));
             }
         }
-        let mut bytes = Vec::new();
         let mut body = resp.into_body();
-        // Unlimited in ureq; the one bound is here: one byte past the limit tells "too large".
-        body.with_config()
-            .reader()
-            .take(cfg.max_bytes.saturating_add(1))
-            .read_to_end(&mut bytes)
+        // Unlimited in ureq; the one bound is here.
+        let bytes = read_at_most(body.with_config().reader(), cfg.max_bytes)
             .map_err(|e| {
                 if Instant::now() >= deadline {
                     FetchError::Timeout(cfg.timeout_secs)
                 } else {
                     FetchError::Failed(e.to_string())
                 }
-            })?;
-        if bytes.len() as u64 > cfg.max_bytes {
-            return Err(FetchError::TooLarge(cfg.max_bytes));
-        }
+            })?
+            .ok_or(FetchError::TooLarge(cfg.max_bytes))?;
         return Ok(Fetched {
             bytes,
             content_type,

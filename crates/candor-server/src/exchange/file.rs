@@ -6,7 +6,6 @@
 //! carries are retracted. A line removed from a `lines` or `hma-csv` file is not retracted
 //! (those formats have no deletions; use a format that does, or retract it).
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use candor_formats::{records, Format};
@@ -39,22 +38,18 @@ impl Source for LocalFile {
             kind: "unreachable",
             message: format!("{what}: {e}"),
         })?;
-        let mut bytes = Vec::new();
-        f.take(self.max_bytes.saturating_add(1))
-            .read_to_end(&mut bytes)
+        let bytes = crate::fetch::read_at_most(f, self.max_bytes)
             .map_err(|e| SourceError {
                 kind: "unreachable",
                 message: format!("{what}: {e}"),
-            })?;
-        if bytes.len() as u64 > self.max_bytes {
-            return Err(SourceError {
+            })?
+            .ok_or_else(|| SourceError {
                 kind: "too_large",
                 message: format!(
                     "{what}: larger than max_response_bytes ({})",
                     self.max_bytes
                 ),
-            });
-        }
+            })?;
         let sum = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
         if sum == checkpoint {
             return Ok(Page {

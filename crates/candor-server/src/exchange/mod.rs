@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -324,26 +323,18 @@ impl Http {
             message: self.redact(&format!("{what}: {e}")),
         })?;
         let status = r.status().as_u16();
-        let mut body = Vec::new();
-        // One byte past the limit tells "too large".
-        r.body_mut()
-            .with_config()
-            .reader()
-            .take(self.max_bytes.saturating_add(1))
-            .read_to_end(&mut body)
+        let body = crate::fetch::read_at_most(r.body_mut().with_config().reader(), self.max_bytes)
             .map_err(|e| SourceError {
                 kind: "unreachable",
                 message: self.redact(&format!("{what}: reading the answer: {e}")),
-            })?;
-        if body.len() as u64 > self.max_bytes {
-            return Err(SourceError {
+            })?
+            .ok_or_else(|| SourceError {
                 kind: "too_large",
                 message: format!(
                     "{what}: the answer is larger than max_response_bytes ({} bytes)",
                     self.max_bytes
                 ),
-            });
-        }
+            })?;
         match status {
             200..=299 => Ok(Answer { status, body }),
             401 | 403 => Err(SourceError {
