@@ -18,8 +18,9 @@ pub fn append(
     let entry = Entry::new(time.to_string(), body);
     let bytes = entry.encode_checked()?;
     let index = ctx.append(bytes);
-    if app.follows_log() {
-        // On a shared database the follower counts every node's entries in log order.
+    if app.follows_log() || !app.keeps_index() {
+        // On a shared database the follower counts every node's entries in log order; a
+        // one-shot command keeps no numbers.
         return Ok(index);
     }
     let app = app.clone();
@@ -37,7 +38,7 @@ pub fn append(
 /// for entries a job encoded and appended itself in bulk (`WriteCtx::append`), such as an
 /// import's. The caller guarantees each of them counts exactly as `like` does.
 pub fn count_after_commit(ctx: &mut WriteCtx, app: &Arc<App>, like: Entry, times: u64) {
-    if app.follows_log() {
+    if app.follows_log() || !app.keeps_index() {
         return;
     }
     let app = app.clone();

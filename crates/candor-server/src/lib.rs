@@ -70,6 +70,12 @@ pub struct App {
     pub index_progress: std::sync::Mutex<IndexProgress>,
     /// Exchanges being synced now in this process (never two syncs of one exchange at once).
     pub exchange_syncs: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Whether this process keeps a match index and the numbers in memory (a service). A
+    /// one-shot command ([`App::open_for_command`]: `candor import`, `candor exchange sync`)
+    /// does not: its writes skip the after-commit updates of both ([`App::keeps_index`]),
+    /// which would grow with its work and be dropped at exit. A service on the same data sees
+    /// those writes through its follower (PostgreSQL) or when it next starts (SQLite).
+    in_memory: bool,
 }
 
 /// When the match index last changed and last was current (see [`App::index_lag`]).
@@ -226,6 +232,16 @@ impl App {
     /// Open the data directory but leave the match index and the numbers to [`Loading`]: the
     /// app can listen (health answers, readiness says 503) while they load.
     pub async fn open_deferred(config: Config) -> anyhow::Result<(AppState, Loading)> {
+        App::open_parts(config, true).await
+    }
+
+    /// Open the data directory for a one-shot command: the store and the flows, no match
+    /// index or numbers in memory, ever (see [`App::keeps_index`]).
+    pub async fn open_for_command(config: Config) -> anyhow::Result<AppState> {
+        Ok(App::open_parts(config, false).await?.0)
+    }
+
+    async fn open_parts(config: Config, in_memory: bool) -> anyhow::Result<(AppState, Loading)> {
         let signer = load_or_create_signer(&config.data, &config.log_origin)?;
         let store = Store::open(&config.data, signer, config.store_options()).await?;
         let tokens = auth::load_tokens(&store).await?;
@@ -248,12 +264,19 @@ impl App {
                 caught_up: Instant::now(),
             }),
             exchange_syncs: std::sync::Mutex::new(std::collections::HashSet::new()),
+            in_memory,
         });
         // Before loading: storing the configured policies appends log entries, which the
         // numbers loaded next then count.
         routes::policies::load_at_start(&app).await?;
         let loading = Loading { app: app.clone() };
         Ok((app, loading))
+    }
+
+    /// Whether writes update an in-memory match index and numbers after commit (a service);
+    /// false for a one-shot command.
+    pub fn keeps_index(&self) -> bool {
+        self.in_memory
     }
 
     /// Whether the match index is loaded and caught up.

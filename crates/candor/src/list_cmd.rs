@@ -1,18 +1,23 @@
 //! `candor import` and `candor export`: hash-list files in and out of a bank, through the store
 //! like the other store subcommands (`--data`, `--database-url`). An import reads the file
 //! twice, both times streamed: first to check every record (a malformed one stops it with its
-//! line or record number, and nothing is written), then to apply them in one write job
-//! (`candor_server::flows::sources::apply`: one content and log entry per signal, a source's
-//! deletions as logged retractions). A running service on the same SQLite database matches the
-//! import after its next start (on PostgreSQL its follower applies it at once).
+//! line or record number, and nothing is written) and note its deletions, then to stream the
+//! records, a batch at a time from a reader thread, into one write job
+//! (`candor_server::flows::sources::apply_stream`: one content and log entry per signal, a
+//! source's deletions as logged retractions): the whole file or nothing, in memory that does
+//! not grow with the file. A running service on the same SQLite database matches the import
+//! after its next start (on PostgreSQL its follower applies it at once).
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use candor_formats::{records, ExportRecord, Format, Writer};
-use candor_server::flows::sources::{apply, ApplyOptions};
+use candor_formats::{records, ExportRecord, Format, Record, Writer};
+use candor_server::flows::sources::{apply_stream, ApplyOptions, ListPlan, Records};
+
+/// Records sent to the write job at a time (memory: two batches in flight).
+const BATCH: usize = 4096;
 
 #[derive(clap::Args)]
 pub struct StoreArgs {
@@ -83,8 +88,8 @@ pub(crate) fn open_app(
         .worker_threads(2)
         .enable_all()
         .build()?;
-    // The store and the flows, without loading the match index (a one-shot command).
-    let (app, _loading) = rt.block_on(candor_server::App::open_deferred(cfg))?;
+    // The store and the flows, no match index or numbers in memory (a one-shot command).
+    let app = rt.block_on(candor_server::App::open_for_command(cfg))?;
     Ok((rt, app))
 }
 
@@ -109,53 +114,63 @@ fn bar(file: &std::path::Path, quiet: bool, what: &str) -> anyhow::Result<indica
 
 pub fn run_import(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let fmt = format(&a.format)?;
-    let open = || -> anyhow::Result<BufReader<File>> {
-        Ok(BufReader::with_capacity(
-            256 << 10,
-            File::open(&a.file).with_context(|| format!("{}", a.file.display()))?,
-        ))
+    let open = || -> anyhow::Result<File> {
+        File::open(&a.file).with_context(|| format!("{}", a.file.display()))
     };
-    // Pass 1: every record checked, nothing kept.
+    let read =
+        |f: File, pb: &indicatif::ProgressBar| BufReader::with_capacity(256 << 10, pb.wrap_read(f));
+    // Pass 1: every record checked, only the list's plan kept (its deletions).
     let pb = bar(&a.file, a.quiet, "checking")?;
-    let mut n = 0u64;
-    for r in records(fmt, BufReader::new(pb.wrap_read(open()?))) {
-        r.map_err(|e| anyhow::anyhow!("{}: {e} (nothing was imported)", a.file.display()))?;
-        n += 1;
+    let mut plan = ListPlan::new(false);
+    for r in records(fmt, read(open()?, &pb)) {
+        let r =
+            r.map_err(|e| anyhow::anyhow!("{}: {e} (nothing was imported)", a.file.display()))?;
+        plan.note(&r);
     }
     pb.finish_and_clear();
+    let n = plan.records();
     let (rt, app) = open_app(&a.store)?;
-    // Pass 2: the records, then one write.
-    let pb = bar(&a.file, a.quiet, "reading")?;
-    let recs: Vec<_> = records(fmt, BufReader::new(pb.wrap_read(open()?)))
-        .collect::<Result<_, _>>()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{}: {e} (the file changed while it was read)",
-                a.file.display()
-            )
-        })?;
-    pb.finish_and_clear();
-    anyhow::ensure!(
-        recs.len() as u64 == n,
-        "{}: the file changed while it was read; nothing was imported",
-        a.file.display()
-    );
-    let spinner = if a.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new_spinner()
+    // Pass 2: the records streamed into one write job, a batch at a time.
+    let pb = bar(&a.file, a.quiet, "writing")?;
+    let file = open()?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Record>, String>>(2);
+    let reader = {
+        let pb = pb.clone();
+        let path = a.file.display().to_string();
+        std::thread::spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for r in records(fmt, read(file, &pb)) {
+                match r {
+                    Ok(r) => batch.push(r),
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(format!(
+                            "{path}: {e} (the file changed while it was read)"
+                        )));
+                        return;
+                    }
+                }
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if tx.blocking_send(Ok(full)).is_err() {
+                        return; // the job ended (failed)
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.blocking_send(Ok(batch));
+            }
+        })
     };
-    spinner.set_message(format!("writing {n} records into {}", a.bank));
-    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
     let name = a
         .file
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let result = rt.block_on(apply(
+    let result = rt.block_on(apply_stream(
         &app,
         &a.bank,
-        recs,
+        plan,
+        Records::stream(rx),
         ApplyOptions {
             who: format!("import:{name}"),
             reason: format!("deleted in the {} list {name}", fmt.name()),
@@ -165,9 +180,13 @@ pub fn run_import(a: ImportArgs) -> anyhow::Result<ExitCode> {
             malformed: 0,
         },
     ));
-    spinner.finish_and_clear();
+    let _ = reader.join();
+    pb.finish_and_clear();
     rt.block_on(app.store.clone().close());
-    let r = result.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let r = result.map_err(|e| {
+        anyhow::anyhow!("{} ({}: nothing was imported)", e.message, a.file.display())
+    })?;
+    debug_assert_eq!(r.records, n);
     println!("{}", serde_json::to_string(&r)?);
     eprintln!(
         "{}: {} records, {} added, {} retracted, {} skipped",

@@ -311,6 +311,9 @@ pub async fn insert_content_in(
             }),
         )?);
     }
+    if !a.keeps_index() {
+        return Ok(indexes);
+    }
     let a2 = a.clone();
     let public_id = public_id.to_string();
     ctx.after_commit(move || {
@@ -402,6 +405,9 @@ pub async fn change_content_in(
             }),
         )?;
         rows.push((s.id, s.kind, s.value));
+    }
+    if !a.keeps_index() {
+        return Ok(());
     }
     let a2 = a.clone();
     let public = content.to_string();
@@ -618,11 +624,9 @@ fn prepare_chunk(
     Ok(chunk)
 }
 
-/// The import's write, inside one job: chunks are prepared on a blocking thread one ahead of
-/// the writer (ids, salts, commitments, entry encoding in parallel with SQLite), written with
-/// multi-row statements, their entries appended and written early (`flush_log`) so memory does
-/// not grow with the import; the match index and the numbers are updated once, after commit.
-/// Returns the first and last log index and the first content row (rows are consecutive).
+/// The import's write, inside one job: [`ImportWriter`] over `lines`, [`IMPORT_CHUNK`] at a
+/// time. Returns the first and last log index and the first content row (rows are
+/// consecutive).
 pub async fn write_import(
     ctx: &mut candor_store::WriteCtx,
     a: &Arc<App>,
@@ -631,24 +635,161 @@ pub async fn write_import(
     who: &str,
     lines: Arc<Vec<ImportLine>>,
 ) -> Result<ImportWritten, candor_store::StoreError> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
-    let (c, l) = (common.clone(), lines.clone());
-    let producer = tokio::task::spawn_blocking(move || {
-        for part in l.chunks(IMPORT_CHUNK) {
-            let prepared = prepare_chunk(&c, part);
-            let stop = prepared.is_err();
-            if tx.blocking_send(prepared).is_err() || stop {
-                return; // the job ended (failed): nothing more is wanted
-            }
+    let mut w = ImportWriter::new(a, bank_id, common, who);
+    for part in lines.chunks(IMPORT_CHUNK) {
+        w.push(ctx, part.to_vec(), ()).await?;
+    }
+    drop(lines);
+    w.finish(ctx)
+        .await?
+        .1
+        .ok_or_else(|| candor_store::StoreError::Rejected("nothing to import".into()))
+}
+
+/// A chunk [`ImportWriter`] has written: the caller's payload and the row of the chunk's
+/// first content (line `i` of the chunk is content row `first_content + i`).
+#[derive(Debug)]
+pub struct ChunkWritten<T> {
+    pub payload: T,
+    pub first_content: i64,
+}
+
+type Preparing = tokio::task::JoinHandle<(
+    Vec<ImportLine>,
+    Result<PreparedChunk, candor_store::StoreError>,
+)>;
+
+/// The import path's writer, inside one job, fed chunks of lines as they come (a whole list,
+/// [`write_import`], or a list streamed from a file, `sources::apply_stream`). Each chunk is
+/// prepared on a blocking thread (ids, salts, commitments, entry encoding) while the chunk
+/// before it is written (multi-row statements, its entries appended and written early with
+/// `flush_log`), so memory holds two chunks whatever the import's size. Rows are consecutive
+/// over the whole import. [`ImportWriter::finish`] counts the entries in the numbers and,
+/// in a service ([`App::keeps_index`]), gives the match index every line after commit (one
+/// compaction, not one per chunk) — only then are the lines kept.
+pub struct ImportWriter<T> {
+    app: Arc<App>,
+    bank_id: i64,
+    common: ImportCommon,
+    who: String,
+    /// The chunk being prepared, with the caller's payload.
+    preparing: Option<(Preparing, T)>,
+    first_rows: Option<store::ImportedRows>,
+    first: Option<u64>,
+    last: u64,
+    done: usize,
+    counts: Vec<(SignalKind, u64)>,
+    /// For the match index after commit (a service only): every line and its public id.
+    index: Option<(Vec<ImportLine>, Vec<uuid::Uuid>)>,
+}
+
+impl<T> ImportWriter<T> {
+    pub fn new(a: &Arc<App>, bank_id: i64, common: &ImportCommon, who: &str) -> Self {
+        ImportWriter {
+            app: a.clone(),
+            bank_id,
+            common: common.clone(),
+            who: who.to_string(),
+            preparing: None,
+            first_rows: None,
+            first: None,
+            last: 0,
+            done: 0,
+            counts: Vec::new(),
+            index: a.keeps_index().then(|| (Vec::new(), Vec::new())),
         }
-    });
-    let mut ids = Vec::with_capacity(lines.len());
-    let mut first_rows: Option<store::ImportedRows> = None;
-    let (mut first, mut last) = (None, 0u64);
-    let mut done = 0usize;
-    while let Some(chunk) = rx.recv().await {
+    }
+
+    /// Lines written so far.
+    pub fn written(&self) -> usize {
+        self.done
+    }
+
+    /// Start preparing `lines` (at most [`IMPORT_CHUNK`] for bounded statements) and write the
+    /// chunk pushed before, returned with its payload.
+    pub async fn push(
+        &mut self,
+        ctx: &mut candor_store::WriteCtx,
+        lines: Vec<ImportLine>,
+        payload: T,
+    ) -> Result<Option<ChunkWritten<T>>, candor_store::StoreError> {
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        let c = self.common.clone();
+        let next = tokio::task::spawn_blocking(move || {
+            let prepared = prepare_chunk(&c, &lines);
+            (lines, prepared)
+        });
+        let before = self.preparing.replace((next, payload));
+        match before {
+            Some((job, payload)) => self.write(ctx, job, payload).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Write the chunk still being prepared; then the numbers and (in a service) the match
+    /// index after commit. Returns the last chunk written and, unless nothing was written,
+    /// the log indexes and first content row of the whole import.
+    pub async fn finish(
+        mut self,
+        ctx: &mut candor_store::WriteCtx,
+    ) -> Result<(Option<ChunkWritten<T>>, Option<ImportWritten>), candor_store::StoreError> {
+        let last_chunk = match self.preparing.take() {
+            Some((job, payload)) => Some(self.write(ctx, job, payload).await?),
+            None => None,
+        };
+        let (Some(first), Some(rows)) = (self.first, self.first_rows) else {
+            return Ok((last_chunk, None));
+        };
+        let a = &self.app;
+        // The numbers count a bank-content entry by its type, op and signal: one entry of each
+        // signal stands for all of its kind.
+        for (kind, n) in std::mem::take(&mut self.counts) {
+            let like = self.common.entry(String::new(), kind, [0; 32]);
+            crate::entries::count_after_commit(ctx, a, like, n);
+        }
+        if let Some((lines, ids)) = self.index.take() {
+            let (a2, bank_id) = (a.clone(), self.bank_id);
+            ctx.after_commit(move || {
+                let public: Vec<String> = ids.iter().map(|id| id.simple().to_string()).collect();
+                drop(ids);
+                // One compaction at the end, not one every len/32 rows.
+                let mut m = a2.matcher.write().expect("matcher lock");
+                m.insert_many(
+                    bank_id,
+                    (lines.iter().zip(&public).enumerate()).map(|(i, (l, p))| {
+                        let i = i as i64;
+                        (
+                            rows.first_signal + i,
+                            rows.first_content + i,
+                            p.as_str(),
+                            l.kind,
+                            l.value(),
+                        )
+                    }),
+                );
+            });
+        }
+        let written = ImportWritten {
+            first_log_index: first,
+            last_log_index: self.last,
+            first_content: rows.first_content,
+        };
+        Ok((last_chunk, Some(written)))
+    }
+
+    /// Write one prepared chunk: its rows, its entries (appended, then written early).
+    async fn write(
+        &mut self,
+        ctx: &mut candor_store::WriteCtx,
+        job: Preparing,
+        payload: T,
+    ) -> Result<ChunkWritten<T>, candor_store::StoreError> {
+        let (part, chunk) = job
+            .await
+            .map_err(|e| candor_store::StoreError::Corrupt(format!("import preparation: {e}")))?;
         let chunk = chunk?;
-        let part = &lines[done..done + chunk.ids.len()];
         let public: Vec<String> = chunk.ids.iter().map(|u| u.simple().to_string()).collect();
         let items: Vec<store::ImportedSignal> = (part.iter().enumerate())
             .map(|(i, l)| store::ImportedSignal {
@@ -662,17 +803,18 @@ pub async fn write_import(
         let rows = store::add_imported(
             &mut ctx.conn,
             backend,
-            bank_id,
-            &common.provenance,
-            who,
-            &common.now,
+            self.bank_id,
+            &self.common.provenance,
+            &self.who,
+            &self.common.now,
             &items,
         )
         .await?;
+        drop(items);
         // Rows are consecutive over the whole import (one writer, one transaction).
-        let f = *first_rows.get_or_insert(rows);
-        if rows.first_content != f.first_content + done as i64
-            || rows.first_signal != f.first_signal + done as i64
+        let f = *self.first_rows.get_or_insert(rows);
+        if rows.first_content != f.first_content + self.done as i64
+            || rows.first_signal != f.first_signal + self.done as i64
         {
             return Err(candor_store::StoreError::Corrupt(
                 "import rows are not consecutive".into(),
@@ -680,60 +822,24 @@ pub async fn write_import(
         }
         for e in chunk.entries {
             let i = ctx.append(e);
-            first.get_or_insert(i);
-            last = i;
+            self.first.get_or_insert(i);
+            self.last = i;
         }
         ctx.flush_log().await?;
-        ids.extend(chunk.ids);
-        done += part.len();
-    }
-    let _ = producer.await;
-    let (Some(first), Some(rows)) = (first, first_rows) else {
-        return Err(candor_store::StoreError::Rejected(
-            "nothing to import".into(),
-        ));
-    };
-    if done != lines.len() {
-        return Err(candor_store::StoreError::Corrupt(
-            "the import was not prepared whole".into(),
-        ));
-    }
-    // The numbers count a bank-content entry by its type, op and signal: one entry of each
-    // signal stands for all of its kind.
-    let mut counts: Vec<(SignalKind, u64)> = Vec::new();
-    for l in lines.iter() {
-        match counts.iter_mut().find(|(k, _)| *k == l.kind) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((l.kind, 1)),
+        for l in &part {
+            match self.counts.iter_mut().find(|(k, _)| *k == l.kind) {
+                Some((_, n)) => *n += 1,
+                None => self.counts.push((l.kind, 1)),
+            }
         }
+        self.done += part.len();
+        if let Some((lines, ids)) = &mut self.index {
+            lines.extend_from_slice(&part);
+            ids.extend(chunk.ids);
+        }
+        Ok(ChunkWritten {
+            payload,
+            first_content: rows.first_content,
+        })
     }
-    for (kind, n) in counts {
-        let like = common.entry(String::new(), kind, [0; 32]);
-        crate::entries::count_after_commit(ctx, a, like, n);
-    }
-    let a2 = a.clone();
-    ctx.after_commit(move || {
-        let public: Vec<String> = ids.iter().map(|id| id.simple().to_string()).collect();
-        drop(ids);
-        // One compaction at the end, not one every len/32 rows.
-        let mut m = a2.matcher.write().expect("matcher lock");
-        m.insert_many(
-            bank_id,
-            (lines.iter().zip(&public).enumerate()).map(|(i, (l, p))| {
-                let i = i as i64;
-                (
-                    rows.first_signal + i,
-                    rows.first_content + i,
-                    p.as_str(),
-                    l.kind,
-                    l.value(),
-                )
-            }),
-        );
-    });
-    Ok(ImportWritten {
-        first_log_index: first,
-        last_log_index: last,
-        first_content: rows.first_content,
-    })
 }
