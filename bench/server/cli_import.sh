@@ -3,7 +3,7 @@
 # generated list of N random PDQ hashes (FORMAT=lines: `pdq <hex>` lines; FORMAT=hma-csv:
 # HMA/ThreatExchange CSV with its header) imported by `candor import` into a bank of a fresh
 # data directory. Reports records/s over the whole command (the check pass, the write and its
-# commit) and the command's peak resident memory (`/usr/bin/time -v`, "Maximum resident set
+# commit), its CPU time and its peak resident memory (`/usr/bin/time -v`, "Maximum resident set
 # size"), and checks that every record was added.
 #
 # The binaries are given, never built here: CANDOR_BIN (this tree's), and ANCHOR_BIN (another
@@ -83,15 +83,17 @@ run() {
   local t0 t1 out="$work/out-$label" tv="$work/time-$label"
   t0=$(date +%s.%N)
   CANDOR_LOG=warn /usr/bin/time -v -o "$tv" "$bin" import --quiet --format "$format" --bank list \
-    --data "$data" "${db[@]}" "$list" >"$out"
+    --data "$data" "${db[@]}" "$list" >"$out" 2>"$out.err" || { cat "$out.err" "$tv" >&2; exit 1; }
   t1=$(date +%s.%N)
   python3 - "$label" "$n" "$t0" "$t1" "$out" "$tv" "$(du -sh "$data" | cut -f1)" <<'PY'
 import json, sys
 label, n, t0, t1, out, tv, size = sys.argv[1:]
 n, dt = int(n), float(t1) - float(t0)
 r = json.loads(open(out).read().strip().splitlines()[-1])
-hwm = next(int(l.split(":")[1]) for l in open(tv) if "Maximum resident set size" in l)
-print(f"== {label}: {n:,} records in {dt:.1f} s, {n/dt:,.0f} records/s; peak RSS {hwm/1024:,.0f} MiB; "
+t = {l.split(":")[0].strip(): l.rsplit(":", 1)[1].strip() for l in open(tv) if ":" in l}
+hwm = int(t["Maximum resident set size (kbytes)"])
+cpu = float(t["User time (seconds)"]) + float(t["System time (seconds)"])
+print(f"== {label}: {n:,} records in {dt:.1f} s, {n/dt:,.0f} records/s, {cpu:.1f} s CPU; peak RSS {hwm/1024:,.0f} MiB; "
       f"added {r['added']:,}, log {r['first_log_index']}..{r['last_log_index']}; data dir {size}")
 assert r["added"] == n, "not every record was added"
 PY

@@ -441,3 +441,128 @@ fn a_stalled_or_trickled_import_is_cut_off() {
     assert_eq!(s.log_size(), size0);
     assert_eq!(s.get("/v1/banks/b", cur).json()["content_count"], 0);
 }
+
+/// `sources::apply_stream` (what `candor import` runs): records `0..n` of a list of PDQ
+/// additions with TCAP-like ids, and at `delete_at` a deletion of `gone`.
+fn stream_records(n: usize, delete_at: usize, gone: &str) -> Vec<candor_formats::Record> {
+    let mut seed = 20261202;
+    (0..n)
+        .map(|i| {
+            let (hex, deleted) = if i == delete_at {
+                (gone.to_string(), true)
+            } else {
+                (random_hex(&mut seed, 32), false)
+            };
+            candor_formats::Record {
+                number: i as u64 + 1,
+                source_id: Some(format!("s{i}")),
+                signal: Some((
+                    candor_log::entry::SignalKind::Pdq,
+                    hex::decode(&hex).unwrap(),
+                )),
+                deleted,
+            }
+        })
+        .collect()
+}
+
+fn stream_options() -> candor_server::flows::sources::ApplyOptions {
+    candor_server::flows::sources::ApplyOptions {
+        who: "import:test".into(),
+        reason: "deleted in the test list".into(),
+        dedupe: false,
+        exchange: None,
+        replace_by_id: false,
+        malformed: 0,
+    }
+}
+
+/// The records sent in batches by another thread, as `candor import` sends a file's, then
+/// `end` (an error: the file changed while it was read).
+fn stream_of(
+    records: Vec<candor_formats::Record>,
+    end: Option<String>,
+) -> candor_server::flows::sources::Records {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    std::thread::spawn(move || {
+        for batch in records.chunks(1000) {
+            if tx.blocking_send(Ok(batch.to_vec())).is_err() {
+                return;
+            }
+        }
+        if let Some(e) = end {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    candor_server::flows::sources::Records::stream(rx)
+}
+
+#[test]
+fn a_streamed_list_that_fails_after_many_chunks_writes_nothing() {
+    use candor_server::flows::sources::{apply_stream, ListPlan};
+    let s = TestServer::start();
+    let cur = &s.tokens.curator;
+    s.create_bank("b", CAT_TERROR, 31);
+    let mut seed = 7;
+    let old = random_hex(&mut seed, 32);
+    s.add_pdq("b", &old);
+    // 3 chunks and more of additions, the bank's content deleted near the end.
+    let n = 3 * candor_server::flows::banks::IMPORT_CHUNK + 500;
+    let recs = stream_records(n, n - 10, &old);
+    let size0 = s.log_size();
+    let numbers0 = s.numbers();
+    let app = s.app().clone();
+
+    // The reader fails after every record was sent (written, flushed): the job is rolled back.
+    let plan = ListPlan::of(&recs, false);
+    let stream = stream_of(
+        recs.clone(),
+        Some("list.json: record 12790: changed".into()),
+    );
+    let e = s
+        .block_on(apply_stream(&app, "b", plan, stream, stream_options()))
+        .unwrap_err();
+    assert!(e.message.contains("record 12790: changed"), "{}", e.message);
+    // Fewer records than the first read counted: refused too.
+    let plan = ListPlan::of(&recs, false);
+    let short = stream_of(recs[..n - 1].to_vec(), None);
+    let e = s
+        .block_on(apply_stream(&app, "b", plan, short, stream_options()))
+        .unwrap_err();
+    assert!(
+        e.message.contains("changed while it was read"),
+        "{}",
+        e.message
+    );
+    // Nothing written: no content, no entry, the same numbers, the old content matches.
+    assert_eq!(s.get("/v1/banks/b", cur).json()["content_count"], 1);
+    assert_eq!(s.log_size(), size0);
+    assert_eq!(s.numbers(), numbers0);
+    assert_eq!(s.lookup_pdq(&old).len(), 1);
+    let first = hex::encode(recs[0].signal.as_ref().unwrap().1.clone());
+    assert!(s.lookup_pdq(&first).is_empty());
+
+    // The same stream ending well is applied whole, and matches at once in a service.
+    let plan = ListPlan::of(&recs, false);
+    let r = s
+        .block_on(apply_stream(
+            &app,
+            "b",
+            plan,
+            stream_of(recs, None),
+            stream_options(),
+        ))
+        .unwrap();
+    assert_eq!(
+        (r.records, r.added, r.retracted, r.skipped),
+        (n as u64, n as u64 - 1, 1, 0)
+    );
+    assert_eq!(s.get("/v1/banks/b", cur).json()["content_count"], n - 1);
+    assert_eq!(s.log_size(), size0 + n as u64);
+    assert_eq!(s.lookup_pdq(&first).len(), 1);
+    assert!(s.lookup_pdq(&old).is_empty());
+    assert_eq!(
+        s.numbers()["bank_changes"]["add"].as_u64().unwrap(),
+        numbers0["bank_changes"]["add"].as_u64().unwrap() + n as u64 - 1
+    );
+}

@@ -266,3 +266,222 @@ fn import_export_round_trip() {
     assert_eq!(lookup(&s, &platform, &format!("pdq={PDQ}")), 0);
     s.kill();
 }
+
+/// One TCAP record (JSON Lines).
+fn tcap(hex: &str, alg: &str, id: Option<&str>, deleted: bool) -> String {
+    let id = id.map(|i| format!(",\"id\":\"{i}\"")).unwrap_or_default();
+    format!("{{\"hash_digest\":\"{hex}\",\"algorithm\":\"{alg}\",\"deleted\":{deleted}{id}}}\n")
+}
+
+/// Wait until the service has loaded its match index (`/readyz`).
+fn wait_ready(s: &Server) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while call(&agent(), "GET", &format!("{}/readyz", s.base), "", "", None)
+        .map(|(st, _)| st)
+        .unwrap_or(0)
+        != 200
+    {
+        assert!(std::time::Instant::now() < deadline, "not ready");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn log_size(s: &Server) -> u64 {
+    let (st, body) = call(
+        &agent(),
+        "GET",
+        &format!("{}/log/checkpoint", s.base),
+        "",
+        "",
+        None,
+    )
+    .unwrap();
+    assert_eq!(st, 200);
+    body.lines().nth(1).unwrap().parse().unwrap()
+}
+
+/// A list of several write chunks streamed into one job gives what the list says, record by
+/// record (checked against a model of the rules: a deletion undoes the additions earlier in
+/// the list that carry its signal or its id, and retracts the bank's contents that do; a
+/// deletion of nothing and an unknown signal are skipped; a re-sent addition is added again),
+/// and a malformed record near the end of it writes nothing.
+#[test]
+fn a_large_list_streams_into_one_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let curator = token(d, "curator");
+    let platform = token(d, "platform");
+    let s = Server::start(d);
+    let (st, body) = call(
+        &agent(),
+        "POST",
+        &format!("{}/v1/banks", s.base),
+        &curator,
+        "application/json",
+        Some(r#"{"name":"big","category":"STATEMENT_CATEGORY_PROTECTION_OF_MINORS"}"#),
+    )
+    .unwrap();
+    assert_eq!(st, 201, "{body}");
+    let size0 = log_size(&s);
+    s.kill();
+    let import = |file: &Path| {
+        candor(
+            d,
+            &[
+                "import",
+                "--format",
+                "tcap",
+                "--bank",
+                "big",
+                file.to_str().unwrap(),
+            ],
+        )
+    };
+    let mut rng = common::Rng(0x5eed_2026_1202);
+
+    // The bank before: 50 contents with ids.
+    let pre: Vec<(String, Option<String>)> = (0..50)
+        .map(|j| (rng.hash_hex(), Some(format!("p{j}"))))
+        .collect();
+    let text: String = pre
+        .iter()
+        .map(|(h, id)| tcap(h, "PDQ", id.as_deref(), false))
+        .collect();
+    std::fs::write(d.join("pre.jsonl"), text).unwrap();
+    let (ok, _, err) = import(&d.join("pre.jsonl"));
+    assert!(ok, "{err}");
+
+    // The list: 10,000 records (the writer's chunks are 4,096), and the model's answer.
+    let mut bank: Vec<(String, Option<String>, bool)> = pre
+        .iter()
+        .map(|(h, id)| (h.clone(), id.clone(), true))
+        .collect();
+    let mut pending: Vec<(String, Option<String>)> = Vec::new();
+    let mut added_in_file: Vec<(String, Option<String>)> = Vec::new();
+    let mut deleted_in_file: Vec<String> = Vec::new();
+    let (mut retracted, mut skipped) = (0u64, 0u64);
+    let mut text = String::new();
+    let n = 10_000;
+    for i in 0..n {
+        let r = rng.below(100);
+        let pick = |rng: &mut common::Rng, v: &Vec<(String, Option<String>)>| {
+            v[rng.below(v.len() as u64) as usize].clone()
+        };
+        // (hash, id, deleted); None: an algorithm Candor does not have.
+        let rec: Option<(String, Option<String>, bool)> = match r {
+            _ if added_in_file.is_empty() || r < 66 => {
+                Some((rng.hash_hex(), Some(format!("m{i}")), false))
+            }
+            66..=73 => {
+                let (h, id) = pick(&mut rng, &added_in_file);
+                Some((h, id, false)) // re-sent
+            }
+            74..=80 => {
+                let (h, id) = pick(&mut rng, &added_in_file);
+                Some((h, id, true)) // deleted later in the list, by value and id
+            }
+            81..=84 => {
+                let (h, _) = pick(&mut rng, &added_in_file);
+                Some((h, None, true)) // by value only
+            }
+            85..=88 => {
+                let (h, id) = pick(&mut rng, &pre);
+                Some((h, id, true)) // what the bank held
+            }
+            89..=91 => Some((rng.hash_hex(), Some(format!("x{i}")), true)), // nothing
+            92..=95 if !deleted_in_file.is_empty() => {
+                let h = deleted_in_file[rng.below(deleted_in_file.len() as u64) as usize].clone();
+                Some((h, Some(format!("again{i}")), false)) // added after its deletion
+            }
+            _ => None,
+        };
+        match rec {
+            None => {
+                text.push_str(&tcap(&rng.hash_hex(), "PDNA", None, false));
+                skipped += 1;
+            }
+            Some((h, id, false)) => {
+                text.push_str(&tcap(&h, "PDQ", id.as_deref(), false));
+                pending.push((h.clone(), id.clone()));
+                added_in_file.push((h, id));
+            }
+            Some((h, id, true)) => {
+                text.push_str(&tcap(&h, "PDQ", id.as_deref(), true));
+                let matches = |(ph, pid): (&String, &Option<String>)| {
+                    *ph == h || (id.is_some() && *pid == id)
+                };
+                let before = pending.len();
+                pending.retain(|(ph, pid)| !matches((ph, pid)));
+                let mut hit = 0;
+                for (bh, bid, live) in bank.iter_mut() {
+                    if *live && matches((&*bh, &*bid)) {
+                        *live = false;
+                        hit += 1;
+                    }
+                }
+                retracted += hit;
+                if hit == 0 && pending.len() == before {
+                    skipped += 1;
+                }
+                deleted_in_file.push(h);
+            }
+        }
+    }
+    let added = pending.len() as u64;
+    assert!(retracted > 10 && skipped > 100 && added > 5_000 && added < n as u64);
+    let mut want: Vec<String> = (bank.iter().filter(|b| b.2).map(|b| b.0.clone()))
+        .chain(pending.iter().map(|p| p.0.clone()))
+        .collect();
+    want.sort();
+
+    // A malformed record near the end: refused with its number, nothing written.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.insert(
+        9_990,
+        r#"{"hash_digest":"abc","algorithm":"PDQ","deleted":false}"#,
+    );
+    std::fs::write(d.join("bad.jsonl"), lines.join("\n")).unwrap();
+    let before = export(d, "lines", "big");
+    let (ok, _, err) = import(&d.join("bad.jsonl"));
+    assert!(!ok);
+    assert!(
+        err.contains("record 9991") && err.contains("nothing was imported"),
+        "{err}"
+    );
+    assert_eq!(export(d, "lines", "big"), before);
+
+    let list = d.join("list.jsonl");
+    std::fs::write(&list, &text).unwrap();
+    let (ok, out, err) = import(&list);
+    assert!(ok, "{err}");
+    let r = json(out.trim());
+    assert_eq!(
+        (
+            r["records"].as_u64(),
+            r["added"].as_u64(),
+            r["retracted"].as_u64(),
+            r["skipped"].as_u64()
+        ),
+        (Some(n as u64), Some(added), Some(retracted), Some(skipped)),
+        "{r}"
+    );
+    let mut got: Vec<String> = export(d, "lines", "big")
+        .lines()
+        .map(|l| l.strip_prefix("pdq ").expect(l).to_string())
+        .collect();
+    got.sort();
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "the bank differs from the list's model");
+
+    // The service matches what the list left and nothing it deleted; one entry per change.
+    let s = Server::start(d);
+    wait_ready(&s);
+    assert_eq!(log_size(&s), size0 + 50 + added + retracted);
+    let kept = &pending[pending.len() / 2].0;
+    assert!(lookup(&s, &platform, &format!("pdq={kept}")) >= 1);
+    for h in deleted_in_file.iter().take(50) {
+        let live = want.binary_search(h).is_ok();
+        assert_eq!(lookup(&s, &platform, &format!("pdq={h}")) > 0, live, "{h}");
+    }
+    s.kill();
+}

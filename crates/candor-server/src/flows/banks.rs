@@ -534,6 +534,9 @@ pub struct ImportWritten {
     pub first_log_index: u64,
     pub last_log_index: u64,
     pub first_content: i64,
+    /// Lines written (the entries between the first and last index are theirs unless the
+    /// job appended others meanwhile, as a list's retractions).
+    pub lines: u64,
 }
 
 /// Lines whose rows, entries and stored hashes are prepared and written together: large enough
@@ -775,6 +778,7 @@ impl<T> ImportWriter<T> {
             first_log_index: first,
             last_log_index: self.last,
             first_content: rows.first_content,
+            lines: self.done as u64,
         };
         Ok((last_chunk, Some(written)))
     }

@@ -53,6 +53,7 @@ pub struct Applied {
     pub retracted: u64,
     /// Signal types Candor does not have, duplicates, deletions of what the bank does not hold.
     pub skipped: u64,
+    /// The log indexes of the first and last addition (a list's retractions may lie between).
     pub first_log_index: Option<u64>,
     pub last_log_index: Option<u64>,
 }
@@ -361,7 +362,7 @@ pub async fn apply_stream(
                 let (last, written) = writer.finish(ctx).await?;
                 source_items(ctx, bank_id, last).await?;
                 if let Some(w) = written {
-                    out.added = (w.last_log_index - w.first_log_index) + 1;
+                    out.added = w.lines;
                     out.first_log_index = Some(w.first_log_index);
                     out.last_log_index = Some(w.last_log_index);
                 }
