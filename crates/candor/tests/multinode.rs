@@ -12,6 +12,10 @@
 //!   entry, the log verifies, extends every checkpoint either node ever served, and A, restarted,
 //!   catches up to the same checkpoint.
 //!
+//! - `a_cli_import_reaches_a_running_node`: `candor import` on the shared database, beside a
+//!   running node (no restart): its follower matches the list's additions and no longer its
+//!   deletion, counts them in its numbers, and its log verifies.
+//!
 //! Skipped (with a message) when PostgreSQL is not installed, unless
 //! `CANDOR_REQUIRE_INTEGRATIONS=1` (CI). `CANDOR_SYNC_SAMPLES=N` makes the first test measure
 //! N changes from A to B under lookup load on B and print their latency (bench/server/sync.sh).
@@ -524,4 +528,82 @@ fn writer_failover_kill_9() {
     check(&a, &key, &c.auditor, &c.curator, &all, hashes.len() as u64);
     a.kill();
     b.kill();
+}
+
+#[test]
+fn a_cli_import_reaches_a_running_node() {
+    let Some(c) = cluster() else { return };
+    let a = Server::start_on(&c.a, Some(&c.url));
+    wait_ready(&a);
+    create_bank(&a, &c.curator);
+    let hashes = haystack(12);
+    let added = (hashes.len() as u64 - 1) * 151;
+    // One hash in the bank through the API, then a list (more than a write chunk) that adds
+    // the others and deletes it, imported by the CLI from another data directory (the key's
+    // copy) while A runs.
+    let list: String = format!("{}\n", hashes[0]);
+    let (st, text) = post(&a, &c.curator, &format!("/v1/banks/{BANK}/import"), &list);
+    assert_eq!(st, 200, "{text}");
+    let mut rng = Rng(20261202);
+    let mut file = String::new();
+    for h in &hashes[1..] {
+        file.push_str(&format!(
+            "{{\"hash_digest\":\"{h}\",\"algorithm\":\"PDQ\",\"deleted\":false}}\n"
+        ));
+        for _ in 0..150 {
+            let r = rng.hash_hex();
+            file.push_str(&format!(
+                "{{\"hash_digest\":\"{r}\",\"algorithm\":\"PDQ\",\"deleted\":false}}\n"
+            ));
+        }
+    }
+    file.push_str(&format!(
+        "{{\"hash_digest\":\"{}\",\"algorithm\":\"PDQ\",\"deleted\":true}}\n",
+        hashes[0]
+    ));
+    let path = c.b.join("list.jsonl");
+    std::fs::write(&path, file).unwrap();
+    let out = Command::new(bin())
+        .args([
+            "import", "--quiet", "--format", "tcap", "--bank", BANK, "--data",
+        ])
+        .arg(&c.b)
+        .args(["--database-url", &c.url])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json(String::from_utf8_lossy(&out.stdout).trim());
+    assert_eq!(
+        (r["added"].as_u64(), r["retracted"].as_u64()),
+        (Some(added), Some(1)),
+        "{r}"
+    );
+    let ag = agent();
+    let took = until(
+        "the CLI's import matching on A",
+        Duration::from_secs(20),
+        || {
+            lookup(&ag, &a, &c.platform, &hashes[0]).is_empty()
+                && hashes[1..]
+                    .iter()
+                    .all(|h| !lookup(&ag, &a, &c.platform, h).is_empty())
+        },
+    );
+    eprintln!("CLI import matched on the running node after {took:?}");
+    until(
+        "A's numbers count the import",
+        Duration::from_secs(10),
+        || {
+            let size: u64 = checkpoint(&a).lines().nth(1).unwrap().parse().unwrap();
+            numbers(&a)["tree_size"].as_u64() == Some(size)
+        },
+    );
+    assert_eq!(indexed(&a), added);
+    verify(&a, &key(&a), None);
+    a.kill();
 }
