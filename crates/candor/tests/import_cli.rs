@@ -485,3 +485,86 @@ fn a_large_list_streams_into_one_write() {
     }
     s.kill();
 }
+
+/// `candor import` beside a running `candor serve` on the same SQLite data directory: the
+/// import is written (the service's writer is not held between its batches), the service's
+/// next write extends the log the import extended, and after its restart the service matches
+/// the import and the log verifies.
+#[test]
+fn an_import_beside_a_running_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let curator = token(d, "curator");
+    let platform = token(d, "platform");
+    let s = Server::start(d);
+    let bank = |name: &str| {
+        let (st, body) = call(
+            &agent(),
+            "POST",
+            &format!("{}/v1/banks", s.base),
+            &curator,
+            "application/json",
+            Some(&format!(
+                r#"{{"name":"{name}","category":"STATEMENT_CATEGORY_PROTECTION_OF_MINORS"}}"#
+            )),
+        )
+        .unwrap();
+        assert_eq!(st, 201, "{body}");
+    };
+    bank("lists");
+    let tcap = formats().join("tcap.json");
+    let (ok, out, err) = candor(
+        d,
+        &[
+            "import",
+            "--format",
+            "tcap",
+            "--bank",
+            "lists",
+            tcap.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(json(out.trim())["added"], 3);
+    // The service writes after the import: its writer picks up the entries the import added.
+    bank("after");
+    let size = log_size(&s);
+    s.kill();
+    let s = Server::start(d);
+    wait_ready(&s);
+    assert_eq!(log_size(&s), size);
+    assert_eq!(
+        lookup(&s, &platform, &format!("pdq={PDQ}")),
+        1,
+        "the import matches after the restart"
+    );
+    let key = {
+        let (_, k) = call(
+            &agent(),
+            "GET",
+            &format!("{}/log/key", s.base),
+            "",
+            "",
+            None,
+        )
+        .unwrap();
+        k.trim().to_string()
+    };
+    let out = Command::new(bin())
+        .args([
+            "log",
+            "verify",
+            "--url",
+            &format!("{}/log", s.base),
+            "--key",
+            &key,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.kill();
+}
