@@ -29,22 +29,8 @@ case "$format" in lines | hma-csv) ;; *) echo "FORMAT is lines or hma-csv" >&2; 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') $(date -u +%FT%TZ), $n records, format $format"
 
-work="$(mktemp -d ${WORK_DIR:+-p "$WORK_DIR"})"
-server_pid=
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-  wait 2>/dev/null
-  [ -n "${PG:-}" ] && pg_stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
-if [ -n "${PG:-}" ]; then
-  # shellcheck source=pg.sh
-  . "$here/pg.sh"
-  chmod 755 "$work" # the postgres user reaches its data dir inside
-  pg_start "$work/pg"
-  echo "== PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT"
-fi
+# shellcheck source=workdir.sh
+. "$here/workdir.sh"
 
 # The list: deterministic pseudo-random PDQ hashes.
 list="$work/list.$format"
@@ -66,19 +52,9 @@ echo "== list: $(du -h "$list" | cut -f1)"
 # run LABEL BINARY
 run() {
   local label=$1 bin=$2
-  local data="$work/data-$label" port base curator db=()
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  base="http://127.0.0.1:$port"
-  if [ -n "${PG:-}" ]; then
-    db=(--database-url "$(pg_createdb "cli_import_$(echo "$label" | tr -c 'a-z0-9\n' _)")")
-  fi
+  local data="$work/data-$label" base curator db
   # The bank, through a short-lived service.
-  curator=$("$bin" token create --data "$data" "${db[@]}" --role curator 2>/dev/null)
-  CANDOR_LOG=warn "$bin" serve --data "$data" "${db[@]}" --listen "127.0.0.1:$port" &
-  server_pid=$!
-  for _ in $(seq 300); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
-  curl -sf -X POST "$base/v1/banks" -H "Authorization: Bearer $curator" -H 'Content-Type: application/json' \
-    -d '{"name":"list","category":"STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY"}' >/dev/null
+  serve_with_bank "$bin" "$data" "cli_import_$label"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
   local t0 t1 out="$work/out-$label" tv="$work/time-$label"
   t0=$(date +%s.%N)

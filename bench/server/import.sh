@@ -56,22 +56,8 @@ fi
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') $(date -u +%FT%TZ)"
 
-work="$(mktemp -d ${WORK_DIR:+-p "$WORK_DIR"})"
-server_pid=
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-  wait 2>/dev/null
-  [ -n "${PG:-}" ] && pg_stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
-if [ -n "${PG:-}" ]; then
-  # shellcheck source=pg.sh
-  . "$here/pg.sh"
-  chmod 755 "$work" # the postgres user reaches its data dir inside
-  pg_start "$work/pg"
-  echo "== PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT"
-fi
+# shellcheck source=workdir.sh
+. "$here/workdir.sh"
 
 # The list: deterministic pseudo-random PDQ hashes, one per line.
 python3 - "$hashes" "$work/list.txt" <<'PY'
@@ -86,21 +72,10 @@ PY
 # run LABEL BINARY LINES_PER_BODY
 run() {
   local label=$1 bin=$2 lines=$3
-  local data="$work/data-$label" port base
+  local data="$work/data-$label" base curator db
   rm -rf "$work"/body-*
   split -l "$lines" -d -a 3 "$work/list.txt" "$work/body-"
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  base="http://127.0.0.1:$port"
-  local curator db=()
-  if [ -n "${PG:-}" ]; then
-    db=(--database-url "$(pg_createdb "import_$(echo "$label" | tr -c 'a-z0-9\n' _)")")
-  fi
-  curator=$("$bin" token create --data "$data" "${db[@]}" --role curator 2>/dev/null)
-  CANDOR_LOG=warn "$bin" serve --data "$data" "${db[@]}" --listen "127.0.0.1:$port" &
-  server_pid=$!
-  for _ in $(seq 300); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
-  curl -sf -X POST "$base/v1/banks" -H "Authorization: Bearer $curator" -H 'Content-Type: application/json' \
-    -d '{"name":"list","category":"STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY"}' >/dev/null
+  serve_with_bank "$bin" "$data" "import_$label"
   local rss0 t0 t1 n=0
   rss0=$(awk '/VmRSS/{print $2}' "/proc/$server_pid/status")
   t0=$(date +%s.%N)

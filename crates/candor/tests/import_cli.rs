@@ -25,6 +25,37 @@ fn candor(dir: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `candor import --format FORMAT --bank BANK FILE` into `dir`.
+fn import(dir: &Path, format: &str, bank: &str, file: &Path) -> (bool, String, String) {
+    candor(
+        dir,
+        &[
+            "import",
+            "--format",
+            format,
+            "--bank",
+            bank,
+            file.to_str().unwrap(),
+        ],
+    )
+}
+
+/// Create bank `name` through the service.
+fn create_bank(s: &Server, curator: &str, name: &str) {
+    let (st, body) = call(
+        &agent(),
+        "POST",
+        &format!("{}/v1/banks", s.base),
+        curator,
+        "application/json",
+        Some(&format!(
+            r#"{{"name":"{name}","category":"STATEMENT_CATEGORY_PROTECTION_OF_MINORS","pdq_threshold":31}}"#
+        )),
+    )
+    .unwrap();
+    assert_eq!(st, 201, "{body}");
+}
+
 fn try_export(dir: &Path, format: &str, bank: &str) -> (bool, String, String) {
     let out = Command::new(bin())
         .args(["export", "--format", format, "--bank", bank, "--data"])
@@ -68,20 +99,7 @@ fn import_export_round_trip() {
     let platform = token(d, "platform");
     let s = Server::start(d);
     for bank in ["lists", "copy"] {
-        let (st, body) = call(
-            &agent(),
-            "POST",
-            &format!("{}/v1/banks", s.base),
-            &curator,
-            "application/json",
-            Some(
-                &serde_json::json!({"name": bank, "category": "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
-                "pdq_threshold": 31})
-                .to_string(),
-            ),
-        )
-        .unwrap();
-        assert_eq!(st, 201, "{body}");
+        create_bank(&s, &curator, bank);
     }
     s.kill();
 
@@ -92,17 +110,7 @@ fn import_export_round_trip() {
         format!("{{\"hash_digest\":\"{PDQ}\",\"algorithm\":\"PDQ\",\"deleted\":false}}\n{{\"hash_digest\":\"zz\",\"algorithm\":\"MD5\",\"deleted\":false}}\n"),
     )
     .unwrap();
-    let (ok, _, err) = candor(
-        d,
-        &[
-            "import",
-            "--format",
-            "tcap",
-            "--bank",
-            "lists",
-            bad.to_str().unwrap(),
-        ],
-    );
+    let (ok, _, err) = import(d, "tcap", "lists", &bad);
     assert!(!ok);
     assert!(
         err.contains("record 2") && err.contains("nothing was imported"),
@@ -113,17 +121,7 @@ fn import_export_round_trip() {
     // NCMEC XML: 5 fingerprints Candor has (md5, sha1, pdq; pdna skipped), 2 deletions of
     // entries the bank does not hold.
     let xml = formats().join("ncmec-entries.xml");
-    let (ok, out, err) = candor(
-        d,
-        &[
-            "import",
-            "--format",
-            "ncmec",
-            "--bank",
-            "lists",
-            xml.to_str().unwrap(),
-        ],
-    );
+    let (ok, out, err) = import(d, "ncmec", "lists", &xml);
     assert!(ok, "{err}");
     let r = json(out.trim());
     assert_eq!(
@@ -133,32 +131,12 @@ fn import_export_round_trip() {
     );
     // TCAP: 3 additions, then its deleted PDQ (not in the bank: skipped).
     let tcap = formats().join("tcap.json");
-    let (ok, out, err) = candor(
-        d,
-        &[
-            "import",
-            "--format",
-            "tcap",
-            "--bank",
-            "lists",
-            tcap.to_str().unwrap(),
-        ],
-    );
+    let (ok, out, err) = import(d, "tcap", "lists", &tcap);
     assert!(ok, "{err}");
     assert_eq!(json(out.trim())["added"], 3);
     // StopNCII: its Withdrawn record retracts nothing here; the other two are added.
     let st = formats().join("stopncii-page.json");
-    let (ok, out, err) = candor(
-        d,
-        &[
-            "import",
-            "--format",
-            "stopncii",
-            "--bank",
-            "lists",
-            st.to_str().unwrap(),
-        ],
-    );
+    let (ok, out, err) = import(d, "stopncii", "lists", &st);
     assert!(ok, "{err}");
     assert_eq!(json(out.trim())["added"], 2);
     // A deletion by value retracts every live content with that signal (TCAP listed the PDQ,
@@ -169,17 +147,7 @@ fn import_export_round_trip() {
         format!("{{\"signalType\":\"ImagePDQ\",\"hashValue\":\"{PDQ}\",\"hashStatus\":\"Deleted\",\"caseNumbers\":{{}}}}\n"),
     )
     .unwrap();
-    let (ok, out, err) = candor(
-        d,
-        &[
-            "import",
-            "--format",
-            "stopncii",
-            "--bank",
-            "lists",
-            del.to_str().unwrap(),
-        ],
-    );
+    let (ok, out, err) = import(d, "stopncii", "lists", &del);
     assert!(ok, "{err}");
     assert_eq!(json(out.trim())["retracted"], 3);
     // NCMEC deletion by entry id only: image1's three fingerprints (its PDQ already retracted).
@@ -189,17 +157,7 @@ fn import_export_round_trip() {
         "<queryResult><images><deletedImage><id>image1</id></deletedImage></images></queryResult>",
     )
     .unwrap();
-    let (ok, out, err) = candor(
-        d,
-        &[
-            "import",
-            "--format",
-            "ncmec",
-            "--bank",
-            "lists",
-            xml_del.to_str().unwrap(),
-        ],
-    );
+    let (ok, out, err) = import(d, "ncmec", "lists", &xml_del);
     assert!(ok, "{err}");
     assert_eq!(json(out.trim())["retracted"], 2, "{out}");
 
@@ -217,17 +175,7 @@ fn import_export_round_trip() {
         let text = export(d, format, "lists");
         let f = d.join(format!("export.{format}"));
         std::fs::write(&f, &text).unwrap();
-        let (ok, _, err) = candor(
-            d,
-            &[
-                "import",
-                "--format",
-                format,
-                "--bank",
-                "copy",
-                f.to_str().unwrap(),
-            ],
-        );
+        let (ok, _, err) = import(d, format, "copy", &f);
         assert!(ok, "{format}: {err}");
         let copy = export(d, "lines", "copy");
         let mut got: Vec<&str> = copy.lines().collect();
@@ -312,31 +260,10 @@ fn a_large_list_streams_into_one_write() {
     let curator = token(d, "curator");
     let platform = token(d, "platform");
     let s = Server::start(d);
-    let (st, body) = call(
-        &agent(),
-        "POST",
-        &format!("{}/v1/banks", s.base),
-        &curator,
-        "application/json",
-        Some(r#"{"name":"big","category":"STATEMENT_CATEGORY_PROTECTION_OF_MINORS"}"#),
-    )
-    .unwrap();
-    assert_eq!(st, 201, "{body}");
+    create_bank(&s, &curator, "big");
     let size0 = log_size(&s);
     s.kill();
-    let import = |file: &Path| {
-        candor(
-            d,
-            &[
-                "import",
-                "--format",
-                "tcap",
-                "--bank",
-                "big",
-                file.to_str().unwrap(),
-            ],
-        )
-    };
+    let import = |file: &Path| import(d, "tcap", "big", file);
     let mut rng = common::Rng(0x5eed_2026_1202);
 
     // The bank before: 50 contents with ids.
@@ -497,33 +424,10 @@ fn an_import_beside_a_running_service() {
     let curator = token(d, "curator");
     let platform = token(d, "platform");
     let s = Server::start(d);
-    let bank = |name: &str| {
-        let (st, body) = call(
-            &agent(),
-            "POST",
-            &format!("{}/v1/banks", s.base),
-            &curator,
-            "application/json",
-            Some(&format!(
-                r#"{{"name":"{name}","category":"STATEMENT_CATEGORY_PROTECTION_OF_MINORS"}}"#
-            )),
-        )
-        .unwrap();
-        assert_eq!(st, 201, "{body}");
-    };
+    let bank = |name: &str| create_bank(&s, &curator, name);
     bank("lists");
     let tcap = formats().join("tcap.json");
-    let (ok, out, err) = candor(
-        d,
-        &[
-            "import",
-            "--format",
-            "tcap",
-            "--bank",
-            "lists",
-            tcap.to_str().unwrap(),
-        ],
-    );
+    let (ok, out, err) = import(d, "tcap", "lists", &tcap);
     assert!(ok, "{err}");
     assert_eq!(json(out.trim())["added"], 3);
     // The service writes after the import: its writer picks up the entries the import added.
@@ -538,33 +442,15 @@ fn an_import_beside_a_running_service() {
         1,
         "the import matches after the restart"
     );
-    let key = {
-        let (_, k) = call(
-            &agent(),
-            "GET",
-            &format!("{}/log/key", s.base),
-            "",
-            "",
-            None,
-        )
-        .unwrap();
-        k.trim().to_string()
-    };
-    let out = Command::new(bin())
-        .args([
-            "log",
-            "verify",
-            "--url",
-            &format!("{}/log", s.base),
-            "--key",
-            &key,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_, key) = call(
+        &agent(),
+        "GET",
+        &format!("{}/log/key", s.base),
+        "",
+        "",
+        None,
+    )
+    .unwrap();
+    common::verify_log(&s, key.trim());
     s.kill();
 }
