@@ -159,6 +159,8 @@ pub fn run_import(a: ImportArgs) -> anyhow::Result<ExitCode> {
             if !batch.is_empty() {
                 let _ = tx.blocking_send(Ok(batch));
             }
+            // Read whole: the last chunks, then the commit.
+            pb.set_message("committing");
         })
     };
     let name = a

@@ -403,3 +403,60 @@ async fn source_items(
     }
     store::add_source_items(&mut ctx.conn, bank_id, &items).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(hex_byte: u8, id: Option<&str>, deleted: bool) -> Record {
+        Record {
+            number: 0,
+            source_id: id.map(str::to_string),
+            signal: Some((SignalKind::Md5, vec![hex_byte; 16])),
+            deleted,
+        }
+    }
+
+    #[test]
+    fn an_addition_is_undone_by_the_first_later_deletion_of_its_signal_or_id() {
+        let list = [
+            rec(1, Some("a"), false), // 0: undone by 2 (its id)
+            rec(2, None, false),      // 1: undone by 4 (its value)
+            rec(9, Some("a"), true),  // 2
+            rec(1, Some("b"), false), // 3: not undone (2 is before it; "b" never deleted)
+            rec(2, Some("c"), true),  // 4
+            rec(2, None, false),      // 5: after the last deletion of its value
+            rec(3, Some("c"), false), // 6: not undone (4 is before it)
+        ];
+        let mut plan = ListPlan::of(&list, false);
+        plan.deletions.sort_unstable();
+        let undone: Vec<Option<u64>> = (list.iter().enumerate())
+            .map(|(i, r)| {
+                let (k, v) = r.signal.as_ref().unwrap();
+                let line = ImportLine::new(*k, v);
+                (!r.deleted)
+                    .then(|| plan.undone(i as u64, &line, r.source_id.as_deref()))
+                    .flatten()
+            })
+            .collect();
+        assert_eq!(
+            undone,
+            [Some(2), Some(4), None, None, None, None, None],
+            "{plan:?}"
+        );
+        assert_eq!(plan.records(), 7);
+        // Both keys match: the first deletion wins.
+        let both = [
+            rec(5, Some("x"), false),
+            rec(5, None, true),
+            rec(6, Some("x"), true),
+        ];
+        let mut plan = ListPlan::of(&both, false);
+        plan.deletions.sort_unstable();
+        let line = ImportLine::new(SignalKind::Md5, &[5; 16]);
+        assert_eq!(plan.undone(0, &line, Some("x")), Some(1));
+        // replace_by_id keeps each id's signals, and only then.
+        assert!(ListPlan::of(&list, false).by_id.is_empty());
+        assert_eq!(ListPlan::of(&list, true).by_id["a"].len(), 1);
+    }
+}
