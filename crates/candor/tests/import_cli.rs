@@ -40,8 +40,9 @@ fn import(dir: &Path, format: &str, bank: &str, file: &Path) -> (bool, String, S
     )
 }
 
-/// Create bank `name` through the service.
+/// Create bank `name` through the service (once it is ready).
 fn create_bank(s: &Server, curator: &str, name: &str) {
+    wait_ready(s);
     let (st, body) = call(
         &agent(),
         "POST",
@@ -186,6 +187,7 @@ fn import_export_round_trip() {
 
     // The service matches what was imported and not what was retracted.
     let s = Server::start(d);
+    wait_ready(&s);
     // One in `lists`, three in `copy` (imported from three exports).
     assert_eq!(
         lookup(

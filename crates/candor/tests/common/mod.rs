@@ -141,6 +141,14 @@ impl Server {
     }
 }
 
+/// A test that fails leaves no service running (it would hold the test's output open).
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// (status, body) of a request; `Err` when the connection failed (server gone).
 pub fn call(
     a: &ureq::Agent,
