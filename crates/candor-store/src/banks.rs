@@ -128,8 +128,7 @@ pub struct ImportedRows {
 
 const BANK_COLUMNS: &str = "b.id, b.name, b.description, b.category, b.provenance, b.enabled, \
      b.pdq_threshold, b.created_at, b.updated_at, \
-     (SELECT COUNT(*) FROM bank_content c WHERE c.bank_id = b.id AND c.retracted_at IS NULL), \
-     b.matching_enabled_ratio, b.negative";
+     b.content_count, b.matching_enabled_ratio, b.negative";
 
 fn bank_from_row(row: &AnyRow) -> BankRow {
     BankRow {
@@ -345,7 +344,7 @@ pub async fn signals_of<'e>(
 
 /// Add one content (enabled); returns its row id. Its signals follow with [`add_signal`].
 pub async fn add_content(conn: &mut AnyConnection, c: &NewContent<'_>) -> Result<i64> {
-    Ok(sqlx::query_scalar(&crate::numbered(
+    let id: i64 = sqlx::query_scalar(&crate::numbered(
         "INSERT INTO bank_content (id, public_id, bank_id, provenance, note, enabled, created_at, \
          created_by) VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM bank_content), \
          ?, ?, ?, ?, 1, ?, ?) RETURNING id",
@@ -357,7 +356,22 @@ pub async fn add_content(conn: &mut AnyConnection, c: &NewContent<'_>) -> Result
     .bind(c.now)
     .bind(c.created_by)
     .fetch_one(&mut *conn)
-    .await?)
+    .await?;
+    count_contents(conn, c.bank_id, 1).await?;
+    Ok(id)
+}
+
+/// Keep bank `bank_id`'s count of unretracted contents (`banks.content_count`) in step with a
+/// write that added (`delta > 0`) or retracted some, in the same transaction.
+async fn count_contents(conn: &mut AnyConnection, bank_id: i64, delta: i64) -> Result<()> {
+    sqlx::query(&crate::numbered(
+        "UPDATE banks SET content_count = content_count + ? WHERE id = ?",
+    ))
+    .bind(delta)
+    .bind(bank_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Add one salted signal to content row `content_id`; returns the signal's row id.
@@ -411,6 +425,7 @@ pub async fn add_imported(
     ))
     .fetch_one(&mut *conn)
     .await?;
+    count_contents(conn, bank_id, items.len() as i64).await?;
     if backend == crate::Backend::Postgres {
         add_imported_pg(
             conn,
@@ -560,14 +575,26 @@ pub async fn retract(
     now: &str,
     reason: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(&crate::numbered(
-        "UPDATE bank_content SET retracted_at = ?, retraction_reason = ?, enabled = 0 WHERE id = ?",
+    // Final: a content retracted already keeps its first time and reason (and is not
+    // counted off its bank twice).
+    let done = sqlx::query(&crate::numbered(
+        "UPDATE bank_content SET retracted_at = ?, retraction_reason = ?, enabled = 0 \
+         WHERE id = ? AND retracted_at IS NULL",
     ))
     .bind(now)
     .bind(reason)
     .bind(content_id)
     .execute(&mut *conn)
     .await?;
+    if done.rows_affected() == 1 {
+        let bank_id: i64 = sqlx::query_scalar(&crate::numbered(
+            "SELECT bank_id FROM bank_content WHERE id = ?",
+        ))
+        .bind(content_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        count_contents(conn, bank_id, -1).await?;
+    }
     Ok(())
 }
 

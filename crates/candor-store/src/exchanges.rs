@@ -202,9 +202,10 @@ pub async fn contents_with_signal(
 ) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(&crate::numbered(
         "SELECT c.public_id FROM content_signals s JOIN bank_content c ON c.id = s.content_id \
-         WHERE s.value = ? AND s.signal = ? AND c.bank_id = ? AND c.retracted_at IS NULL \
-         ORDER BY c.id",
+         WHERE substr(s.value, 1, 8) = substr(?, 1, 8) AND s.value = ? AND s.signal = ? \
+         AND c.bank_id = ? AND c.retracted_at IS NULL ORDER BY c.id",
     ))
+    .bind(value)
     .bind(value)
     .bind(kind.as_str())
     .bind(bank_id)

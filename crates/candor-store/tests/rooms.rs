@@ -718,6 +718,31 @@ async fn banks_content_import_and_matching_on(db: Db) {
         .unwrap();
     assert_eq!(row.retraction_reason.as_deref(), Some("listed in error"));
     assert_eq!(s.live_signal_count().await.unwrap(), 3);
+    // The bank's count is kept by the writes (not counted on read): a retraction takes one off,
+    // a retraction of a retracted content changes nothing (its first reason stays), a disabled
+    // content still counts.
+    write!(s, |c| banks::retract(c, row.id, "t6", Some("again")).await).unwrap();
+    let again = banks::find_content(s.reader(), "one", "i-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.retraction_reason.as_deref(), Some("listed in error"));
+    let counted: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM bank_content WHERE bank_id = $1 AND retracted_at IS NULL",
+    )
+    .bind(b1)
+    .fetch_one(s.reader())
+    .await
+    .unwrap();
+    assert_eq!(counted, 3);
+    assert_eq!(
+        banks::find_bank(s.reader(), "one")
+            .await
+            .unwrap()
+            .unwrap()
+            .content_count,
+        counted
+    );
     let mut live = Vec::new();
     s.for_each_live_signal(|row, bank, content_row, public, signal, _| {
         live.push((
