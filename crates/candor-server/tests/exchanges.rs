@@ -804,8 +804,12 @@ fn exchanges_created_through_the_hma_api() {
     s.post("/c/banks", &t.curator, &json!({"name": "TAKEN"}))
         .expect(201);
     let log1 = log1 + 1;
-    s.post("/c/exchanges", &t.curator, &json!({"bank": "TAKEN", "api": "tat"}))
-        .expect_message(403, "Bank already exists");
+    s.post(
+        "/c/exchanges",
+        &t.curator,
+        &json!({"bank": "TAKEN", "api": "tat"}),
+    )
+    .expect_message(403, "Bank already exists");
     assert_eq!(s.log_size(), log1, "refusals write nothing");
     // The config file's exchange stays read-only.
     s.put(
@@ -818,8 +822,12 @@ fn exchanges_created_through_the_hma_api() {
         .expect_message(400, "config file");
     s.put("/c/exchange/NOPE", &t.curator, &json!({"enabled": false}))
         .expect_message(404, "Exchange 'NOPE' not found");
-    s.put("/c/exchange/TE_GROUP", &t.curator, &json!({"enabled": "no"}))
-        .expect(422);
+    s.put(
+        "/c/exchange/TE_GROUP",
+        &t.curator,
+        &json!({"enabled": "no"}),
+    )
+    .expect(422);
 
     // Sync it on demand (the stored credentials), through Candor's route.
     let r = s
@@ -827,7 +835,11 @@ fn exchanges_created_through_the_hma_api() {
         .expect(200);
     answers.push(r.text());
     let r = r.json();
-    assert_eq!((r["added"].as_i64(), r["retracted"].as_i64()), (Some(3), Some(1)), "{r}");
+    assert_eq!(
+        (r["added"].as_i64(), r["retracted"].as_i64()),
+        (Some(3), Some(1)),
+        "{r}"
+    );
     assert_eq!(live(&s, "TE_GROUP"), set(&[pdq(P1), pdq(P7)]));
     let m = s.lookup_pdq(P7);
     assert!(m.iter().any(|m| m["bank"] == "TE_GROUP"), "{m:?}");
@@ -881,7 +893,9 @@ fn exchanges_created_through_the_hma_api() {
     });
     assert_eq!(live(&s, "SCHED"), set(&[pdq(P1), pdq(P7)]));
     let before = answered(&stand);
-    until("the scheduler syncs SCHED again", || answered(&stand) > before);
+    until("the scheduler syncs SCHED again", || {
+        answered(&stand) > before
+    });
 
     // Disabled: the scheduler stops syncing it, and so does a sync on demand.
     let r = s
@@ -889,11 +903,18 @@ fn exchanges_created_through_the_hma_api() {
         .expect(200)
         .json();
     assert_eq!(r["enabled"], false);
-    assert_eq!(s.get("/c/exchange/SCHED", &t.curator).expect(200).json()["enabled"], false);
+    assert_eq!(
+        s.get("/c/exchange/SCHED", &t.curator).expect(200).json()["enabled"],
+        false
+    );
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let stopped = answered(&stand);
     std::thread::sleep(std::time::Duration::from_millis(3500));
-    assert_eq!(answered(&stand), stopped, "a disabled exchange is not synced");
+    assert_eq!(
+        answered(&stand),
+        stopped,
+        "a disabled exchange is not synced"
+    );
     s.post("/v1/exchanges/SCHED/sync", &t.curator, &json!({}))
         .expect_error(409, "exchange_disabled");
     // Enabled again: synced again.

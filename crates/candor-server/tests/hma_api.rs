@@ -383,7 +383,10 @@ fn banks_as_hma_answers_them() {
     s.post(tx, &t.curator, &json!(["x"]))
         .expect_message(400, "this endpoint expects a json object payload");
     s.post(tx, &t.curator, &json!({"credential_json": {"token": "x"}}))
-        .expect_message(400, "\"token\" is not a credential of fb_threatexchange (those are: api_token)");
+        .expect_message(
+            400,
+            "\"token\" is not a credential of fb_threatexchange (those are: api_token)",
+        );
     s.post(
         "/c/exchanges/api/ncmec",
         &t.curator,
@@ -419,8 +422,14 @@ fn banks_as_hma_answers_them() {
             .unwrap_or(Value::Null)
     };
     let pg = field(&schema["config_schema"], "privacy_group");
-    assert_eq!((pg["type"].clone(), pg["required"].clone()), (json!("number"), json!(true)));
-    assert_eq!(field(&schema["credentials_schema"], "api_token")["type"], "string");
+    assert_eq!(
+        (pg["type"].clone(), pg["required"].clone()),
+        (json!("number"), json!(true))
+    );
+    assert_eq!(
+        field(&schema["credentials_schema"], "api_token")["type"],
+        "string"
+    );
     let ncmec = s
         .get("/c/exchanges/api/ncmec/schema", &t.curator)
         .expect(200)

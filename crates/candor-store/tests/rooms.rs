@@ -1008,9 +1008,11 @@ async fn exchanges_state_and_sources_on(db: Db) {
             ("e-2".to_string(), "md5".to_string(), vec![1u8; 16]),
         ]
     );
-    assert!(write!(s, |c| exchanges::source_signals(c, bank, "id:other").await)
-        .unwrap()
-        .is_empty());
+    assert!(
+        write!(s, |c| exchanges::source_signals(c, bank, "id:other").await)
+            .unwrap()
+            .is_empty()
+    );
     write!(s, |c| banks::retract(
         c,
         rows.first_content,
@@ -1028,7 +1030,10 @@ async fn exchanges_state_and_sources_on(db: Db) {
     assert_eq!(signals[0].0, "e-2");
 }
 
-on_both!(exchange_configs_and_credentials, exchange_configs_and_credentials_on);
+on_both!(
+    exchange_configs_and_credentials,
+    exchange_configs_and_credentials_on
+);
 async fn exchange_configs_and_credentials_on(db: Db) {
     use candor_store::exchanges::{self, PageCounts, StoredExchange};
     let s = store(&db).await;
@@ -1054,23 +1059,36 @@ async fn exchange_configs_and_credentials_on(db: Db) {
         exchanges::get_config(s.reader(), "TE_GROUP").await.unwrap(),
         Some(a.clone())
     );
-    assert_eq!(exchanges::get_config(s.reader(), "NOPE").await.unwrap(), None);
+    assert_eq!(
+        exchanges::get_config(s.reader(), "NOPE").await.unwrap(),
+        None
+    );
     assert_eq!(
         exchanges::list_configs(s.reader()).await.unwrap(),
         vec![b.clone(), a.clone()],
         "by name"
     );
     // Disable: the flag and the time change, nothing else.
+    assert!(write!(s, |c| exchanges::set_config_enabled(
+        c, "TE_GROUP", false, "t1"
+    )
+    .await)
+    .unwrap());
     assert!(
-        write!(s, |c| exchanges::set_config_enabled(c, "TE_GROUP", false, "t1").await).unwrap()
+        !write!(s, |c| exchanges::set_config_enabled(c, "NOPE", false, "t1")
+            .await)
+        .unwrap()
     );
-    assert!(!write!(s, |c| exchanges::set_config_enabled(c, "NOPE", false, "t1").await).unwrap());
     let got = exchanges::get_config(s.reader(), "TE_GROUP")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
-        (got.enabled, got.updated_at.as_str(), got.created_at.as_str()),
+        (
+            got.enabled,
+            got.updated_at.as_str(),
+            got.created_at.as_str()
+        ),
         (false, "t1", "t0")
     );
     // Delete: the configuration and its sync state go.
@@ -1081,23 +1099,61 @@ async fn exchange_configs_and_credentials_on(db: Db) {
     .unwrap();
     assert!(write!(s, |c| exchanges::delete_config(c, "TE_GROUP").await).unwrap());
     assert!(!write!(s, |c| exchanges::delete_config(c, "TE_GROUP").await).unwrap());
-    assert_eq!(exchanges::get_config(s.reader(), "TE_GROUP").await.unwrap(), None);
+    assert_eq!(
+        exchanges::get_config(s.reader(), "TE_GROUP").await.unwrap(),
+        None
+    );
     assert_eq!(exchanges::get(s.reader(), "TE_GROUP").await.unwrap(), None);
     assert_eq!(exchanges::list_configs(s.reader()).await.unwrap(), vec![b]);
 
     // Credentials per kind: set, replaced, removed.
-    assert_eq!(exchanges::credentials(s.reader(), "tcap").await.unwrap(), None);
-    write!(s, |c| exchanges::set_credentials(c, "tcap", Some(r#"{"username":"u","password":"p1"}"#), "t3").await).unwrap();
-    write!(s, |c| exchanges::set_credentials(c, "tcap", Some(r#"{"username":"u","password":"p2"}"#), "t4").await).unwrap();
-    write!(s, |c| exchanges::set_credentials(c, "ncmec", Some("{}"), "t4").await).unwrap();
     assert_eq!(
-        exchanges::credentials(s.reader(), "tcap").await.unwrap().as_deref(),
+        exchanges::credentials(s.reader(), "tcap").await.unwrap(),
+        None
+    );
+    write!(s, |c| exchanges::set_credentials(
+        c,
+        "tcap",
+        Some(r#"{"username":"u","password":"p1"}"#),
+        "t3"
+    )
+    .await)
+    .unwrap();
+    write!(s, |c| exchanges::set_credentials(
+        c,
+        "tcap",
+        Some(r#"{"username":"u","password":"p2"}"#),
+        "t4"
+    )
+    .await)
+    .unwrap();
+    write!(s, |c| exchanges::set_credentials(
+        c,
+        "ncmec",
+        Some("{}"),
+        "t4"
+    )
+    .await)
+    .unwrap();
+    assert_eq!(
+        exchanges::credentials(s.reader(), "tcap")
+            .await
+            .unwrap()
+            .as_deref(),
         Some(r#"{"username":"u","password":"p2"}"#)
     );
-    write!(s, |c| exchanges::set_credentials(c, "tcap", None, "t5").await).unwrap();
-    assert_eq!(exchanges::credentials(s.reader(), "tcap").await.unwrap(), None);
+    write!(s, |c| exchanges::set_credentials(c, "tcap", None, "t5")
+        .await)
+    .unwrap();
     assert_eq!(
-        exchanges::credentials(s.reader(), "ncmec").await.unwrap().as_deref(),
+        exchanges::credentials(s.reader(), "tcap").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        exchanges::credentials(s.reader(), "ncmec")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("{}")
     );
 }

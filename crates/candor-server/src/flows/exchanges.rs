@@ -284,29 +284,22 @@ pub async fn set_api_credentials(
 ) -> ApiResult<()> {
     let creds = creds.filter(|c| !c.is_empty());
     if let Some(c) = &creds {
+        let bad = |m: String| ApiError::bad_request("invalid_credentials", m);
         let required = exchange::required_credentials(kind);
-        anyhow_to_400(if required.is_empty() {
-            Err(format!("exchange kind {kind} takes no credentials"))
-        } else {
-            Ok(())
-        })?;
+        if required.is_empty() {
+            return Err(bad(format!("exchange kind {kind} takes no credentials")));
+        }
         for k in c.keys() {
-            let ok = required.contains(&k.as_str()) || (kind == "stopncii" && k == BASE_URL_OVERRIDE);
-            anyhow_to_400(if ok {
-                Ok(())
-            } else {
-                Err(format!(
+            if !required.contains(&k.as_str()) && !(kind == "stopncii" && k == BASE_URL_OVERRIDE) {
+                return Err(bad(format!(
                     "{k:?} is not a credential of {kind} (those are: {})",
                     required.join(", ")
-                ))
-            })?;
+                )));
+            }
         }
         for k in required {
             if c.get(*k).is_none_or(|v| v.is_empty()) {
-                return Err(ApiError::bad_request(
-                    "invalid_credentials",
-                    format!("credential {k:?} of {kind} is missing"),
-                ));
+                return Err(bad(format!("credential {k:?} of {kind} is missing")));
             }
         }
         if let Some(u) = c.get(BASE_URL_OVERRIDE) {
@@ -323,10 +316,6 @@ pub async fn set_api_credentials(
         })
         .await?;
     Ok(())
-}
-
-fn anyhow_to_400(r: Result<(), String>) -> ApiResult<()> {
-    r.map_err(|m| ApiError::bad_request("invalid_credentials", m))
 }
 
 /// NCMEC's environments (HMA's `NCMECEnvironment` values): the URLs an NCMEC exchange created
@@ -545,7 +534,9 @@ pub async fn set_enabled(app: &App, name: &str, enabled: bool) -> ApiResult<Defi
     let (n, now) = (name.to_string(), now_rfc3339());
     app.store
         .write(move |ctx| {
-            Box::pin(async move { store::set_config_enabled(&mut ctx.conn, &n, enabled, &now).await })
+            Box::pin(
+                async move { store::set_config_enabled(&mut ctx.conn, &n, enabled, &now).await },
+            )
         })
         .await?;
     exchange_config(app, name)

@@ -244,9 +244,11 @@ fn parse_api_json(
             }
             ("only_esp_ids", "ncmec") => {
                 if !(v.is_null() || v.as_array().is_some_and(|a| a.is_empty())) {
-                    return Err("only_esp_ids is not supported: Candor's NCMEC client fetches \
+                    return Err(
+                        "only_esp_ids is not supported: Candor's NCMEC client fetches \
                                 every ESP's entries"
-                        .into());
+                            .into(),
+                    );
                 }
             }
             ("privacy_group", "threatexchange") => o.privacy_group = Some(uint(k, v)?.to_string()),
@@ -320,7 +322,8 @@ pub async fn exchange_create(
         Some(Value::String(s)) => s.as_str(),
         Some(v) => return Err(HmaError::bad(format!("No such exchange type '{v}'"))),
     };
-    let kind = kind_of(api).ok_or_else(|| HmaError::bad(format!("No such exchange type '{api}'")))?;
+    let kind =
+        kind_of(api).ok_or_else(|| HmaError::bad(format!("No such exchange type '{api}'")))?;
     if kind == "file" {
         return Err(HmaError::bad(
             "local_file exchanges read a path on the server: configure them in Candor's config \
@@ -536,7 +539,11 @@ pub async fn exchange_api_update(
                 }
             }
             // Never the value: it may be a credential.
-            _ => return Err(HmaError::bad(format!("credential {k:?} must be a non-empty string"))),
+            _ => {
+                return Err(HmaError::bad(format!(
+                    "credential {k:?} must be a non-empty string"
+                )))
+            }
         }
     }
     for c in required {
@@ -579,19 +586,34 @@ mod tests {
             &m(json!({"environment": "https://exttest.cybertip.org/hashsharing", "only_esp_ids": [], "name": "X", "enabled": false})),
         )
         .unwrap();
-        assert_eq!(o.environment.as_deref(), Some("https://exttest.cybertip.org/hashsharing"));
+        assert_eq!(
+            o.environment.as_deref(),
+            Some("https://exttest.cybertip.org/hashsharing")
+        );
         assert_eq!((i, e), (None, false));
         let (o, ..) = parse_api_json("ncmec", &m(json!({"environment": "NGO"}))).unwrap();
-        assert_eq!(o.environment.as_deref(), Some("https://hashsharing.ncmec.org/npo"));
-        assert!(parse_api_json("ncmec", &m(json!({}))).unwrap_err().contains("environment"));
+        assert_eq!(
+            o.environment.as_deref(),
+            Some("https://hashsharing.ncmec.org/npo")
+        );
+        assert!(parse_api_json("ncmec", &m(json!({})))
+            .unwrap_err()
+            .contains("environment"));
         assert!(parse_api_json("ncmec", &m(json!({"environment": "x"}))).is_err());
-        assert!(parse_api_json("ncmec", &m(json!({"environment": "NGO", "only_esp_ids": [1]}))).is_err());
+        assert!(parse_api_json(
+            "ncmec",
+            &m(json!({"environment": "NGO", "only_esp_ids": [1]}))
+        )
+        .is_err());
         let (o, i, _) = parse_api_json(
             "threatexchange",
             &m(json!({"privacy_group": 303636684709969u64, "interval_secs": 60})),
         )
         .unwrap();
-        assert_eq!((o.privacy_group.as_deref(), i), (Some("303636684709969"), Some(60)));
+        assert_eq!(
+            (o.privacy_group.as_deref(), i),
+            (Some("303636684709969"), Some(60))
+        );
         assert!(parse_api_json("threatexchange", &m(json!({}))).is_err());
         assert!(parse_api_json("threatexchange", &m(json!({"privacy_group": "abc"}))).is_err());
         let err = parse_api_json("tcap", &m(json!({"privacy_group": 1}))).unwrap_err();
@@ -603,10 +625,29 @@ mod tests {
     fn schemas_are_hmas() {
         let s = schema("threatexchange");
         let f = &s["config_schema"]["fields"][0];
-        assert_eq!((f["name"].as_str(), f["type"].as_str(), f["required"].as_bool()), (Some("privacy_group"), Some("number"), Some(true)));
+        assert_eq!(
+            (
+                f["name"].as_str(),
+                f["type"].as_str(),
+                f["required"].as_bool()
+            ),
+            (Some("privacy_group"), Some("number"), Some(true))
+        );
         assert_eq!(s["credentials_schema"]["fields"][0]["name"], "api_token");
         assert_eq!(schema("file")["credentials_schema"], Value::Null);
-        assert_eq!(schema("stopncii")["credentials_schema"]["fields"].as_array().unwrap().len(), 3);
-        assert_eq!(schema("ncmec")["config_schema"]["fields"][0]["choices"].as_array().unwrap().len(), 14);
+        assert_eq!(
+            schema("stopncii")["credentials_schema"]["fields"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(
+            schema("ncmec")["config_schema"]["fields"][0]["choices"]
+                .as_array()
+                .unwrap()
+                .len(),
+            14
+        );
     }
 }
