@@ -1111,30 +1111,15 @@ async fn exchange_configs_and_credentials_on(db: Db) {
         exchanges::credentials(s.reader(), "tcap").await.unwrap(),
         None
     );
-    write!(s, |c| exchanges::set_credentials(
-        c,
-        "tcap",
-        Some(r#"{"username":"u","password":"p1"}"#),
-        "t3"
-    )
-    .await)
-    .unwrap();
-    write!(s, |c| exchanges::set_credentials(
-        c,
-        "tcap",
-        Some(r#"{"username":"u","password":"p2"}"#),
-        "t4"
-    )
-    .await)
-    .unwrap();
-    write!(s, |c| exchanges::set_credentials(
-        c,
-        "ncmec",
-        Some("{}"),
-        "t4"
-    )
-    .await)
-    .unwrap();
+    for (kind, creds, at) in [
+        ("tcap", r#"{"username":"u","password":"p1"}"#, "t3"),
+        ("tcap", r#"{"username":"u","password":"p2"}"#, "t4"),
+        ("ncmec", "{}", "t4"),
+    ] {
+        write!(s, |c| exchanges::set_credentials(c, kind, Some(creds), at)
+            .await)
+        .unwrap();
+    }
     assert_eq!(
         exchanges::credentials(s.reader(), "tcap")
             .await
