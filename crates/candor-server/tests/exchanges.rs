@@ -862,7 +862,9 @@ fn exchanges_created_through_the_hma_api() {
             .unwrap()
     };
     assert_eq!(row("STOP_FILE")["defined_in"], "config_file");
+    assert!(row("STOP_FILE")["created_at"].is_null());
     assert_eq!(row("TE_GROUP")["defined_in"], "api");
+    assert!(row("TE_GROUP")["created_at"].is_string());
     assert_eq!(row("TE_GROUP")["added"], 3);
 
     // StopNCII: its credentials (with HMA's base_url_override) set after the scheduler

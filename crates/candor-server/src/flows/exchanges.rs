@@ -84,7 +84,7 @@ pub struct Defined {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct StoredOptions {
-    /// The source's base URL (Candor's; HMA's NCMEC `environment` wins over nothing else).
+    /// The source's base URL (Candor's own field; it wins over NCMEC's `environment`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// NCMEC: HMA's `environment` (one of [`NCMEC_ENVIRONMENTS`]' URLs), the URL when `url`
@@ -175,6 +175,9 @@ pub struct ExchangeStatus {
     pub defined_in: DefinedIn,
     /// Fetching is on (HMA's `enabled`): the scheduled sync runs it.
     pub enabled: bool,
+    /// When it was created and last changed through the API (`null` for the config file's).
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
     /// Seconds between scheduled syncs (0: on demand only).
     pub interval_secs: u64,
     /// The source's cursor after the last applied page (empty: never synced).
@@ -207,6 +210,8 @@ pub async fn status(app: &App) -> ApiResult<Vec<ExchangeStatus>> {
                 bank: c.bank.clone(),
                 defined_in: d.defined_in,
                 enabled: d.enabled,
+                created_at: d.created_at.clone(),
+                updated_at: d.updated_at.clone(),
                 interval_secs: c.interval_secs,
                 checkpoint: r.map(|r| r.checkpoint.clone()).unwrap_or_default(),
                 last_fetch_at: r.and_then(|r| r.last_fetch_at.clone()),
@@ -290,7 +295,9 @@ pub async fn set_api_credentials(
             return Err(bad(format!("exchange kind {kind} takes no credentials")));
         }
         for k in c.keys() {
-            if !required.contains(&k.as_str()) && !(kind == "stopncii" && k == BASE_URL_OVERRIDE) {
+            let known =
+                required.contains(&k.as_str()) || (kind == "stopncii" && k == BASE_URL_OVERRIDE);
+            if !known {
                 return Err(bad(format!(
                     "{k:?} is not a credential of {kind} (those are: {})",
                     required.join(", ")
@@ -476,7 +483,7 @@ pub async fn create(app: &Arc<App>, n: NewExchange) -> ApiResult<Defined> {
         name: n.name.clone(),
         description: format!("kept in sync by exchange {} ({})", n.name, n.kind),
         category: app.config.hma_bank_category.clone(),
-        provenance: format!("imported:{}", n.kind),
+        provenance: format!("imported:{} ({})", n.name, n.kind),
         enabled: true,
         pdq_threshold: app.config.pdq_threshold,
         matching_enabled_ratio: 1.0,
