@@ -504,6 +504,9 @@ pub async fn create(app: &Arc<App>, n: NewExchange) -> ApiResult<Defined> {
                     return Ok(Err("bank"));
                 }
                 super::banks::create_bank_in(ctx, &a, &now, bank).await?;
+                // No configuration by this name: this drops only a sync state left by an
+                // exchange of that name removed from the config file, so it starts afresh.
+                store::delete_config(&mut ctx.conn, &row.name).await?;
                 store::create_config(&mut ctx.conn, &row).await?;
                 Ok(Ok(()))
             })
