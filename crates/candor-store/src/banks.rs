@@ -147,13 +147,16 @@ fn bank_from_row(row: &AnyRow) -> BankRow {
     }
 }
 
-/// The bank called `name`.
-pub async fn find_bank(pool: &AnyPool, name: &str) -> Result<Option<BankRow>> {
+/// The bank called `name` (through the read pool, or a job's connection).
+pub async fn find_bank<'e, E>(conn: E, name: &str) -> Result<Option<BankRow>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let row = sqlx::query(&crate::numbered(&format!(
         "SELECT {BANK_COLUMNS} FROM banks b WHERE b.name = ?"
     )))
     .bind(name)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?;
     Ok(row.as_ref().map(bank_from_row))
 }

@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0007_decisions_by_content.sql"),
     ),
     (8, include_str!("../migrations/0008_review_priority.sql")),
+    (9, include_str!("../migrations/0009_exchange_configs.sql")),
     (10, include_str!("../migrations/0010_list_scale.sql")),
 ];
 
@@ -71,6 +72,7 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0007_decisions_by_content.sql"),
     ),
     (8, include_str!("../migrations/0008_review_priority.sql")),
+    (9, include_str!("../migrations/0009_exchange_configs.sql")),
     (10, include_str!("../migrations/0010_list_scale.sql")),
 ];
 
