@@ -625,7 +625,8 @@ async fn insert_rows(
         return Ok(());
     }
     for chunk in rows.chunks(256) {
-        let mut sql = format!("INSERT INTO {table} VALUES ");
+        // `OR FAIL`: no statement journal (see `banks::add_imported`).
+        let mut sql = format!("INSERT OR FAIL INTO {table} VALUES ");
         for i in 0..chunk.len() {
             sql.push_str(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
         }
