@@ -91,6 +91,14 @@ pub struct Config {
     /// `[[exchange]]`: banks kept in sync with hash-sharing sources (`crate::exchange`,
     /// `crate::flows::exchanges`).
     pub exchange: Vec<crate::exchange::ExchangeConfig>,
+    /// How often `candor serve` re-reads the exchanges (the config file's and those created
+    /// through the API, on any node) and starts the syncs that are due (seconds).
+    pub exchange_schedule_secs: u64,
+    /// Hosts an exchange created through the API may name in its `url` (or StopNCII's
+    /// `base_url_override`), exactly (no wildcards). Empty: such an exchange uses its source's
+    /// public endpoint (NCMEC: one of its environments), so a curator cannot point the server
+    /// at another address.
+    pub exchange_api_hosts: Vec<String>,
 }
 
 impl Default for Config {
@@ -127,6 +135,8 @@ impl Default for Config {
             index_max_lag_entries: 0,
             index_max_lag_secs: 30,
             exchange: Vec::new(),
+            exchange_schedule_secs: 30,
+            exchange_api_hosts: Vec::new(),
         }
     }
 }
@@ -264,6 +274,16 @@ impl Config {
                 !self.exchange[..i].iter().any(|o| o.name == e.name),
                 "two [[exchange]] tables are named {:?}",
                 e.name
+            );
+        }
+        anyhow::ensure!(
+            self.exchange_schedule_secs >= 1,
+            "exchange_schedule_secs must be at least 1"
+        );
+        for h in &self.exchange_api_hosts {
+            anyhow::ensure!(
+                !h.is_empty() && !h.contains(['/', '*', ' ', '@']),
+                "exchange_api_hosts {h:?}: a host name or an IP address"
             );
         }
         self.dsa.validate()?;

@@ -120,6 +120,17 @@ fn kind_code(k: SignalKind) -> u8 {
     }
 }
 
+/// [`kind_code`]'s inverse (`None` for [`KIND_REMOVED`] and unknown codes).
+fn kind_of(code: u8) -> Option<SignalKind> {
+    match code {
+        KIND_PDQ => Some(SignalKind::Pdq),
+        KIND_MD5 => Some(SignalKind::Md5),
+        KIND_SHA256 => Some(SignalKind::Sha256),
+        KIND_SHA1 => Some(SignalKind::Sha1),
+        _ => None,
+    }
+}
+
 /// What is kept per indexed signal row (28 bytes, stored as they are in the snapshot file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
@@ -573,15 +584,10 @@ impl Matcher {
         let rows = self
             .rows
             .iter()
-            .filter(|(_, s)| s.kind != KIND_REMOVED)
-            .map(|(row, s)| {
+            .filter_map(|(row, s)| {
+                let kind = kind_of(s.kind)?;
                 let bank = self.entry_ref(s).map_or(-1, |r| i64::from(r.bank));
-                let kind = match s.kind {
-                    KIND_PDQ => SignalKind::Pdq,
-                    KIND_MD5 => SignalKind::Md5,
-                    _ => SignalKind::Sha256,
-                };
-                (row, bank, self.rows.public_id(row, s), kind)
+                Some((row, bank, self.rows.public_id(row, s), kind))
             })
             .collect();
         let mut banks: Vec<(i64, BankInfo)> =
@@ -1150,6 +1156,37 @@ mod tests {
         check(&before, &model_before);
         assert_eq!(rows.public_id(11, rows.get(11).unwrap()), "text id");
         assert_eq!(rows.public_id(12, rows.get(12).unwrap()), id(12));
+    }
+
+    /// `state()` names each row's signal as it was inserted (SHA-1 rows were once reported as
+    /// SHA-256), and leaves removed rows out.
+    #[test]
+    fn state_names_every_signal_kind() {
+        let mut m = Matcher::default();
+        banks(&mut m, true);
+        let kinds = [
+            (SignalKind::Pdq, vec![1u8; 32]),
+            (SignalKind::Md5, vec![2u8; 16]),
+            (SignalKind::Sha1, vec![3u8; 20]),
+            (SignalKind::Sha256, vec![4u8; 32]),
+        ];
+        for (i, (kind, value)) in kinds.iter().enumerate() {
+            let row = i as i64 + 1;
+            m.insert(row, 1, row, format!("{row:032x}"), *kind, value);
+        }
+        m.insert(9, 1, 9, format!("{:032x}", 9), SignalKind::Sha1, &[9u8; 20]);
+        m.remove(9);
+        let (rows, _) = m.state();
+        let got: Vec<(i64, SignalKind)> = rows.iter().map(|r| (r.0, r.3)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, SignalKind::Pdq),
+                (2, SignalKind::Md5),
+                (3, SignalKind::Sha1),
+                (4, SignalKind::Sha256)
+            ]
+        );
     }
 
     #[test]

@@ -198,8 +198,8 @@ impl Modify for Errors {
         hma::curation::banks_index, hma::curation::bank_show, hma::curation::bank_create, hma::curation::bank_update, hma::curation::bank_delete,
         hma::curation::content_add, hma::curation::signal_add, hma::curation::content_get, hma::curation::content_update, hma::curation::content_delete,
         hma::curation::signal_types, hma::curation::signal_type_index, hma::curation::content_types,
-        hma::curation::exchanges_list, hma::curation::exchange_apis, hma::curation::exchange_create, hma::curation::exchange_show, hma::curation::exchange_update, hma::curation::exchange_status, hma::curation::exchange_delete,
-        hma::curation::exchange_api, hma::curation::exchange_api_schema,
+        hma::exchanges::exchanges_list, hma::exchanges::exchange_apis, hma::exchanges::exchange_create, hma::exchanges::exchange_show, hma::exchanges::exchange_update, hma::exchanges::exchange_status, hma::exchanges::exchange_delete,
+        hma::exchanges::exchange_api, hma::exchanges::exchange_api_update, hma::exchanges::exchange_api_schema,
         hma::matching::raw_lookup, hma::matching::lookup_get, hma::matching::lookup_post, hma::matching::index_status, hma::matching::compare,
         hma::hashing::hash_get, hma::hashing::hash_post,
     )

@@ -694,3 +694,308 @@ fn scheduled_sync_is_seen_through_the_api_and_matches() {
         t.abort();
     }
 }
+
+/// The requests the stand-in has answered so far.
+fn answered(stand: &Stand) -> usize {
+    stand.requests.load(Ordering::SeqCst)
+}
+
+/// Waits until `f` holds (30 s at most).
+fn until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// An HMA client's sequence against exchanges created through the API: credentials per API,
+/// `POST /c/exchanges`, `GET` it, a sync on demand and the scheduled sync (started before the
+/// exchange exists) against the local stand-ins, `/status`, `PUT` (disable: the scheduler
+/// stops; enable: it starts again), `DELETE` (its bank goes, logged). Duplicate names (config
+/// file vs stored, stored vs stored, an existing bank), `local_file` and a URL off
+/// `exchange_api_hosts` are refused. No answer, log entry or trace line holds a credential.
+#[test]
+fn exchanges_created_through_the_hma_api() {
+    traces();
+    let (base, stand) = stand_in();
+    // A config-file exchange by an HMA-style name, on demand only.
+    let mut file_cfg = exchange("stopncii", &base, &good_creds("stopncii"));
+    file_cfg.name = "STOP_FILE".into();
+    let s = TestServer::start_with(|c| {
+        c.exchange = vec![file_cfg];
+        c.exchange_api_hosts = vec!["127.0.0.1".into()];
+        c.exchange_schedule_secs = 1;
+    });
+    let t = &s.tokens;
+    let mut answers: Vec<String> = Vec::new();
+    let app = s.app().clone();
+    let tasks = s.block_on(async move { exchanges::spawn_scheduled(app) });
+
+    // Credentials for ThreatExchange, as HMA's UI sets them; never answered.
+    let tx = "/c/exchanges/api/fb_threatexchange";
+    let r = s
+        .post(
+            tx,
+            &t.curator,
+            &json!({"credential_json": {"api_token": TE_TOKEN}}),
+        )
+        .expect(200);
+    answers.push(r.text());
+    assert_eq!(
+        r.json(),
+        json!({"supports_authentification": true, "has_set_authentification": true})
+    );
+
+    // Create: 201, HMA's body; the bank named after it exists (a logged bank creation).
+    let log0 = s.log_size();
+    let created = s
+        .post(
+            "/c/exchanges",
+            &t.curator,
+            &json!({"bank": "TE_GROUP", "api": "fb_threatexchange", "api_json": {
+                "privacy_group": 303636684709969u64, "url": format!("{base}/te"), "interval_secs": 0}}),
+        )
+        .expect(201);
+    assert_eq!(created.json(), json!({"message": "Created successfully"}));
+    assert_eq!(s.log_size(), log0 + 1, "the bank's creation is logged");
+    let bank = s.get("/c/bank/TE_GROUP", &t.curator).expect(200).json();
+    assert_eq!(bank["name"], "TE_GROUP");
+    let got = s.get("/c/exchange/TE_GROUP", &t.curator).expect(200);
+    answers.push(got.text());
+    assert_eq!(
+        got.json(),
+        json!({"name": "TE_GROUP", "api": "fb_threatexchange", "enabled": true,
+               "privacy_group": 303636684709969u64, "bank": "TE_GROUP", "defined_in": "api",
+               "interval_secs": 0})
+    );
+    assert_eq!(
+        s.get("/c/exchanges", &t.auditor).expect(200).json(),
+        json!(["STOP_FILE", "TE_GROUP"])
+    );
+
+    // Duplicates and refusals: nothing written.
+    let log1 = s.log_size();
+    for (body, status, message) in [
+        (
+            json!({"bank": "TE_GROUP", "api": "tat"}),
+            403,
+            "Exchange already exists",
+        ),
+        (
+            json!({"bank": "STOP_FILE", "api": "stop_ncii"}),
+            403,
+            "Exchange already exists",
+        ),
+        (
+            json!({"bank": "LOCAL", "api": "local_file", "api_json": {"filename": "/etc/passwd"}}),
+            400,
+            "config file",
+        ),
+        (
+            json!({"bank": "ELSEWHERE", "api": "tat", "api_json": {"url": "http://10.1.2.3/tcap"}}),
+            400,
+            "exchange_api_hosts",
+        ),
+    ] {
+        s.post("/c/exchanges", &t.curator, &body)
+            .expect_message(status, message);
+    }
+    s.post("/c/banks", &t.curator, &json!({"name": "TAKEN"}))
+        .expect(201);
+    let log1 = log1 + 1;
+    s.post(
+        "/c/exchanges",
+        &t.curator,
+        &json!({"bank": "TAKEN", "api": "tat"}),
+    )
+    .expect_message(403, "Bank already exists");
+    assert_eq!(s.log_size(), log1, "refusals write nothing");
+    // The config file's exchange stays read-only.
+    s.put(
+        "/c/exchange/STOP_FILE",
+        &t.curator,
+        &json!({"enabled": false}),
+    )
+    .expect_message(400, "config file");
+    s.delete("/c/exchange/STOP_FILE", &t.curator)
+        .expect_message(400, "config file");
+    s.put("/c/exchange/NOPE", &t.curator, &json!({"enabled": false}))
+        .expect_message(404, "Exchange 'NOPE' not found");
+    s.put(
+        "/c/exchange/TE_GROUP",
+        &t.curator,
+        &json!({"enabled": "no"}),
+    )
+    .expect(422);
+
+    // Sync it on demand (the stored credentials), through Candor's route.
+    let r = s
+        .post("/v1/exchanges/TE_GROUP/sync", &t.curator, &json!({}))
+        .expect(200);
+    answers.push(r.text());
+    let r = r.json();
+    assert_eq!(
+        (r["added"].as_i64(), r["retracted"].as_i64()),
+        (Some(3), Some(1)),
+        "{r}"
+    );
+    assert_eq!(live(&s, "TE_GROUP"), set(&[pdq(P1), pdq(P7)]));
+    let m = s.lookup_pdq(P7);
+    assert!(m.iter().any(|m| m["bank"] == "TE_GROUP"), "{m:?}");
+    let st = s.get("/c/exchange/TE_GROUP/status", &t.curator).expect(200);
+    answers.push(st.text());
+    let st = st.json();
+    assert_eq!(st["last_fetch_succeeded"], true);
+    assert_eq!(st["up_to_date"], true);
+    assert!(st["fetched_items"].as_i64().unwrap() >= 4, "{st}");
+    let listed = s.get("/v1/exchanges", &t.auditor).expect(200);
+    answers.push(listed.text());
+    let listed = listed.json();
+    let row = |name: &str| -> serde_json::Value {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row("STOP_FILE")["defined_in"], "config_file");
+    assert!(row("STOP_FILE")["created_at"].is_null());
+    assert_eq!(row("TE_GROUP")["defined_in"], "api");
+    assert!(row("TE_GROUP")["created_at"].is_string());
+    assert_eq!(row("TE_GROUP")["added"], 3);
+
+    // StopNCII: its credentials (with HMA's base_url_override) set after the scheduler
+    // started, then an exchange synced every second by it.
+    let r = s
+        .post(
+            "/c/exchanges/api/stop_ncii",
+            &t.curator,
+            &json!({"credential_json": {"fetch_function_key": STOPNCII_FK,
+                "subscription_key": STOPNCII_SUB, "base_url_override": format!("{base}/stopncii")}}),
+        )
+        .expect(200);
+    answers.push(r.text());
+    s.post(
+        "/c/exchanges",
+        &t.curator,
+        &json!({"bank": "SCHED", "api": "stop_ncii", "api_json": {"interval_secs": 1}}),
+    )
+    .expect(201);
+    until("the scheduler syncs SCHED", || {
+        s.get("/v1/exchanges", &t.curator)
+            .expect(200)
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "SCHED" && r["added"] == 3)
+    });
+    assert_eq!(live(&s, "SCHED"), set(&[pdq(P1), pdq(P7)]));
+    let before = answered(&stand);
+    until("the scheduler syncs SCHED again", || {
+        answered(&stand) > before
+    });
+
+    // Disabled: the scheduler stops syncing it, and so does a sync on demand.
+    let r = s
+        .put("/c/exchange/SCHED", &t.curator, &json!({"enabled": false}))
+        .expect(200)
+        .json();
+    assert_eq!(r["enabled"], false);
+    assert_eq!(
+        s.get("/c/exchange/SCHED", &t.curator).expect(200).json()["enabled"],
+        false
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let stopped = answered(&stand);
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    assert_eq!(
+        answered(&stand),
+        stopped,
+        "a disabled exchange is not synced"
+    );
+    s.post("/v1/exchanges/SCHED/sync", &t.curator, &json!({}))
+        .expect_error(409, "exchange_disabled");
+    // Enabled again: synced again.
+    s.put("/c/exchange/SCHED", &t.curator, &json!({"enabled": true}))
+        .expect(200);
+    until("the scheduler syncs SCHED once enabled", || {
+        answered(&stand) > stopped
+    });
+
+    // Deleted: its bank goes with it (a logged bank deletion), the scheduler stops.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let log2 = s.log_size();
+    assert_eq!(
+        s.delete("/c/exchange/SCHED", &t.curator).expect(200).json(),
+        json!({"message": "Exchange deleted"})
+    );
+    assert_eq!(s.log_size(), log2 + 1, "the bank's deletion is logged");
+    let last = s.log_entries().pop().unwrap();
+    assert!(
+        matches!(&last.body, candor_log::entry::EntryBody::Bank(b) if b.bank == "SCHED"),
+        "{last:?}"
+    );
+    s.get("/c/bank/SCHED", &t.curator).expect(404);
+    s.get("/c/exchange/SCHED", &t.curator)
+        .expect_message(404, "Exchange 'SCHED' not found");
+    assert!(s.lookup_pdq(P1).iter().all(|m| m["bank"] != "SCHED"));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let gone = answered(&stand);
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    assert_eq!(answered(&stand), gone, "a deleted exchange is not synced");
+    assert_eq!(
+        s.get("/c/exchanges", &t.curator).expect(200).json(),
+        json!(["STOP_FILE", "TE_GROUP"])
+    );
+
+    // No credential in any answer, log entry or trace line.
+    for a in &answers {
+        assert_no_secret("an answer", a);
+    }
+    for e in s.log_entries() {
+        assert_no_secret("a log entry", &String::from_utf8_lossy(&e.encode()));
+    }
+    let traced = traces().0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_no_secret("the traces", &String::from_utf8_lossy(&traced));
+    for t in tasks {
+        t.abort();
+    }
+}
+
+/// A config-file exchange without credentials in its table takes the API's; its own win.
+#[test]
+fn config_file_credentials_win_over_the_apis() {
+    traces();
+    let (base, _stand) = stand_in();
+    let mut own = exchange("tcap", &base, &good_creds("tcap"));
+    own.name = "tcap-own".into();
+    let mut none = exchange("tcap", &base, &[]);
+    none.name = "tcap-api".into();
+    let s = TestServer::start_with(|c| c.exchange = vec![own, none]);
+    s.create_bank("shared-list", CAT_TERROR, 31);
+    let (code, m) = sync(&s, "tcap-api").unwrap_err();
+    assert_eq!(code, "exchange_misconfigured");
+    assert!(m.contains("POST /c/exchanges/api/<api>"), "{m}");
+    // Wrong ones through the API: the config file's own still sync; the other is refused.
+    s.post(
+        "/c/exchanges/api/tat",
+        &s.tokens.curator,
+        &json!({"credential_json": {"username": TCAP_USER, "password": "wrong"}}),
+    )
+    .expect(200);
+    assert!(sync(&s, "tcap-own").is_ok());
+    let (code, m) = sync(&s, "tcap-api").unwrap_err();
+    assert_eq!(code, "exchange_credentials_refused", "{m}");
+    s.post(
+        "/c/exchanges/api/tat",
+        &s.tokens.curator,
+        &json!({"credential_json": {"username": TCAP_USER, "password": TCAP_PASS}}),
+    )
+    .expect(200);
+    let r = sync(&s, "tcap-api").unwrap();
+    assert!(r.up_to_date, "{r:?}");
+}

@@ -310,16 +310,146 @@ fn banks_as_hma_answers_them() {
         &json!({"api": "sample", "bank": "FOO_EXCHANGE", "api_json": {}}),
     )
     .expect_message(400, "No such exchange type 'sample'");
+    // HMA's `exchange_create` checks, in its order, with its messages.
+    for (body, message) in [
+        (json!({"api": "ncmec"}), "bank is required"),
+        (
+            json!({"api": "ncmec", "bank": "foo"}),
+            "Field `bank` must match /^[A-Z0-9_]+$/",
+        ),
+        (
+            json!({"api": "ncmec", "bank": "FOO", "api_json": []}),
+            "Field `api_json` must be object",
+        ),
+        (json!({"bank": "FOO"}), "Field `api_type` is required"),
+        (
+            json!({"api": "ncmec", "bank": "FOO_EXCHANGE", "api_json": {}}),
+            "Failed to parse `api_json` - missing value for field \"environment\"",
+        ),
+        (
+            json!({"api": "fb_threatexchange", "bank": "FOO", "api_json": {"privacy_group": "x"}}),
+            "Failed to parse `api_json` - wrong value type for field \"privacy_group\"",
+        ),
+        (
+            json!({"api": "ncmec", "bank": "1FOO", "api_json": {"environment": "NGO"}}),
+            "Collaboration names must be UPPER_WITH_UNDERSCORE",
+        ),
+        (
+            json!({"api": "local_file", "bank": "FOO", "api_json": {"filename": "/etc/passwd"}}),
+            "configure them in Candor's config file",
+        ),
+    ] {
+        s.post("/c/exchanges", &t.curator, &body)
+            .expect_message(400, message);
+    }
     s.post(
         "/c/exchanges",
-        &t.curator,
-        &json!({"api": "ncmec", "bank": "FOO_EXCHANGE", "api_json": {}}),
+        &t.platform,
+        &json!({"api": "tat", "bank": "FOO"}),
     )
-    .expect_message(400, "config file");
+    .expect(403);
+    assert_eq!(
+        s.get("/c/exchanges", &t.curator).expect(200).json(),
+        json!([]),
+        "nothing was created"
+    );
+    // The per-API credentials: HMA's test_exchange_api_set_auth, shape for shape.
+    assert_eq!(
+        s.get("/c/exchanges/api/local_file", &t.curator)
+            .expect(200)
+            .json(),
+        json!({"supports_authentification": false, "has_set_authentification": false})
+    );
+    let unset = json!({"supports_authentification": true, "has_set_authentification": false});
+    let set = json!({"supports_authentification": true, "has_set_authentification": true});
+    let tx = "/c/exchanges/api/fb_threatexchange";
+    assert_eq!(s.get(tx, &t.curator).expect(200).json(), unset);
+    let r = s
+        .post(
+            tx,
+            &t.curator,
+            &json!({"credential_json": {"api_token": "12345789|000000000000"}}),
+        )
+        .expect(200);
+    assert_eq!(r.json(), set);
+    assert!(!r.text().contains("000000000000"));
+    assert_eq!(s.get(tx, &t.curator).expect(200).json(), set);
+    assert_eq!(
+        s.post(tx, &t.curator, &json!({"credential_json": {}}))
+            .expect(200)
+            .json(),
+        unset
+    );
+    s.post(tx, &t.curator, &json!(["x"]))
+        .expect_message(400, "this endpoint expects a json object payload");
+    s.post(tx, &t.curator, &json!({"credential_json": {"token": "x"}}))
+        .expect_message(
+            400,
+            "\"token\" is not a credential of fb_threatexchange (those are: api_token)",
+        );
+    s.post(
+        "/c/exchanges/api/ncmec",
+        &t.curator,
+        &json!({"credential_json": {"user": "u"}}),
+    )
+    .expect_message(400, "credential \"password\" of ncmec is missing");
+    s.post(
+        "/c/exchanges/api/local_file",
+        &t.curator,
+        &json!({"credential_json": {"x": "y"}}),
+    )
+    .expect_message(400, "local_file does not support credentials");
+    s.post(tx, &t.reviewer, &json!({"credential_json": {}}))
+        .expect(403);
     s.get("/c/exchanges/api/sample", &t.curator)
         .expect_message(400, "no such Exchange API 'sample'");
+    s.post("/c/exchanges/api/sample", &t.curator, &json!({}))
+        .expect_message(400, "no such Exchange API 'sample'");
+    // HMA's test_exchange_api_schema.
     s.get("/c/exchanges/api/sample/schema", &t.curator)
         .expect_message(404, "Exchange API 'sample' not found");
+    let schema = s
+        .get("/c/exchanges/api/fb_threatexchange/schema", &t.curator)
+        .expect(200)
+        .json();
+    let field = |list: &Value, name: &str| -> Value {
+        list["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let pg = field(&schema["config_schema"], "privacy_group");
+    assert_eq!(
+        (pg["type"].clone(), pg["required"].clone()),
+        (json!("number"), json!(true))
+    );
+    assert_eq!(
+        field(&schema["credentials_schema"], "api_token")["type"],
+        "string"
+    );
+    let ncmec = s
+        .get("/c/exchanges/api/ncmec/schema", &t.curator)
+        .expect(200)
+        .json();
+    let env = field(&ncmec["config_schema"], "environment");
+    assert_eq!(env["type"], "enum");
+    assert!(env["choices"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("https://report.cybertip.org/hashsharing")));
+    assert_eq!(
+        field(&ncmec["config_schema"], "only_esp_ids")["type"],
+        "set_of_number"
+    );
+    let local = s
+        .get("/c/exchanges/api/local_file/schema", &t.curator)
+        .expect(200)
+        .json();
+    assert_eq!(local["credentials_schema"], Value::Null);
+    assert_eq!(field(&local["config_schema"], "filename")["required"], true);
 }
 
 #[test]

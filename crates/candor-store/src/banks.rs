@@ -128,8 +128,7 @@ pub struct ImportedRows {
 
 const BANK_COLUMNS: &str = "b.id, b.name, b.description, b.category, b.provenance, b.enabled, \
      b.pdq_threshold, b.created_at, b.updated_at, \
-     (SELECT COUNT(*) FROM bank_content c WHERE c.bank_id = b.id AND c.retracted_at IS NULL), \
-     b.matching_enabled_ratio, b.negative";
+     b.content_count, b.matching_enabled_ratio, b.negative";
 
 fn bank_from_row(row: &AnyRow) -> BankRow {
     BankRow {
@@ -148,13 +147,16 @@ fn bank_from_row(row: &AnyRow) -> BankRow {
     }
 }
 
-/// The bank called `name`.
-pub async fn find_bank(pool: &AnyPool, name: &str) -> Result<Option<BankRow>> {
+/// The bank called `name` (through the read pool, or a job's connection).
+pub async fn find_bank<'e, E>(conn: E, name: &str) -> Result<Option<BankRow>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let row = sqlx::query(&crate::numbered(&format!(
         "SELECT {BANK_COLUMNS} FROM banks b WHERE b.name = ?"
     )))
     .bind(name)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?;
     Ok(row.as_ref().map(bank_from_row))
 }
@@ -345,7 +347,7 @@ pub async fn signals_of<'e>(
 
 /// Add one content (enabled); returns its row id. Its signals follow with [`add_signal`].
 pub async fn add_content(conn: &mut AnyConnection, c: &NewContent<'_>) -> Result<i64> {
-    Ok(sqlx::query_scalar(&crate::numbered(
+    let id: i64 = sqlx::query_scalar(&crate::numbered(
         "INSERT INTO bank_content (id, public_id, bank_id, provenance, note, enabled, created_at, \
          created_by) VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM bank_content), \
          ?, ?, ?, ?, 1, ?, ?) RETURNING id",
@@ -357,7 +359,22 @@ pub async fn add_content(conn: &mut AnyConnection, c: &NewContent<'_>) -> Result
     .bind(c.now)
     .bind(c.created_by)
     .fetch_one(&mut *conn)
-    .await?)
+    .await?;
+    count_contents(conn, c.bank_id, 1).await?;
+    Ok(id)
+}
+
+/// Keep bank `bank_id`'s count of unretracted contents (`banks.content_count`) in step with a
+/// write that added (`delta > 0`) or retracted some, in the same transaction.
+async fn count_contents(conn: &mut AnyConnection, bank_id: i64, delta: i64) -> Result<()> {
+    sqlx::query(&crate::numbered(
+        "UPDATE banks SET content_count = content_count + ? WHERE id = ?",
+    ))
+    .bind(delta)
+    .bind(bank_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Add one salted signal to content row `content_id`; returns the signal's row id.
@@ -411,6 +428,7 @@ pub async fn add_imported(
     ))
     .fetch_one(&mut *conn)
     .await?;
+    count_contents(conn, bank_id, items.len() as i64).await?;
     if backend == crate::Backend::Postgres {
         add_imported_pg(
             conn,
@@ -428,11 +446,52 @@ pub async fn add_imported(
             first_signal,
         });
     }
+    // SQLite opens a statement journal for a multi-row statement that may abort halfway (a
+    // UNIQUE or an immediate foreign-key check), copying every page the statement changes
+    // first: at 10M hashes, whose values land on random index pages, that was 16 % of an
+    // import. `OR FAIL` and deferred foreign keys (checked at commit; the rows here always
+    // satisfy them) need none; a failure still fails the job, which is rolled back whole.
+    sqlx::query("PRAGMA defer_foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    let written = add_imported_sqlite(
+        conn,
+        bank_id,
+        provenance,
+        created_by,
+        now,
+        items,
+        first_content,
+        first_signal,
+    )
+    .await;
+    sqlx::query("PRAGMA defer_foreign_keys = OFF")
+        .execute(&mut *conn)
+        .await?;
+    written?;
+    Ok(ImportedRows {
+        first_content,
+        first_signal,
+    })
+}
+
+/// [`add_imported`]'s SQLite path: multi-row `INSERT OR FAIL`s of consecutive ids.
+#[allow(clippy::too_many_arguments)]
+async fn add_imported_sqlite(
+    conn: &mut AnyConnection,
+    bank_id: i64,
+    provenance: &str,
+    created_by: &str,
+    now: &str,
+    items: &[ImportedSignal<'_>],
+    first_content: i64,
+    first_signal: i64,
+) -> Result<()> {
     for (c, chunk) in items.chunks(IMPORT_ROWS_PER_STATEMENT).enumerate() {
         let base = (c * IMPORT_ROWS_PER_STATEMENT) as i64;
         let mut sql = String::with_capacity(120 + chunk.len() * 24);
         sql.push_str(
-            "INSERT INTO bank_content (id, public_id, bank_id, provenance, note, enabled, \
+            "INSERT OR FAIL INTO bank_content (id, public_id, bank_id, provenance, note, enabled, \
              created_at, created_by) VALUES ",
         );
         for i in 0..chunk.len() {
@@ -455,7 +514,7 @@ pub async fn add_imported(
         q.execute(&mut *conn).await?;
         let mut sql = String::with_capacity(100 + chunk.len() * 20);
         sql.push_str(
-            "INSERT INTO content_signals (id, content_id, signal, value, quality, salt) VALUES ",
+            "INSERT OR FAIL INTO content_signals (id, content_id, signal, value, quality, salt) VALUES ",
         );
         for i in 0..chunk.len() {
             sql.push_str(if i == 0 { "" } else { ", " });
@@ -475,10 +534,7 @@ pub async fn add_imported(
         }
         q.execute(&mut *conn).await?;
     }
-    Ok(ImportedRows {
-        first_content,
-        first_signal,
-    })
+    Ok(())
 }
 
 /// [`add_imported`]'s PostgreSQL path: consecutive ids from `first_content`/`first_signal`,
@@ -560,14 +616,26 @@ pub async fn retract(
     now: &str,
     reason: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(&crate::numbered(
-        "UPDATE bank_content SET retracted_at = ?, retraction_reason = ?, enabled = 0 WHERE id = ?",
+    // Final: a content retracted already keeps its first time and reason (and is not
+    // counted off its bank twice).
+    let done = sqlx::query(&crate::numbered(
+        "UPDATE bank_content SET retracted_at = ?, retraction_reason = ?, enabled = 0 \
+         WHERE id = ? AND retracted_at IS NULL",
     ))
     .bind(now)
     .bind(reason)
     .bind(content_id)
     .execute(&mut *conn)
     .await?;
+    if done.rows_affected() == 1 {
+        let bank_id: i64 = sqlx::query_scalar(&crate::numbered(
+            "SELECT bank_id FROM bank_content WHERE id = ?",
+        ))
+        .bind(content_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        count_contents(conn, bank_id, -1).await?;
+    }
     Ok(())
 }
 

@@ -1,8 +1,10 @@
-//! The exchanges room: each configured exchange's stored state (checkpoint, last fetch,
-//! counts) and the source ids of bank contents (`source_items`), plus the look-ups a source's
-//! deletions and re-sent records need (a bank's live contents carrying a signal value).
-//! Writes take a job's connection, so a page's bank changes and the checkpoint that follows
-//! them commit together.
+//! The exchanges room: each exchange's stored state (checkpoint, last fetch, counts), the
+//! exchanges created through the API (`exchange_configs`: name, kind, bank, options, interval,
+//! HMA's `enabled`) and the per-kind credentials set through it (`exchange_credentials`, read
+//! only by the sync flow), the source ids of bank contents (`source_items`), plus the look-ups
+//! a source's deletions and re-sent records need (a bank's live contents carrying a signal
+//! value). Writes take a job's connection, so a page's bank changes and the checkpoint that
+//! follows them commit together.
 
 use candor_log::entry::SignalKind;
 use sqlx::{AnyConnection, Row};
@@ -202,9 +204,10 @@ pub async fn contents_with_signal(
 ) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(&crate::numbered(
         "SELECT c.public_id FROM content_signals s JOIN bank_content c ON c.id = s.content_id \
-         WHERE s.value = ? AND s.signal = ? AND c.bank_id = ? AND c.retracted_at IS NULL \
-         ORDER BY c.id",
+         WHERE substr(s.value, 1, 8) = substr(?, 1, 8) AND s.value = ? AND s.signal = ? \
+         AND c.bank_id = ? AND c.retracted_at IS NULL ORDER BY c.id",
     ))
+    .bind(value)
     .bind(value)
     .bind(kind.as_str())
     .bind(bank_id)
@@ -234,4 +237,163 @@ pub async fn source_signals(
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect())
+}
+
+/// An exchange created through the API (not in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredExchange {
+    pub name: String,
+    pub kind: String,
+    pub bank: String,
+    /// The kind-specific options, a JSON object (`url`, `privacy_group`, `page_size`).
+    pub options: String,
+    pub interval_secs: i64,
+    /// HMA's fetching flag: a disabled exchange is not synced.
+    pub enabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const CONFIG_COLUMNS: &str =
+    "name, kind, bank, options, interval_secs, enabled, created_at, updated_at";
+
+fn config_row(r: &sqlx::any::AnyRow) -> StoredExchange {
+    StoredExchange {
+        name: r.get(0),
+        kind: r.get(1),
+        bank: r.get(2),
+        options: r.get(3),
+        interval_secs: r.get(4),
+        enabled: r.get::<i64, _>(5) != 0,
+        created_at: r.get(6),
+        updated_at: r.get(7),
+    }
+}
+
+/// Store exchange `e`; false (nothing written) when one by its name is stored already.
+pub async fn create_config(conn: &mut AnyConnection, e: &StoredExchange) -> Result<bool> {
+    let done = sqlx::query(&crate::numbered(&format!(
+        "INSERT INTO exchange_configs ({CONFIG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT DO NOTHING"
+    )))
+    .bind(e.name.as_str())
+    .bind(e.kind.as_str())
+    .bind(e.bank.as_str())
+    .bind(e.options.as_str())
+    .bind(e.interval_secs)
+    .bind(i64::from(e.enabled))
+    .bind(e.created_at.as_str())
+    .bind(e.updated_at.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The stored exchange `name`.
+pub async fn get_config<'e, E>(conn: E, name: &str) -> Result<Option<StoredExchange>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = crate::numbered(&format!(
+        "SELECT {CONFIG_COLUMNS} FROM exchange_configs WHERE name = ?"
+    ));
+    Ok(sqlx::query(&sql)
+        .bind(name)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(config_row))
+}
+
+/// Every stored exchange, by name.
+pub async fn list_configs<'e, E>(conn: E) -> Result<Vec<StoredExchange>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!("SELECT {CONFIG_COLUMNS} FROM exchange_configs ORDER BY name");
+    Ok(sqlx::query(&sql)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(config_row)
+        .collect())
+}
+
+/// Turn fetching of stored exchange `name` on or off; false when there is none.
+pub async fn set_config_enabled(
+    conn: &mut AnyConnection,
+    name: &str,
+    enabled: bool,
+    now: &str,
+) -> Result<bool> {
+    let done = sqlx::query(&crate::numbered(
+        "UPDATE exchange_configs SET enabled = ?, updated_at = ? WHERE name = ?",
+    ))
+    .bind(i64::from(enabled))
+    .bind(now)
+    .bind(name)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Remove stored exchange `name` and its sync state; false when there is none.
+pub async fn delete_config(conn: &mut AnyConnection, name: &str) -> Result<bool> {
+    let done = sqlx::query(&crate::numbered(
+        "DELETE FROM exchange_configs WHERE name = ?",
+    ))
+    .bind(name)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(&crate::numbered("DELETE FROM exchanges WHERE name = ?"))
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Set the credentials of exchange kind `kind` (a JSON object by credential name), or remove
+/// them (`None`).
+pub async fn set_credentials(
+    conn: &mut AnyConnection,
+    kind: &str,
+    credentials: Option<&str>,
+    now: &str,
+) -> Result<()> {
+    match credentials {
+        None => {
+            sqlx::query(&crate::numbered(
+                "DELETE FROM exchange_credentials WHERE kind = ?",
+            ))
+            .bind(kind)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Some(c) => {
+            sqlx::query(&crate::numbered(
+                "INSERT INTO exchange_credentials (kind, credentials, updated_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (kind) DO UPDATE SET credentials = excluded.credentials, \
+                 updated_at = excluded.updated_at",
+            ))
+            .bind(kind)
+            .bind(c)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The stored credentials of exchange kind `kind` (a JSON object), if any.
+pub async fn credentials<'e, E>(conn: E, kind: &str) -> Result<Option<String>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_scalar(&crate::numbered(
+        "SELECT credentials FROM exchange_credentials WHERE kind = ?",
+    ))
+    .bind(kind)
+    .fetch_optional(conn)
+    .await?)
 }

@@ -54,6 +54,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0007_decisions_by_content.sql"),
     ),
     (8, include_str!("../migrations/0008_review_priority.sql")),
+    (9, include_str!("../migrations/0009_exchange_configs.sql")),
+    (10, include_str!("../migrations/0010_list_scale.sql")),
 ];
 
 /// The same schema on PostgreSQL: version 3 in one script (PostgreSQL support began there);
@@ -70,6 +72,8 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0007_decisions_by_content.sql"),
     ),
     (8, include_str!("../migrations/0008_review_priority.sql")),
+    (9, include_str!("../migrations/0009_exchange_configs.sql")),
+    (10, include_str!("../migrations/0010_list_scale.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

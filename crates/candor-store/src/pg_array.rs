@@ -27,19 +27,24 @@ pub(crate) fn text<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
 /// `{"\\x0a0b",…}`: each element in bytea's hex input form (`\x…`), its backslash escaped
 /// for the array.
 pub(crate) fn bytea<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> String {
-    let mut out = String::from("{");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Bytes, not `write!` per byte (a formatter call per byte was ~12 % of a PostgreSQL
+    // import's own CPU).
+    let mut out = Vec::from(&b"{"[..]);
     for (i, b) in items.into_iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str("\"\\\\x");
-        for byte in b {
-            let _ = write!(out, "{byte:02x}");
+        out.extend_from_slice(b"\"\\\\x");
+        out.reserve(2 * b.len() + 1);
+        for &byte in b {
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 15)]);
         }
-        out.push('"');
+        out.push(b'"');
     }
-    out.push('}');
-    out
+    out.push(b'}');
+    String::from_utf8(out).expect("ASCII")
 }
 
 /// `{1,2,…}`.

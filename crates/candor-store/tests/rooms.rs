@@ -718,6 +718,31 @@ async fn banks_content_import_and_matching_on(db: Db) {
         .unwrap();
     assert_eq!(row.retraction_reason.as_deref(), Some("listed in error"));
     assert_eq!(s.live_signal_count().await.unwrap(), 3);
+    // The bank's count is kept by the writes (not counted on read): a retraction takes one off,
+    // a retraction of a retracted content changes nothing (its first reason stays), a disabled
+    // content still counts.
+    write!(s, |c| banks::retract(c, row.id, "t6", Some("again")).await).unwrap();
+    let again = banks::find_content(s.reader(), "one", "i-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.retraction_reason.as_deref(), Some("listed in error"));
+    let counted: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM bank_content WHERE bank_id = $1 AND retracted_at IS NULL",
+    )
+    .bind(b1)
+    .fetch_one(s.reader())
+    .await
+    .unwrap();
+    assert_eq!(counted, 3);
+    assert_eq!(
+        banks::find_bank(s.reader(), "one")
+            .await
+            .unwrap()
+            .unwrap()
+            .content_count,
+        counted
+    );
     let mut live = Vec::new();
     s.for_each_live_signal(|row, bank, content_row, public, signal, _| {
         live.push((
@@ -999,6 +1024,20 @@ async fn exchanges_state_and_sources_on(db: Db) {
     assert_eq!(by_id, ["e-1", "e-2"]);
     assert_eq!(by_value, ["e-1"]);
     assert!(other_kind.is_empty());
+    // An entry's contents with their signals (what a re-sent entry replaces).
+    let signals = write!(s, |c| exchanges::source_signals(c, bank, "id:image1").await).unwrap();
+    assert_eq!(
+        signals,
+        [
+            ("e-1".to_string(), "sha1".to_string(), vec![1u8; 20]),
+            ("e-2".to_string(), "md5".to_string(), vec![1u8; 16]),
+        ]
+    );
+    assert!(
+        write!(s, |c| exchanges::source_signals(c, bank, "id:other").await)
+            .unwrap()
+            .is_empty()
+    );
     write!(s, |c| banks::retract(
         c,
         rows.first_content,
@@ -1011,4 +1050,120 @@ async fn exchanges_state_and_sources_on(db: Db) {
         .await)
     .unwrap();
     assert_eq!(after, ["e-2"]);
+    let signals = write!(s, |c| exchanges::source_signals(c, bank, "id:image1").await).unwrap();
+    assert_eq!(signals.len(), 1);
+    assert_eq!(signals[0].0, "e-2");
+}
+
+on_both!(
+    exchange_configs_and_credentials,
+    exchange_configs_and_credentials_on
+);
+async fn exchange_configs_and_credentials_on(db: Db) {
+    use candor_store::exchanges::{self, PageCounts, StoredExchange};
+    let s = store(&db).await;
+    let cfg = |name: &str, kind: &str| StoredExchange {
+        name: name.to_string(),
+        kind: kind.to_string(),
+        bank: name.to_string(),
+        options: r#"{"privacy_group":"303636684709969"}"#.to_string(),
+        interval_secs: 3600,
+        enabled: true,
+        created_at: "t0".to_string(),
+        updated_at: "t0".to_string(),
+    };
+    let (a, b) = (cfg("TE_GROUP", "threatexchange"), cfg("A_STOP", "stopncii"));
+    let (a2, b2) = (a.clone(), b.clone());
+    assert!(write!(s, |c| exchanges::create_config(c, &a2).await).unwrap());
+    assert!(write!(s, |c| exchanges::create_config(c, &b2).await).unwrap());
+    // A second one by that name writes nothing.
+    let mut dup = cfg("TE_GROUP", "ncmec");
+    dup.options = "{}".into();
+    assert!(!write!(s, |c| exchanges::create_config(c, &dup).await).unwrap());
+    assert_eq!(
+        exchanges::get_config(s.reader(), "TE_GROUP").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        exchanges::get_config(s.reader(), "NOPE").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        exchanges::list_configs(s.reader()).await.unwrap(),
+        vec![b.clone(), a.clone()],
+        "by name"
+    );
+    // Disable: the flag and the time change, nothing else.
+    assert!(write!(s, |c| exchanges::set_config_enabled(
+        c, "TE_GROUP", false, "t1"
+    )
+    .await)
+    .unwrap());
+    assert!(
+        !write!(s, |c| exchanges::set_config_enabled(c, "NOPE", false, "t1")
+            .await)
+        .unwrap()
+    );
+    let got = exchanges::get_config(s.reader(), "TE_GROUP")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            got.enabled,
+            got.updated_at.as_str(),
+            got.created_at.as_str()
+        ),
+        (false, "t1", "t0")
+    );
+    // Delete: the configuration and its sync state go.
+    write!(s, |c| {
+        exchanges::ensure(c, "TE_GROUP", "threatexchange", 7).await?;
+        exchanges::record_page(c, "TE_GROUP", "cp", PageCounts::default(), "t2").await
+    })
+    .unwrap();
+    assert!(write!(s, |c| exchanges::delete_config(c, "TE_GROUP").await).unwrap());
+    assert!(!write!(s, |c| exchanges::delete_config(c, "TE_GROUP").await).unwrap());
+    assert_eq!(
+        exchanges::get_config(s.reader(), "TE_GROUP").await.unwrap(),
+        None
+    );
+    assert_eq!(exchanges::get(s.reader(), "TE_GROUP").await.unwrap(), None);
+    assert_eq!(exchanges::list_configs(s.reader()).await.unwrap(), vec![b]);
+
+    // Credentials per kind: set, replaced, removed.
+    assert_eq!(
+        exchanges::credentials(s.reader(), "tcap").await.unwrap(),
+        None
+    );
+    for (kind, creds, at) in [
+        ("tcap", r#"{"username":"u","password":"p1"}"#, "t3"),
+        ("tcap", r#"{"username":"u","password":"p2"}"#, "t4"),
+        ("ncmec", "{}", "t4"),
+    ] {
+        write!(s, |c| exchanges::set_credentials(c, kind, Some(creds), at)
+            .await)
+        .unwrap();
+    }
+    assert_eq!(
+        exchanges::credentials(s.reader(), "tcap")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(r#"{"username":"u","password":"p2"}"#)
+    );
+    write!(s, |c| exchanges::set_credentials(c, "tcap", None, "t5")
+        .await)
+    .unwrap();
+    assert_eq!(
+        exchanges::credentials(s.reader(), "tcap").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        exchanges::credentials(s.reader(), "ncmec")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("{}")
+    );
 }

@@ -80,3 +80,53 @@ async fn both_backends_have_the_same_schema() {
     );
     assert_eq!(i1, i2, "indexes");
 }
+
+/// A signal looked up by its value (deletions and duplicates of an exchange, at list scale)
+/// uses the value-prefix index on both backends, never a scan of every signal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_by_value_use_the_prefix_index() {
+    let sql = "SELECT c.public_id FROM content_signals s JOIN bank_content c ON c.id = s.content_id \
+               WHERE substr(s.value, 1, 8) = substr($1, 1, 8) AND s.value = $1 AND s.signal = 'pdq' \
+               AND c.bank_id = 1 AND c.retracted_at IS NULL ORDER BY c.id";
+    let value = vec![7u8; 32];
+    let lite = Db::new(Kind::Sqlite).unwrap();
+    let s = open(&lite).await;
+    let plan: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", sql.replace("$1", "?1")))
+            .bind(value.clone())
+            .fetch_all(s.reader())
+            .await
+            .unwrap();
+    let text: Vec<&str> = plan.iter().map(|p| p.3.as_str()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("USING INDEX content_signals_value_prefix")),
+        "SQLite plan: {text:?}"
+    );
+    let Some(pg) = Db::new(Kind::Postgres) else {
+        return;
+    };
+    let s = open(&pg).await;
+    // Without statistics PostgreSQL may prefer a scan of an empty table: plan as it would
+    // over a large one.
+    let mut conn = s.reader().acquire().await.unwrap();
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let plan: Vec<(String,)> = sqlx::query_as(&format!("EXPLAIN {sql}"))
+        .bind(value.clone())
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    let text: Vec<&str> = plan.iter().map(|p| p.0.as_str()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("content_signals_value_prefix")),
+        "PostgreSQL plan: {text:?}"
+    );
+    sqlx::query("RESET enable_seqscan")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}

@@ -1,5 +1,5 @@
 //! `candor exchange sync NAME` and `candor exchange status`: the exchanges of the config file
-//! (`[[exchange]]`), over the store like the other store subcommands (`--config`, `--data`,
+//! (`[[exchange]]`) and those created through the API (stored), over the store like the other store subcommands (`--config`, `--data`,
 //! `--database-url`). The sync is `candor_server::flows::exchanges::sync`, the same flow
 //! `candor serve` schedules and `POST /v1/exchanges/{name}/sync` runs.
 use std::process::ExitCode;
@@ -20,7 +20,8 @@ pub enum ExchangeCommand {
         quiet: bool,
         name: String,
     },
-    /// Every configured exchange's state: checkpoint, last fetch and success, last error, counts
+    /// Every exchange's state (the config file's, then those created through the API; where
+    /// each is defined, whether it is enabled): checkpoint, last fetch and success, last error, counts
     /// (JSON Lines).
     Status {
         #[command(flatten)]
@@ -76,7 +77,10 @@ pub fn run(cmd: ExchangeCommand) -> anyhow::Result<ExitCode> {
             rt.block_on(app.store.clone().close());
             let list = result.map_err(|e| anyhow::anyhow!("{}", e.message))?;
             if list.is_empty() {
-                eprintln!("no exchanges are configured ([[exchange]] in the config file)");
+                eprintln!(
+                    "no exchanges: none is configured ([[exchange]] in the config file) or was \
+                     created through the API"
+                );
             }
             for s in list {
                 println!("{}", serde_json::to_string(&s)?);

@@ -1,6 +1,7 @@
 //! `candor exchange sync` / `candor exchange status` end to end: the real binary with a config
 //! file holding a local-file exchange (the sample StopNCII page of testdata/formats) and one whose
-//! credentials are missing; a service started on the same data directory checks what matches.
+//! credentials are missing, plus one created through HMA's API (the CLI sees it); a service
+//! started on the same data directory checks what matches.
 //! (The HTTP clients are tested against local stand-ins in candor-server's tests/exchanges.rs.)
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -67,6 +68,20 @@ fn exchange_sync_and_status() {
     )
     .unwrap();
     assert_eq!(st, 201, "{body}");
+    // An exchange created through HMA's API (disabled): the CLI sees it too.
+    let (st, body) = call(
+        &agent(),
+        "POST",
+        &format!("{}/c/exchanges", s.base),
+        &curator,
+        "application/json",
+        Some(
+            &serde_json::json!({"bank": "STOPPED", "api": "stop_ncii", "api_json": {"enabled": false}})
+                .to_string(),
+        ),
+    )
+    .unwrap();
+    assert_eq!(st, 201, "{body}");
     s.kill();
 
     let (ok, out, err) = candor(&d, &cfg, &["exchange", "sync", "shared", "--quiet"]);
@@ -94,7 +109,19 @@ fn exchange_sync_and_status() {
     let (ok, out, err) = candor(&d, &cfg, &["exchange", "status"]);
     assert!(ok, "{err}");
     let lines: Vec<_> = out.lines().map(json).collect();
-    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(
+        (
+            lines[2]["name"].as_str(),
+            lines[2]["defined_in"].as_str(),
+            lines[2]["enabled"].as_bool()
+        ),
+        (Some("STOPPED"), Some("api"), Some(false)),
+        "{out}"
+    );
+    assert_eq!(lines[0]["defined_in"], "config_file");
+    let (ok, _, err) = candor(&d, &cfg, &["exchange", "sync", "STOPPED", "--quiet"]);
+    assert!(!ok && err.contains("is disabled"), "{err}");
     assert_eq!(lines[0]["name"], "shared");
     assert_eq!(lines[0]["added"], 2);
     assert!(lines[0]["checkpoint"]

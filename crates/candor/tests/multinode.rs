@@ -5,7 +5,8 @@
 //!
 //! - `two_nodes_share_one_database`: a bank change acknowledged by node A matches on node B,
 //!   a retraction on B stops matching on A, a scan on B makes decisions A serves, both nodes
-//!   end at the same signed checkpoint and numbers, and both logs verify.
+//!   end at the same signed checkpoint and numbers, and both logs verify; an exchange created
+//!   through HMA's API on A is seen (and refused a sync, being disabled) on B.
 //! - `writer_failover_kill_9`: both nodes scan and import (both write the log, one
 //!   transaction at a time under PostgreSQL's advisory lock); A is SIGKILLed under load; B
 //!   keeps acknowledging writes; every acknowledged decision of either node is there with its
@@ -294,6 +295,27 @@ fn two_nodes_share_one_database() {
     {
         measure_sync(&a, &b, &c, n);
     }
+
+    // An exchange created through HMA's API on A (disabled: nothing is fetched) is one every
+    // node sees: its configuration and its bank are in the shared database.
+    let (st, text) = post(
+        &a,
+        &c.curator,
+        "/c/exchanges",
+        r#"{"bank": "SHARED_X", "api": "tat", "api_json": {"enabled": false}}"#,
+    );
+    assert_eq!(st, 201, "{text}");
+    let (st, text) = get(&b, &c.auditor, "/c/exchange/SHARED_X");
+    assert_eq!(st, 200, "{text}");
+    assert_eq!(json(&text)["enabled"], false, "{text}");
+    let (st, text) = get(&b, &c.auditor, "/v1/exchanges");
+    assert_eq!(st, 200, "{text}");
+    assert_eq!(json(&text)[0]["defined_in"], "api", "{text}");
+    let (st, text) = post(&b, &c.curator, "/v1/exchanges/SHARED_X/sync", "{}");
+    assert_eq!(st, 409, "disabled on every node: {text}");
+    until("A's exchange bank on B", Duration::from_secs(10), || {
+        get(&b, &c.auditor, "/c/bank/SHARED_X").0 == 200
+    });
 
     converge(&a, &b);
     verify(&a, &key, None);

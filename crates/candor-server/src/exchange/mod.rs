@@ -108,6 +108,26 @@ pub fn required_credentials(kind: &str) -> &'static [&'static str] {
 }
 
 impl ExchangeConfig {
+    /// An exchange of `kind` keeping `bank`, every other setting at its default (what an
+    /// exchange created through the API starts from).
+    pub fn new(name: &str, kind: &str, bank: &str) -> ExchangeConfig {
+        ExchangeConfig {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            bank: bank.to_string(),
+            url: None,
+            path: None,
+            format: None,
+            privacy_group: None,
+            credentials: BTreeMap::new(),
+            credentials_env: BTreeMap::new(),
+            interval_secs: default_interval(),
+            timeout_secs: default_timeout(),
+            max_response_bytes: default_max_bytes(),
+            page_size: 0,
+        }
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         let n = &self.name;
         anyhow::ensure!(
@@ -178,8 +198,9 @@ impl ExchangeConfig {
         match self.credentials.get(key) {
             Some(s) if !s.0.is_empty() => Ok(s.clone()),
             _ => Err(SourceError::config(format!(
-                "credential {key:?} is missing: set it in [exchange.credentials] or name an \
-                 environment variable in [exchange.credentials_env]"
+                "credential {key:?} is missing: set it in [exchange.credentials], name an \
+                 environment variable in [exchange.credentials_env], or set the API's \
+                 credentials (HMA's POST /c/exchanges/api/<api>)"
             ))),
         }
     }

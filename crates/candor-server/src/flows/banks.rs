@@ -37,47 +37,53 @@ pub async fn create_bank(app: &Arc<App>, b: NewBank) -> ApiResult<i64> {
     let a = app.clone();
     Ok(app
         .store
-        .write(move |ctx| {
-            Box::pin(async move {
-                let id = store::create_bank(
-                    &mut ctx.conn,
-                    &store::NewBank {
-                        name: &b.name,
-                        description: &b.description,
-                        category: &b.category,
-                        provenance: &b.provenance,
-                        enabled: b.enabled,
-                        pdq_threshold: b.pdq_threshold,
-                        now: &now,
-                    },
-                )
-                .await?;
-                if b.matching_enabled_ratio != 1.0 {
-                    store::set_matching_ratio(&mut ctx.conn, id, b.matching_enabled_ratio).await?;
-                }
-                if b.negative {
-                    store::set_negative(&mut ctx.conn, id, true).await?;
-                }
-                record_bank(
-                    ctx,
-                    &a,
-                    &now,
-                    id,
-                    ChangeOp::Create,
-                    BankInfo {
-                        name: b.name,
-                        category: b.category,
-                        enabled: b.enabled,
-                        pdq_threshold: b.pdq_threshold,
-                        negative: b.negative,
-                        matching_enabled_ratio: b.matching_enabled_ratio,
-                    },
-                    false,
-                )?;
-                Ok(id)
-            })
-        })
+        .write(move |ctx| Box::pin(async move { create_bank_in(ctx, &a, &now, b).await }))
         .await?)
+}
+
+/// [`create_bank`] inside a running job (so another room's rows commit with it).
+pub async fn create_bank_in(
+    ctx: &mut candor_store::WriteCtx,
+    a: &Arc<App>,
+    now: &str,
+    b: NewBank,
+) -> Result<i64, candor_store::StoreError> {
+    let id = store::create_bank(
+        &mut ctx.conn,
+        &store::NewBank {
+            name: &b.name,
+            description: &b.description,
+            category: &b.category,
+            provenance: &b.provenance,
+            enabled: b.enabled,
+            pdq_threshold: b.pdq_threshold,
+            now,
+        },
+    )
+    .await?;
+    if b.matching_enabled_ratio != 1.0 {
+        store::set_matching_ratio(&mut ctx.conn, id, b.matching_enabled_ratio).await?;
+    }
+    if b.negative {
+        store::set_negative(&mut ctx.conn, id, true).await?;
+    }
+    record_bank(
+        ctx,
+        a,
+        now,
+        id,
+        ChangeOp::Create,
+        BankInfo {
+            name: b.name,
+            category: b.category,
+            enabled: b.enabled,
+            pdq_threshold: b.pdq_threshold,
+            negative: b.negative,
+            matching_enabled_ratio: b.matching_enabled_ratio,
+        },
+        false,
+    )?;
+    Ok(id)
 }
 
 /// A bank's settings after an update.
@@ -140,31 +146,37 @@ pub async fn update_bank(app: &Arc<App>, id: i64, name: &str, u: BankUpdate) -> 
 pub async fn delete_bank(app: &Arc<App>, id: i64, cur: &store::BankRow) -> ApiResult<()> {
     let now = now_rfc3339();
     let a = app.clone();
-    let (name, category, threshold) = (cur.name.clone(), cur.category.clone(), cur.pdq_threshold);
-    let negative = cur.negative;
+    let cur = cur.clone();
     app.store
-        .write(move |ctx| {
-            Box::pin(async move {
-                store::delete_bank(&mut ctx.conn, id).await?;
-                append(
-                    ctx,
-                    &a,
-                    &now,
-                    EntryBody::Bank(BankEntry {
-                        bank: name,
-                        op: ChangeOp::Delete,
-                        category,
-                        enabled: false,
-                        pdq_threshold: threshold,
-                        negative,
-                    }),
-                )?;
-                let a2 = a.clone();
-                ctx.after_commit(move || a2.matcher.write().expect("matcher lock").remove_bank(id));
-                Ok(())
-            })
-        })
+        .write(move |ctx| Box::pin(async move { delete_bank_in(ctx, &a, &now, id, &cur).await }))
         .await?;
+    Ok(())
+}
+
+/// [`delete_bank`] inside a running job.
+pub async fn delete_bank_in(
+    ctx: &mut candor_store::WriteCtx,
+    a: &Arc<App>,
+    now: &str,
+    id: i64,
+    cur: &store::BankRow,
+) -> Result<(), candor_store::StoreError> {
+    store::delete_bank(&mut ctx.conn, id).await?;
+    append(
+        ctx,
+        a,
+        now,
+        EntryBody::Bank(BankEntry {
+            bank: cur.name.clone(),
+            op: ChangeOp::Delete,
+            category: cur.category.clone(),
+            enabled: false,
+            pdq_threshold: cur.pdq_threshold,
+            negative: cur.negative,
+        }),
+    )?;
+    let a2 = a.clone();
+    ctx.after_commit(move || a2.matcher.write().expect("matcher lock").remove_bank(id));
     Ok(())
 }
 

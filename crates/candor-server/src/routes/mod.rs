@@ -98,7 +98,7 @@ pub fn router() -> Router<AppState> {
 
 /// HMA 2.0's API (`routes/hma`), route for route.
 fn hma_router() -> Router<AppState> {
-    use hma::{curation as c, hashing as h, matching as m, status as s};
+    use hma::{curation as c, exchanges as x, hashing as h, matching as m, status as s};
     Router::new()
         .route("/status", get(s::status))
         .route("/status/live", get(s::live))
@@ -121,21 +121,21 @@ fn hma_router() -> Router<AppState> {
         .route("/c/content_type", get(c::content_types))
         .route(
             "/c/exchanges",
-            get(c::exchanges_list).post(c::exchange_create),
+            get(x::exchanges_list).post(x::exchange_create),
         )
-        .route("/c/exchanges/apis", get(c::exchange_apis))
+        .route("/c/exchanges/apis", get(x::exchange_apis))
         .route(
             "/c/exchanges/api/{api}",
-            get(c::exchange_api).post(c::exchange_api),
+            get(x::exchange_api).post(x::exchange_api_update),
         )
-        .route("/c/exchanges/api/{api}/schema", get(c::exchange_api_schema))
+        .route("/c/exchanges/api/{api}/schema", get(x::exchange_api_schema))
         .route(
             "/c/exchange/{exchange}",
-            get(c::exchange_show)
-                .put(c::exchange_update)
-                .delete(c::exchange_delete),
+            get(x::exchange_show)
+                .put(x::exchange_update)
+                .delete(x::exchange_delete),
         )
-        .route("/c/exchange/{exchange}/status", get(c::exchange_status))
+        .route("/c/exchange/{exchange}/status", get(x::exchange_status))
         .route("/m/raw_lookup", get(m::raw_lookup))
         .route("/m/lookup", get(m::lookup_get).post(m::lookup_post))
         .route("/m/index/status", get(m::index_status))

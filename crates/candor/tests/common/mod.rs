@@ -120,8 +120,10 @@ impl Server {
         };
         let a = agent();
         let deadline = Instant::now() + Duration::from_secs(20);
+        // Ready, not only alive: `/healthz` answers while the index loads, and a lookup then
+        // gets 503 `loading`.
         loop {
-            if let Ok(r) = a.get(&format!("{}/healthz", s.base)).call() {
+            if let Ok(r) = a.get(&format!("{}/readyz", s.base)).call() {
                 if r.status().is_success() {
                     break;
                 }

@@ -1,7 +1,7 @@
 //! HMA's curation blueprint (`blueprints/curation.py`, `schemas/curation.py`): banks
 //! (`/c/banks`, `/c/bank/<name>`), bank content (`/c/bank/<name>/content[/<id>]`,
-//! `/c/bank/<name>/signal`), signal and content types, and the exchange routes (over the
-//! configured `[[exchange]]` tables, `crate::flows::exchanges`). Every write goes through
+//! `/c/bank/<name>/signal`), signal and content types (the exchange routes are
+//! [`super::exchanges`]). Every write goes through
 //! Candor's flows: rows, log entries (with the signals' salted commitments) and the match
 //! index, as `/v1/banks` writes do. HMA's bank names (`[A-Z_][A-Z0-9_]*`) live beside Candor's
 //! lowercase ones; a bank made here gets the configured `hma_bank_category`.
@@ -24,7 +24,7 @@ use crate::flows::banks::{self as flows, HmaContentUpdate, NewSignal};
 use crate::routes::banks::BANK_READERS;
 use crate::{new_id, App, AppState};
 
-const CURATOR: &[Role] = &[Role::Curator];
+pub(super) const CURATOR: &[Role] = &[Role::Curator];
 
 /// HMA's bank name rule (`storage/postgres/database.py`, `_bank_name_ok`), at most 255
 /// characters (its column).
@@ -76,7 +76,7 @@ async fn bank_or_404(app: &App, name: &str) -> HmaResult<store::BankRow> {
 }
 
 /// A JSON body that must be an object (HMA reads `request.json` / a pydantic model).
-fn json_object(body: &Bytes) -> HmaResult<Map<String, Value>> {
+pub(super) fn json_object(body: &Bytes) -> HmaResult<Map<String, Value>> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| HmaError::bad(format!("the body is not JSON: {e}")))?;
     match v {
@@ -103,7 +103,7 @@ fn opt_f64(m: &Map<String, Value>, k: &str) -> HmaResult<Option<f64>> {
     }
 }
 
-fn opt_bool(m: &Map<String, Value>, k: &str) -> HmaResult<Option<bool>> {
+pub(super) fn opt_bool(m: &Map<String, Value>, k: &str) -> HmaResult<Option<bool>> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -729,160 +729,5 @@ pub async fn content_types(caller: Caller) -> HmaResult<Json<Value>> {
             .iter()
             .map(|c| json!({"name": c.name(), "enabled": true}))
             .collect(),
-    )))
-}
-
-/// HMA's name of each Candor exchange kind (its `SignalExchangeAPI` names).
-fn hma_api(kind: &str) -> &'static str {
-    match kind {
-        "ncmec" => "ncmec",
-        "stopncii" => "stop_ncii",
-        "tcap" => "tat",
-        "threatexchange" => "fb_threatexchange",
-        _ => "local_file",
-    }
-}
-
-/// HMA `GET /c/exchanges`: the names of the configured exchanges (`[[exchange]]`).
-#[utoipa::path(get, path = "/c/exchanges", tag = "hma", responses((status = 200, body = [String], description = "the configured exchanges' names")), security(("bearer" = [])))]
-pub async fn exchanges_list(State(app): State<AppState>, caller: Caller) -> HmaResult<Json<Value>> {
-    caller.require(BANK_READERS)?;
-    Ok(Json(json!(app
-        .config
-        .exchange
-        .iter()
-        .map(|e| e.name.clone())
-        .collect::<Vec<_>>())))
-}
-
-/// HMA `GET /c/exchanges/apis`: the exchange APIs Candor has, by HMA's names.
-#[utoipa::path(get, path = "/c/exchanges/apis", tag = "hma", responses((status = 200, body = [String], description = "exchange API names")), security(("bearer" = [])))]
-pub async fn exchange_apis(caller: Caller) -> HmaResult<Json<Value>> {
-    caller.require(BANK_READERS)?;
-    Ok(Json(json!(crate::exchange::KINDS
-        .iter()
-        .map(|k| hma_api(k))
-        .collect::<Vec<_>>())))
-}
-
-const CONFIGURED: &str =
-    "Candor's exchanges are configured in its config file ([[exchange]] tables), not through the API";
-
-/// HMA `POST /c/exchanges`: exchanges are configured in Candor's config file: a clear 400
-/// (HMA's 400 for an unknown type otherwise).
-#[utoipa::path(post, path = "/c/exchanges", tag = "hma", request_body(content = Object), responses((status = 400, description = "exchanges are configured in the config file")), security(("bearer" = [])))]
-pub async fn exchange_create(caller: Caller, body: Bytes) -> HmaResult<Json<Value>> {
-    caller.require(CURATOR)?;
-    let m = json_object(&body)?;
-    let api = opt_str(&m, "api")?.unwrap_or("");
-    if crate::exchange::KINDS.iter().any(|k| hma_api(k) == api) {
-        return Err(HmaError::bad(CONFIGURED));
-    }
-    Err(HmaError::bad(format!("No such exchange type '{api}'")))
-}
-
-fn exchange_config<'a>(
-    app: &'a crate::App,
-    name: &str,
-) -> HmaResult<&'a crate::exchange::ExchangeConfig> {
-    app.config
-        .exchange
-        .iter()
-        .find(|e| e.name == name)
-        .ok_or_else(|| HmaError::not_found(format!("Exchange '{name}' not found")))
-}
-
-/// HMA `GET /c/exchange/<name>`: the exchange's collaboration config (`name`, `api`,
-/// `enabled`, and Candor's `bank`); HMA's 404 when none is configured by that name.
-#[utoipa::path(get, path = "/c/exchange/{exchange_name}", tag = "hma", params(("exchange_name" = String, Path)), responses((status = 200, body = Object), (status = 404)), security(("bearer" = [])))]
-pub async fn exchange_show(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> HmaResult<Json<Value>> {
-    caller.require(BANK_READERS)?;
-    let e = exchange_config(&app, &name)?;
-    Ok(Json(json!({
-        "name": e.name,
-        "api": hma_api(&e.kind),
-        "enabled": e.interval_secs > 0,
-        "bank": e.bank,
-    })))
-}
-
-/// HMA `PUT /c/exchange/<name>`: configured in the config file: a clear 400 (404 when none).
-#[utoipa::path(put, path = "/c/exchange/{exchange_name}", tag = "hma", params(("exchange_name" = String, Path)), request_body(content = Object), responses((status = 400), (status = 404)), security(("bearer" = [])))]
-pub async fn exchange_update(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> HmaResult<Json<Value>> {
-    caller.require(CURATOR)?;
-    exchange_config(&app, &name)?;
-    Err(HmaError::bad(CONFIGURED))
-}
-
-fn unix(ts: &Option<String>) -> Option<i64> {
-    ts.as_deref()
-        .and_then(|t| {
-            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-        })
-        .map(|t| t.unix_timestamp())
-}
-
-/// HMA `GET /c/exchange/<name>/status`: HMA's `FetchStatus` (`checkpoint_ts`,
-/// `running_fetch_start_ts`, `last_fetch_complete_ts`, `last_fetch_succeeded`, `up_to_date`,
-/// `fetched_items`) from the exchange's stored state.
-#[utoipa::path(get, path = "/c/exchange/{exchange_name}/status", tag = "hma", params(("exchange_name" = String, Path)), responses((status = 200, body = Object), (status = 404)), security(("bearer" = [])))]
-pub async fn exchange_status(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> HmaResult<Json<Value>> {
-    caller.require(BANK_READERS)?;
-    exchange_config(&app, &name)?;
-    let st = crate::flows::exchanges::status_of(&app, &name).await?;
-    let succeeded = st.last_fetch_at.as_ref().map(|_| st.last_error.is_none());
-    Ok(Json(json!({
-        "checkpoint_ts": unix(&st.last_success_at),
-        "running_fetch_start_ts": if st.running { Some(time::OffsetDateTime::now_utc().unix_timestamp()) } else { None },
-        "last_fetch_complete_ts": unix(&st.last_fetch_at),
-        "last_fetch_succeeded": succeeded,
-        "up_to_date": succeeded == Some(true) && !st.running,
-        "fetched_items": st.fetched,
-    })))
-}
-
-/// HMA `DELETE /c/exchange/<name>`: `{"message": "Exchange deleted"}` for one that does not
-/// exist (HMA answers 200); a configured one is removed from the config file: a clear 400.
-#[utoipa::path(delete, path = "/c/exchange/{exchange_name}", tag = "hma", params(("exchange_name" = String, Path)), responses((status = 200, body = Object), (status = 400)), security(("bearer" = [])))]
-pub async fn exchange_delete(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> HmaResult<Json<Value>> {
-    caller.require(CURATOR)?;
-    if exchange_config(&app, &name).is_ok() {
-        return Err(HmaError::bad(CONFIGURED));
-    }
-    Ok(Json(json!({"message": "Exchange deleted"})))
-}
-
-/// HMA `GET|POST /c/exchanges/api/<api>`: HMA's 400 for an API that is not installed.
-#[utoipa::path(get, path = "/c/exchanges/api/{api_name}", tag = "hma", params(("api_name" = String, Path)), responses((status = 400)), security(("bearer" = [])))]
-pub async fn exchange_api(caller: Caller, Path(api): Path<String>) -> HmaResult<Json<Value>> {
-    caller.require(BANK_READERS)?;
-    Err(HmaError::bad(format!("no such Exchange API '{api}'")))
-}
-
-/// HMA `GET /c/exchanges/api/<api>/schema`: HMA's 404 for an API that is not installed.
-#[utoipa::path(get, path = "/c/exchanges/api/{api_name}/schema", tag = "hma", params(("api_name" = String, Path)), responses((status = 404)), security(("bearer" = [])))]
-pub async fn exchange_api_schema(
-    caller: Caller,
-    Path(api): Path<String>,
-) -> HmaResult<Json<Value>> {
-    caller.require(BANK_READERS)?;
-    Err(HmaError::not_found(format!(
-        "Exchange API '{api}' not found"
     )))
 }

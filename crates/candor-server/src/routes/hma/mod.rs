@@ -1,7 +1,7 @@
 //! HMA 2.0 ("OpenMediaMatch", in facebook/ThreatExchange `hasher-matcher-actioner`), route for
 //! route, over Candor's store, flows and match index: a client written for HMA points at Candor
 //! and adds a bearer token. One module per HMA blueprint: [`status`] (`/status`), [`curation`]
-//! (`/c/…`), [`matching`] (`/m/…`), [`hashing`] (`/h/…`). Shapes, parameters and status codes
+//! (`/c/…`; its exchange routes in [`exchanges`]), [`matching`] (`/m/…`), [`hashing`] (`/h/…`). Shapes, parameters and status codes
 //! are HMA's (read from its `blueprints/*.py`, `schemas/*.py` and `tests/*.py`); where HMA
 //! answers a 500 or an HTML page, these answer a JSON `{"message"}` with a 4xx.
 //!
@@ -14,6 +14,7 @@
 //! `/m/` and `/h/`. `/status` needs no token.
 
 pub mod curation;
+pub mod exchanges;
 pub mod hashing;
 pub mod matching;
 pub mod status;
