@@ -40,9 +40,8 @@ fn import(dir: &Path, format: &str, bank: &str, file: &Path) -> (bool, String, S
     )
 }
 
-/// Create bank `name` through the service (once it is ready).
+/// Create bank `name` through the service.
 fn create_bank(s: &Server, curator: &str, name: &str) {
-    wait_ready(s);
     let (st, body) = call(
         &agent(),
         "POST",
@@ -187,7 +186,6 @@ fn import_export_round_trip() {
 
     // The service matches what was imported and not what was retracted.
     let s = Server::start(d);
-    wait_ready(&s);
     // One in `lists`, three in `copy` (imported from three exports).
     assert_eq!(
         lookup(
@@ -221,19 +219,6 @@ fn import_export_round_trip() {
 fn tcap(hex: &str, alg: &str, id: Option<&str>, deleted: bool) -> String {
     let id = id.map(|i| format!(",\"id\":\"{i}\"")).unwrap_or_default();
     format!("{{\"hash_digest\":\"{hex}\",\"algorithm\":\"{alg}\",\"deleted\":{deleted}{id}}}\n")
-}
-
-/// Wait until the service has loaded its match index (`/readyz`).
-fn wait_ready(s: &Server) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while call(&agent(), "GET", &format!("{}/readyz", s.base), "", "", None)
-        .map(|(st, _)| st)
-        .unwrap_or(0)
-        != 200
-    {
-        assert!(std::time::Instant::now() < deadline, "not ready");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
 }
 
 fn log_size(s: &Server) -> u64 {
@@ -404,7 +389,6 @@ fn a_large_list_streams_into_one_write() {
 
     // The service matches what the list left and nothing it deleted; one entry per change.
     let s = Server::start(d);
-    wait_ready(&s);
     assert_eq!(log_size(&s), size0 + 50 + added + retracted);
     let kept = &pending[pending.len() / 2].0;
     assert!(lookup(&s, &platform, &format!("pdq={kept}")) >= 1);
@@ -437,7 +421,6 @@ fn an_import_beside_a_running_service() {
     let size = log_size(&s);
     s.kill();
     let s = Server::start(d);
-    wait_ready(&s);
     assert_eq!(log_size(&s), size);
     assert_eq!(
         lookup(&s, &platform, &format!("pdq={PDQ}")),
