@@ -427,6 +427,70 @@ fn resumes(kind: &str, after_first: &[String], end: &[String], added: i64, retra
     assert_no_secret("the traces", &String::from_utf8_lossy(&traced));
 }
 
+/// Two syncs of one exchange from two processes or nodes (`candor exchange sync` beside a
+/// service, two nodes' schedules): a page fetched after a checkpoint the exchange has since
+/// left is not applied — the sync stops with 409 `sync_running` and the other one's work
+/// stands. Here the "other process" moves the stored checkpoint while page 2 is fetched.
+#[test]
+fn a_sync_elsewhere_stops_this_one_before_its_page_is_applied() {
+    let (base, _stand) = stand_in();
+    let cfg = exchange("stopncii", &base, &good_creds("stopncii"));
+    let name = cfg.name.clone();
+    let s = TestServer::start_with(|c| c.exchange = vec![cfg]);
+    s.create_bank("shared-list", CAT_TERROR, 31);
+    let log0 = s.log_size();
+    let app = s.app().clone();
+    let (app2, name2) = (app.clone(), name.clone());
+    let moved = std::sync::atomic::AtomicBool::new(false);
+    let progress = move |r: &exchanges::SyncReport| {
+        if r.pages != 1 || moved.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (n, after) = (name2.clone(), r.checkpoint.clone());
+        // The other process: a write through the same store from a thread of its own (the
+        // callback runs inside the sync's runtime, which must not be blocked on itself).
+        let store = app2.store.clone();
+        let stored = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(store.write(move |c| {
+                Box::pin(async move {
+                    candor_store::exchanges::record_page(
+                        &mut c.conn,
+                        &n,
+                        &after,
+                        "elsewhere",
+                        candor_store::exchanges::PageCounts::default(),
+                        "t-elsewhere",
+                    )
+                    .await
+                })
+            }))
+        })
+        .join()
+        .unwrap()
+        .unwrap();
+        assert!(stored, "the other process's page is recorded");
+    };
+    let e = s
+        .block_on(exchanges::sync(&app, &name, &progress))
+        .unwrap_err();
+    assert_eq!(e.code, "sync_running", "{}", e.message);
+    assert!(
+        e.message.contains("synced by another process"),
+        "{}",
+        e.message
+    );
+    // Page 1 only; page 2 (a deletion and two additions) was not applied.
+    assert_eq!(live(&s, "shared-list"), set(&[pdq(P1), md5(MD5_D41)]));
+    let st = status(&s, &name);
+    assert_eq!(st.checkpoint, "elsewhere");
+    assert!(st.last_error.is_none(), "{st:?}");
+    assert_eq!(s.log_size() - log0, st.added as u64 + st.retracted as u64);
+}
+
 #[test]
 fn stopncii_pages_deletions_malformed_and_resume() {
     resumes(

@@ -118,14 +118,18 @@ pub struct PageCounts {
 pub async fn record_page(
     conn: &mut AnyConnection,
     name: &str,
+    after: &str,
     checkpoint: &str,
     c: PageCounts,
     now: &str,
-) -> Result<()> {
-    sqlx::query(&crate::numbered(
+) -> Result<bool> {
+    // Compare and set: the page was fetched after `after`; when the stored checkpoint is no
+    // longer that, another process or node synced this exchange meanwhile and this page must
+    // not be applied over its work (the caller fails the job: nothing of the page is written).
+    let done = sqlx::query(&crate::numbered(
         "UPDATE exchanges SET checkpoint = ?, fetched = fetched + ?, added = added + ?, \
          retracted = retracted + ?, skipped = skipped + ?, last_fetch_at = ?, last_success_at = ?, \
-         last_error = NULL WHERE name = ?",
+         last_error = NULL WHERE name = ? AND checkpoint = ?",
     ))
     .bind(checkpoint)
     .bind(c.fetched)
@@ -135,9 +139,10 @@ pub async fn record_page(
     .bind(now)
     .bind(now)
     .bind(name)
+    .bind(after)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Record a failed fetch (the checkpoint stays where the last applied page left it).

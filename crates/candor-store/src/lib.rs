@@ -74,6 +74,11 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_review_priority.sql")),
     (9, include_str!("../migrations/0009_exchange_configs.sql")),
     (10, include_str!("../migrations/0010_list_scale.sql")),
+    // PostgreSQL only: no foreign keys on the tables an import fills (SQLite stays at 10).
+    (
+        11,
+        include_str!("../migrations/postgres/0011_bulk_tables_without_foreign_keys.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

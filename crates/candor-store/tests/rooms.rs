@@ -939,8 +939,17 @@ async fn exchanges_state_and_sources_on(db: Db) {
             retracted: 1,
             skipped: 0,
         };
-        exchanges::record_page(c, "ncmec-industry", "1700000000", page, "t1").await?;
-        exchanges::record_page(c, "ncmec-industry", "1700000100", page, "t2").await?;
+        assert!(exchanges::record_page(c, "ncmec-industry", "", "1700000000", page, "t1").await?);
+        assert!(
+            exchanges::record_page(c, "ncmec-industry", "1700000000", "1700000100", page, "t2")
+                .await?
+        );
+        // A page fetched after a checkpoint the exchange has left (another process synced it
+        // meanwhile) is not recorded, and nothing changes.
+        assert!(
+            !exchanges::record_page(c, "ncmec-industry", "1700000000", "1700000050", page, "t9")
+                .await?
+        );
         exchanges::record_error(c, "ncmec-industry", "HTTP 503", "t3").await
     })
     .unwrap();
@@ -1119,7 +1128,7 @@ async fn exchange_configs_and_credentials_on(db: Db) {
     // Delete: the configuration and its sync state go.
     write!(s, |c| {
         exchanges::ensure(c, "TE_GROUP", "threatexchange", 7).await?;
-        exchanges::record_page(c, "TE_GROUP", "cp", PageCounts::default(), "t2").await
+        exchanges::record_page(c, "TE_GROUP", "", "cp", PageCounts::default(), "t2").await
     })
     .unwrap();
     assert!(write!(s, |c| exchanges::delete_config(c, "TE_GROUP").await).unwrap());

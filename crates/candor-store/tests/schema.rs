@@ -130,3 +130,33 @@ async fn signals_by_value_use_the_prefix_index() {
         .await
         .unwrap();
 }
+
+/// Where the backends differ on purpose: PostgreSQL has no foreign keys on the tables an
+/// import fills row by row (migration 11: per-row trigger checks halved its insert rate);
+/// SQLite keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_tables_have_foreign_keys_on_sqlite_only() {
+    let lite = Db::new(Kind::Sqlite).unwrap();
+    let s = open(&lite).await;
+    for table in ["bank_content", "content_signals"] {
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM pragma_foreign_key_list('{table}')"
+        ))
+        .fetch_one(s.reader())
+        .await
+        .unwrap();
+        assert_eq!(n, 1, "SQLite {table}");
+    }
+    let Some(pg) = Db::new(Kind::Postgres) else {
+        return;
+    };
+    let s = open(&pg).await;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.table_constraints \
+         WHERE constraint_type = 'FOREIGN KEY' AND table_name IN ('bank_content', 'content_signals')",
+    )
+    .fetch_one(s.reader())
+    .await
+    .unwrap();
+    assert_eq!(n, 0, "PostgreSQL");
+}

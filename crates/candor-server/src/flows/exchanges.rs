@@ -34,7 +34,7 @@ use candor_store::banks as bank_store;
 use candor_store::exchanges as store;
 use serde::{Deserialize, Serialize};
 
-use super::sources::{apply, ApplyOptions};
+use super::sources::{apply, ApplyOptions, ExchangePage, SYNCED_ELSEWHERE};
 use crate::error::{ApiError, ApiResult};
 use crate::exchange::{self, ExchangeConfig, Secret, SourceError};
 use crate::{now_rfc3339, App};
@@ -711,7 +711,11 @@ pub async fn sync(
                 who: format!("exchange:{}", cfg.name),
                 reason: format!("deleted at its source (exchange {})", cfg.name),
                 dedupe: true,
-                exchange: Some((cfg.name.clone(), page.checkpoint.clone())),
+                exchange: Some(ExchangePage {
+                    exchange: cfg.name.clone(),
+                    after: report.checkpoint.clone(),
+                    checkpoint: page.checkpoint.clone(),
+                }),
                 replace_by_id: page.replace_by_id,
                 malformed,
             },
@@ -719,6 +723,10 @@ pub async fn sync(
         .await;
         let applied = match applied {
             Ok(a) => a,
+            Err(e) if e.message.starts_with(SYNCED_ELSEWHERE) => {
+                // Another process or node is syncing it: its status is its own, not an error.
+                return Err(ApiError::conflict("sync_running", e.message));
+            }
             Err(e) => {
                 record_error(app, name, &format!("applying a page: {}", e.message)).await;
                 return Err(e);

@@ -27,6 +27,18 @@ use crate::matcher::SignalKind;
 use crate::{now_rfc3339, App};
 
 /// How to apply a list.
+/// The checkpoints of an exchange's page: fetched `after` one, leading to `checkpoint`.
+#[derive(Debug, Clone)]
+pub struct ExchangePage {
+    pub exchange: String,
+    pub after: String,
+    pub checkpoint: String,
+}
+
+/// How a page is refused when its exchange was synced elsewhere meanwhile (the start of the
+/// job's error text; `flows::exchanges::sync` answers it as 409 `sync_running`).
+pub const SYNCED_ELSEWHERE: &str = "synced elsewhere meanwhile";
+
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Who: `import:<file>` or `exchange:<name>` (the contents' `created_by`).
@@ -35,8 +47,9 @@ pub struct ApplyOptions {
     pub reason: String,
     /// Skip a record whose signal the bank already holds live (an exchange re-reading a page).
     pub dedupe: bool,
-    /// An exchange: its name and the checkpoint to store with this page's changes.
-    pub exchange: Option<(String, String)>,
+    /// An exchange's page: stored with this page's changes, if the exchange's checkpoint is
+    /// still the one the page was fetched after.
+    pub exchange: Option<ExchangePage>,
     /// Records carrying a source id list every signal of that entry: the signals the bank
     /// holds for the id that the list no longer carries are retracted (an NCMEC entry re-sent
     /// with changed fingerprints).
@@ -366,11 +379,12 @@ pub async fn apply_stream(
                     out.first_log_index = Some(w.first_log_index);
                     out.last_log_index = Some(w.last_log_index);
                 }
-                if let Some((name, checkpoint)) = &opts.exchange {
-                    store::record_page(
+                if let Some(p) = &opts.exchange {
+                    let stored = store::record_page(
                         &mut ctx.conn,
-                        name,
-                        checkpoint,
+                        &p.exchange,
+                        &p.after,
+                        &p.checkpoint,
                         store::PageCounts {
                             fetched: out.records as i64,
                             added: out.added as i64,
@@ -380,6 +394,14 @@ pub async fn apply_stream(
                         &now,
                     )
                     .await?;
+                    if !stored {
+                        return Err(candor_store::StoreError::Rejected(format!(
+                            "{SYNCED_ELSEWHERE}: exchange {} was synced by another process or \
+                             node while this page was fetched (its checkpoint is no longer {:?}); \
+                             nothing of this page was applied",
+                            p.exchange, p.after
+                        )));
+                    }
                 }
                 Ok(out)
             })
