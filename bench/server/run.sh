@@ -10,6 +10,7 @@
 # Env:   CANDOR_BENCH_DATA  data dir (default $TARGET/bench-server-data; wiped first)
 #        CARGO_TARGET_DIR   (default target)   LOOKUP_SECONDS (20)   SCAN_SECONDS (15)
 #        SKIP_IMPORT=1      reuse an existing data dir that already holds the bank
+#        WRK_CONNS          wrk connections for the lookups (32)
 #        PERF=1             record `perf record -g` of the server during the lookup run
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,6 +19,7 @@ pdq="$root/testdata/pdq"
 target="${CARGO_TARGET_DIR:-$root/target}"
 data="${CANDOR_BENCH_DATA:-$target/bench-server-data}"
 lookup_secs="${LOOKUP_SECONDS:-20}"
+wrk_conns="${WRK_CONNS:-32}"
 scan_secs="${SCAN_SECONDS:-15}"
 image="${IMAGE:-$pdq/images/reference/bridge-mods/aaa-orig.jpg}"
 needles="$pdq/needles.txt"
@@ -77,23 +79,23 @@ h0=$(head -1 "$haystack")
 curl -sf "$base/v1/lookup?pdq=$h0" -H "Authorization: Bearer $platform" | head -c 300; echo
 
 # Warm up, then the lookup run.
-CANDOR_TOKEN=$platform NEEDLES=$needles wrk -t2 -c32 -d3s -s "$here/lookup.lua" "$base" >/dev/null
+CANDOR_TOKEN=$platform NEEDLES=$needles wrk -t2 -c"$wrk_conns" -d3s -s "$here/lookup.lua" "$base" >/dev/null
 perf_pid=
 if [ -n "${PERF:-}" ]; then
   perf record -F 999 -g -p "$server_pid" -o "$work/perf.data" -- sleep "$lookup_secs" >/dev/null 2>&1 &
   perf_pid=$!
 fi
-echo "== lookup: wrk -t2 -c32 -d${lookup_secs}s --latency (GET /v1/lookup?pdq=<needle>, 100 needles, 1M banked)"
-CANDOR_TOKEN=$platform NEEDLES=$needles wrk -t2 -c32 -d"${lookup_secs}s" --latency -s "$here/lookup.lua" "$base"
+echo "== lookup: wrk -t2 -c${wrk_conns} -d${lookup_secs}s --latency (GET /v1/lookup?pdq=<needle>, 100 needles, 1M banked)"
+CANDOR_TOKEN=$platform NEEDLES=$needles wrk -t2 -c"$wrk_conns" -d"${lookup_secs}s" --latency -s "$here/lookup.lua" "$base"
 if [ -n "$perf_pid" ]; then
   wait "$perf_pid" || true
   perf report -i "$work/perf.data" --no-children --percent-limit 1.5 --stdio 2>/dev/null | grep -v '^$' | head -80
 fi
 
-echo "== HMA lookup: wrk -t2 -c32 -d${lookup_secs}s --latency (GET /m/lookup?signal_type=pdq&signal=<needle>, same needles and bank)"
+echo "== HMA lookup: wrk -t2 -c${wrk_conns} -d${lookup_secs}s --latency (GET /m/lookup?signal_type=pdq&signal=<needle>, same needles and bank)"
 curl -sf "$base/m/lookup?signal_type=pdq&signal=$h0" -H "Authorization: Bearer $platform" | head -c 300; echo
-ROUTE=hma CANDOR_TOKEN=$platform NEEDLES=$needles wrk -t2 -c32 -d3s -s "$here/lookup.lua" "$base" >/dev/null
-ROUTE=hma CANDOR_TOKEN=$platform NEEDLES=$needles wrk -t2 -c32 -d"${lookup_secs}s" --latency -s "$here/lookup.lua" "$base"
+ROUTE=hma CANDOR_TOKEN=$platform NEEDLES=$needles wrk -t2 -c"$wrk_conns" -d3s -s "$here/lookup.lua" "$base" >/dev/null
+ROUTE=hma CANDOR_TOKEN=$platform NEEDLES=$needles wrk -t2 -c"$wrk_conns" -d"${lookup_secs}s" --latency -s "$here/lookup.lua" "$base"
 
 echo "== scan upload: $here/scan_load.py, 4 connections, ${scan_secs}s (POST /v1/scan multipart, $(basename "$image"), $(stat -c %s "$image") bytes)"
 python3 "$here/scan_load.py" "$base" "$platform" "$image" 4 "$scan_secs"
