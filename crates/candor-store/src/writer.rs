@@ -381,7 +381,8 @@ async fn run_batch(
     // Until a job has succeeded the transaction holds nothing of this batch, so the job runs
     // without a savepoint and a failure rolls the whole transaction back and begins again.
     // Savepoints are not free: SQLite copies every page a job changes for the first time into
-    // a sub-journal (21 % of a 10M-hash import's time, `subjournalPageIfRequired`).
+    // a sub-journal (with the statement journals of multi-row inserts, see
+    // `banks::add_imported`, 21 % of a 10M-hash import's time in `subjournalPageIfRequired`).
     let mut fresh = true;
     let mut jobs = batch.drain(..);
     while let Some(Queued { job, .. }) = jobs.next() {
