@@ -365,12 +365,12 @@ pub async fn add_content(conn: &mut AnyConnection, c: &NewContent<'_>) -> Result
 }
 
 /// Keep bank `bank_id`'s count of unretracted contents (`banks.content_count`) in step with a
-/// write that added (`delta > 0`) or retracted some, in the same transaction.
-async fn count_contents(conn: &mut AnyConnection, bank_id: i64, delta: i64) -> Result<()> {
+/// write that added `added` contents, in the same transaction (`retract` takes one off).
+async fn count_contents(conn: &mut AnyConnection, bank_id: i64, added: i64) -> Result<()> {
     sqlx::query(&crate::numbered(
         "UPDATE banks SET content_count = content_count + ? WHERE id = ?",
     ))
-    .bind(delta)
+    .bind(added)
     .bind(bank_id)
     .execute(&mut *conn)
     .await?;
@@ -628,13 +628,13 @@ pub async fn retract(
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 1 {
-        let bank_id: i64 = sqlx::query_scalar(&crate::numbered(
-            "SELECT bank_id FROM bank_content WHERE id = ?",
+        sqlx::query(&crate::numbered(
+            "UPDATE banks SET content_count = content_count - 1 \
+             WHERE id = (SELECT bank_id FROM bank_content WHERE id = ?)",
         ))
         .bind(content_id)
-        .fetch_one(&mut *conn)
+        .execute(&mut *conn)
         .await?;
-        count_contents(conn, bank_id, -1).await?;
     }
     Ok(())
 }

@@ -368,14 +368,7 @@ async fn run_batch(
     let mut replies: Vec<(bool, Reply)> = Vec::with_capacity(batch.len());
     let mut effects: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
     if let Err(e) = begin(ctx, signer, latest, backend).await {
-        let msg = e.to_string();
-        tracing::error!(error = %msg, "store: cannot begin a transaction");
-        for q in batch.drain(..) {
-            // Run nothing: answer each job with the failure.
-            (q.fail)(StoreError::Unavailable(format!(
-                "cannot begin a transaction: {msg}"
-            )));
-        }
+        cannot_begin(&e, batch.drain(..));
         return false;
     }
     // Until a job has succeeded the transaction holds nothing of this batch, so the job runs
@@ -427,13 +420,7 @@ async fn run_batch(
             .execute(&mut ctx.conn)
             .await;
         if let Err(e) = begin(ctx, signer, latest, backend).await {
-            let msg = e.to_string();
-            tracing::error!(error = %msg, "store: cannot begin a transaction");
-            for q in jobs.by_ref() {
-                (q.fail)(StoreError::Unavailable(format!(
-                    "cannot begin a transaction: {msg}"
-                )));
-            }
+            cannot_begin(&e, jobs.by_ref());
             // Nothing is open: answer the jobs that ran (all failed) and stop.
             for (_, reply) in replies {
                 reply(Ok(()));
@@ -480,6 +467,17 @@ async fn run_batch(
         }
     }
     err.is_none()
+}
+
+/// The transaction could not begin: run none of `jobs`, answer each with the failure.
+fn cannot_begin(e: &StoreError, jobs: impl Iterator<Item = Queued>) {
+    let msg = e.to_string();
+    tracing::error!(error = %msg, "store: cannot begin a transaction");
+    for q in jobs {
+        (q.fail)(StoreError::Unavailable(format!(
+            "cannot begin a transaction: {msg}"
+        )));
+    }
 }
 
 /// Begin the batch's transaction holding the database's write lock, and make sure the tree

@@ -34,7 +34,7 @@ use candor_store::banks as bank_store;
 use candor_store::exchanges as store;
 use serde::{Deserialize, Serialize};
 
-use super::sources::{apply, ApplyOptions, ExchangePage, SYNCED_ELSEWHERE};
+use super::sources::{apply, ApplyOptions, ExchangePage};
 use crate::error::{ApiError, ApiResult};
 use crate::exchange::{self, ExchangeConfig, Secret, SourceError};
 use crate::{now_rfc3339, App};
@@ -723,10 +723,8 @@ pub async fn sync(
         .await;
         let applied = match applied {
             Ok(a) => a,
-            Err(e) if e.message.starts_with(SYNCED_ELSEWHERE) => {
-                // Another process or node is syncing it: its status is its own, not an error.
-                return Err(ApiError::conflict("sync_running", e.message));
-            }
+            // Another process or node is syncing it: its status is its own, not an error.
+            Err(e) if e.code == "sync_running" => return Err(e),
             Err(e) => {
                 record_error(app, name, &format!("applying a page: {}", e.message)).await;
                 return Err(e);

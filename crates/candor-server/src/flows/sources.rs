@@ -26,7 +26,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::matcher::SignalKind;
 use crate::{now_rfc3339, App};
 
-/// How to apply a list.
 /// The checkpoints of an exchange's page: fetched `after` one, leading to `checkpoint`.
 #[derive(Debug, Clone)]
 pub struct ExchangePage {
@@ -36,9 +35,10 @@ pub struct ExchangePage {
 }
 
 /// How a page is refused when its exchange was synced elsewhere meanwhile (the start of the
-/// job's error text; `flows::exchanges::sync` answers it as 409 `sync_running`).
-pub const SYNCED_ELSEWHERE: &str = "synced elsewhere meanwhile";
+/// job's error text; [`apply_stream`] answers it as 409 `sync_running`).
+const SYNCED_ELSEWHERE: &str = "synced elsewhere meanwhile";
 
+/// How to apply a list.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Who: `import:<file>` or `exchange:<name>` (the contents' `created_by`).
@@ -406,8 +406,13 @@ pub async fn apply_stream(
                 Ok(out)
             })
         })
-        .await?;
-    Ok(out)
+        .await;
+    match out {
+        Err(StoreError::Rejected(m)) if m.starts_with(SYNCED_ELSEWHERE) => {
+            Err(ApiError::conflict("sync_running", m))
+        }
+        out => Ok(out?),
+    }
 }
 
 /// Record the source id of each content of a chunk just written.
