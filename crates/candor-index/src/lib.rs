@@ -27,5 +27,5 @@ pub use digest::{DigestIndex, Md5Index, Sha1Index, Sha256Index};
 pub use format::{FormatError, IndexKind, Pod, FORMAT_VERSION};
 pub use hash::{EntryId, EntryRef, EntryRefs, Hash256, HexError};
 pub use mih::Layout;
-pub use pdq::{BuildOptions, DihedralMatch, Match, PdqIndex, Strategy};
+pub use pdq::{BuildOptions, BuiltPending, DihedralMatch, Match, PdqIndex, PendingBuild, Strategy};
 pub use simd::SimdLevel;

@@ -102,6 +102,62 @@ pub struct PdqIndex {
     level: SimdLevel,
 }
 
+/// A [`PdqIndex::compact_pending`] taken out of the index by [`PdqIndex::prepare_pending`]:
+/// [`build`](PendingBuild::build) it anywhere (it holds copies, nothing borrowed), then
+/// [`PdqIndex::install`] the result.
+#[derive(Debug)]
+pub struct PendingBuild {
+    /// The segments the new one replaces (checked by identity at install).
+    merged: Vec<Arc<Part>>,
+    /// Segments before them, kept.
+    keep: usize,
+    main_len: u32,
+    base: u32,
+    end: u32,
+    hashes: Vec<Hash256>,
+    deleted: Bitset,
+    options: BuildOptions,
+}
+
+impl PendingBuild {
+    /// Entries the new segment spans (the merged segments' and the pending ones).
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Build the segment's tables (the expensive part: about the entries it spans).
+    pub fn build(mut self) -> BuiltPending {
+        let hashes = std::mem::take(&mut self.hashes);
+        let mih = Mih::build(
+            &hashes,
+            &self.deleted,
+            self.base,
+            self.options.layout,
+            self.options.dir_bits,
+        );
+        self.deleted = Bitset::default();
+        BuiltPending {
+            part: Arc::new(Part {
+                base: self.base,
+                hashes: hashes.into(),
+                mih,
+            }),
+            job: self,
+        }
+    }
+}
+
+/// A built [`PendingBuild`], for [`PdqIndex::install`].
+#[derive(Debug)]
+pub struct BuiltPending {
+    part: Arc<Part>,
+    job: PendingBuild,
+}
+
 impl Default for PdqIndex {
     fn default() -> Self {
         PdqIndex::new()
@@ -208,9 +264,24 @@ impl PdqIndex {
     /// a new segment over them, merged with the newest segments while any of those spans less
     /// than four times the new range (or there are too many). Queries find exactly what they
     /// found before; they no longer flat-scan the pending entries. Ids do not change.
+    ///
+    /// The same as [`prepare_pending`](Self::prepare_pending), [`PendingBuild::build`] and
+    /// [`install`](Self::install) in one step; those three let the build run outside the
+    /// caller's lock while queries and inserts go on.
     pub fn compact_pending(&mut self) {
+        if let Some(job) = self.prepare_pending() {
+            let built = job.build();
+            let installed = self.install(built);
+            debug_assert!(installed, "nothing changed between prepare and install");
+        }
+    }
+
+    /// What [`compact_pending`](Self::compact_pending) would build now, copied out of the index
+    /// (the pending hashes, the merged segments' hashes, the tombstones), so that it can be
+    /// built without holding the index: `None` when nothing is pending.
+    pub fn prepare_pending(&self) -> Option<PendingBuild> {
         if self.tail.is_empty() {
-            return;
+            return None;
         }
         let end = self.capacity_ids();
         let mut base = self.main_len as usize;
@@ -228,11 +299,46 @@ impl PdqIndex {
             base = last.base as usize;
             keep -= 1;
         }
-        let hashes = PdqIndex::gather(&self.parts[keep..], &self.tail);
+        Some(PendingBuild {
+            merged: self.parts[keep..].to_vec(),
+            keep,
+            main_len: self.main_len,
+            base: base as u32,
+            end: end as u32,
+            hashes: PdqIndex::gather(&self.parts[keep..], &self.tail),
+            deleted: self.deleted.clone(),
+            options: self.options,
+        })
+    }
+
+    /// Put a segment built from [`prepare_pending`](Self::prepare_pending) in place of the
+    /// segments and pending entries it covers. Entries inserted since stay pending; entries
+    /// removed since stay removed (queries check the tombstones of every segment). Returns
+    /// false, changing nothing, when the index was compacted otherwise in between (the build
+    /// no longer fits; prepare again).
+    pub fn install(&mut self, built: BuiltPending) -> bool {
+        let PendingBuild {
+            merged,
+            keep,
+            main_len,
+            end,
+            ..
+        } = built.job;
+        let fits = self.main_len == main_len
+            && self.parts.len() == keep + merged.len()
+            && self.parts[keep..]
+                .iter()
+                .zip(&merged)
+                .all(|(a, b)| Arc::ptr_eq(a, b))
+            && self.capacity_ids() >= end as usize;
+        if !fits {
+            return false;
+        }
         self.parts.truncate(keep);
-        self.tail = Vec::new();
-        self.push_part(base as u32, hashes);
-        self.main_len = end as u32;
+        self.parts.push(built.part);
+        self.tail.drain(..(end - main_len) as usize);
+        self.main_len = end;
+        true
     }
 
     /// Whether enough entries are pending that queries would be faster after

@@ -239,6 +239,70 @@ proptest! {
         check(&whole, &model, &qs, &[31]);
     }
 
+    /// A bulk append built outside the index (`prepare_pending`, `build`, `install`) while
+    /// entries are inserted and removed in between matches brute force, before and after the
+    /// install: what was inserted since stays pending, what was removed since stays removed. A
+    /// build overtaken by another compaction is refused and changes nothing.
+    #[test]
+    fn appends_built_off_the_index_match_brute_force(
+        bank in bank(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 1..10),
+        removals in prop::collection::vec(any::<prop::sample::Index>(), 0..80),
+        seeds in query_seeds(),
+        layout in layout(),
+        overtake in any::<prop::sample::Index>(),
+    ) {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(bank.len() + 1)).collect();
+        cuts.push(bank.len());
+        cuts.sort_unstable();
+        let mut index = PdqIndex::with_options(BuildOptions { layout, dir_bits: None });
+        let mut model: Vec<(Hash256, bool)> = Vec::new();
+        let per_batch = removals.len() / cuts.len() + 1;
+        let mut removals = removals.iter();
+        let overtaken_at = overtake.index(cuts.len());
+        let qs = queries(&bank, &seeds);
+        let mut job = None;
+        for (k, &cut) in cuts.iter().enumerate() {
+            for h in &bank[model.len()..cut] {
+                index.insert(*h, line(model.len()));
+                model.push((*h, true));
+            }
+            for idx in removals.by_ref().take(per_batch) {
+                if model.is_empty() { break; }
+                let i = idx.index(model.len());
+                prop_assert_eq!(index.remove(EntryId(i as u32)), model[i].1);
+                model[i].1 = false;
+            }
+            // The build prepared at the previous cut is installed now, after this cut's changes.
+            if let Some((built, prepared)) = job.take() {
+                let pending = index.pending();
+                if k == overtaken_at {
+                    index.compact();
+                    let (p, s) = (index.pending(), index.segments());
+                    prop_assert!(!index.install(built));
+                    prop_assert_eq!((index.pending(), index.segments()), (p, s));
+                } else {
+                    prop_assert!(index.install(built));
+                    // Only what was inserted since the prepare is still pending.
+                    prop_assert_eq!(index.pending(), pending - prepared);
+                }
+                check(&index, &model, &qs, &[0, 31]);
+            }
+            let prepared = index.pending();
+            job = index.prepare_pending().map(|j| (j.build(), prepared));
+            prop_assert_eq!(job.is_none(), prepared == 0);
+        }
+        if let Some((built, _)) = job.take() {
+            prop_assert!(index.install(built));
+            prop_assert_eq!(index.pending(), 0);
+        }
+        check(&index, &model, &qs, &[0, 31, 63]);
+        prop_assert_eq!(index.len(), model.iter().filter(|m| m.1).count());
+        let bytes = index.write_to(Vec::new()).unwrap();
+        let loaded = PdqIndex::read_from(&bytes[..]).unwrap();
+        check(&loaded, &model, &qs, &[31]);
+    }
+
     /// Queries at the edge of the pigeonhole: every table but one differs by exactly one bit
     /// more than its threshold, the remaining table by exactly its threshold, so one table alone
     /// can find the entry. Flips favour the directory and filter bits of each substring.

@@ -65,6 +65,8 @@ pub struct App {
     /// On a shared database: the log size up to which the match index holds every node's
     /// changes (set when loaded, then by [`follow`]).
     pub followed: std::sync::atomic::AtomicU64,
+    /// Set while [`App::compact_index_in_background`]'s builder runs.
+    compacting: std::sync::atomic::AtomicBool,
     /// When the match index last applied a change and last held everything committed
     /// ([`App::index_lag`]).
     pub index_progress: std::sync::Mutex<IndexProgress>,
@@ -259,6 +261,7 @@ impl App {
             snapshot_at: tokio::sync::Mutex::new(None),
             snapshot_hook: std::sync::Mutex::new(None),
             followed: std::sync::atomic::AtomicU64::new(0),
+            compacting: std::sync::atomic::AtomicBool::new(false),
             index_progress: std::sync::Mutex::new(IndexProgress {
                 last_change: None,
                 caught_up: Instant::now(),
@@ -329,6 +332,56 @@ impl App {
         );
         *at = Some(size);
         Ok(Some((size, bytes)))
+    }
+
+    /// Build the match index's pending PDQ entries (an import's) into a table segment on a
+    /// blocking thread, outside the matcher's write lock, which is taken only to put the
+    /// segment in place: lookups and other bank changes go on while it is built (the pending
+    /// entries match meanwhile, flat-scanned). One builder at a time, going on while enough
+    /// entries are pending. Outside a runtime it compacts in place.
+    pub fn compact_index_in_background(self: &Arc<Self>) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            let mut m = self.matcher.write().expect("matcher lock");
+            if m.needs_compaction() {
+                m.compact_pending();
+            }
+            return;
+        };
+        if self.compacting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let app = self.clone();
+        rt.spawn_blocking(move || loop {
+            loop {
+                let job = {
+                    let m = app.matcher.read().expect("matcher lock");
+                    m.needs_compaction()
+                        .then(|| m.prepare_compaction())
+                        .flatten()
+                };
+                let Some(job) = job else { break };
+                let (entries, t0) = (job.len(), Instant::now());
+                let built = job.build();
+                let installed = app
+                    .matcher
+                    .write()
+                    .expect("matcher lock")
+                    .install_compaction(built);
+                tracing::debug!(
+                    entries,
+                    installed,
+                    millis = t0.elapsed().as_millis() as u64,
+                    "index segment built"
+                );
+            }
+            app.compacting.store(false, Ordering::Release);
+            // An append that came after the last check and found the flag still set left its
+            // entries to this builder: look once more.
+            let due = app.matcher.read().expect("matcher lock").needs_compaction();
+            if !due || app.compacting.swap(true, Ordering::AcqRel) {
+                break;
+            }
+        });
     }
 
     /// The whole HTTP surface.

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::io::{Seek, Write};
 
 use candor_index::{
-    Buf, BuildOptions, EntryId, EntryRef, Hash256, Layout, Md5Index, PdqIndex, Pod, Sha1Index,
-    Sha256Index, Shared,
+    Buf, BuildOptions, BuiltPending, EntryId, EntryRef, Hash256, Layout, Md5Index, PdqIndex,
+    PendingBuild, Pod, Sha1Index, Sha256Index, Shared,
 };
 use candor_store::matching::{MatchBank, MatchRow};
 use candor_store::Store;
@@ -464,6 +464,44 @@ impl Matcher {
         if self.pdq.needs_compaction() {
             self.pdq.compact_pending();
         }
+    }
+
+    /// [`insert_many`](Self::insert_many) without building the PDQ tables: the rows match at
+    /// once (flat-scanned as pending entries) and the caller builds their segment outside the
+    /// write lock ([`prepare_compaction`](Self::prepare_compaction), then
+    /// [`install_compaction`](Self::install_compaction)), so lookups do not wait for it.
+    pub fn append_many<'a>(
+        &mut self,
+        bank_id: i64,
+        rows: impl IntoIterator<Item = (i64, i64, &'a str, SignalKind, &'a [u8])>,
+    ) {
+        for (row, content, public_id, kind, value) in rows {
+            self.insert_row(row, bank_id, content, public_id, kind, value);
+        }
+    }
+
+    /// Whether enough PDQ entries are pending that a compaction is due.
+    pub fn needs_compaction(&self) -> bool {
+        self.pdq.needs_compaction()
+    }
+
+    /// The PDQ segment [`compact_pending`](Self::compact_pending) would build, taken out to be
+    /// built without the matcher's lock (`None` when nothing is pending).
+    pub fn prepare_compaction(&self) -> Option<PendingBuild> {
+        self.pdq.prepare_pending()
+    }
+
+    /// Put a segment built from [`prepare_compaction`](Self::prepare_compaction) in place
+    /// (false when another compaction overtook it), and re-sort the digests if any were added.
+    pub fn install_compaction(&mut self, built: BuiltPending) -> bool {
+        let installed = self.pdq.install(built);
+        if self.digests_pending {
+            self.md5.compact();
+            self.sha1.compact();
+            self.sha256.compact();
+            self.digests_pending = false;
+        }
+        installed
     }
 
     fn insert_row(

@@ -262,6 +262,28 @@ fn a_streamed_import_equals_the_same_list_sent_whole() {
     let (_, last) = want.last().unwrap();
     assert_eq!(s.lookup_pdq(last).len(), 2);
 
+    // The imports' table segments are built in the background (the rows matched above while
+    // pending); once built, the same lookups find the same.
+    let t0 = std::time::Instant::now();
+    while s.app().matcher.read().unwrap().has_pending() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the imports' segments were never built"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for h in haystack().iter().take(40) {
+        assert_eq!(
+            s.lookup_pdq(h)
+                .iter()
+                .filter(|m| m["distance"] == 0)
+                .count(),
+            2,
+            "{h}"
+        );
+    }
+    assert_eq!(s.lookup_pdq(last).len(), 2);
+
     // The numbers count every addition and equal the entries; the log verifies.
     let adds = s.numbers()["bank_changes"]["add"].as_u64().unwrap();
     assert_eq!(adds - adds0, 2 * want.len() as u64);

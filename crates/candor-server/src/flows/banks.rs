@@ -769,9 +769,10 @@ impl<T> ImportWriter<T> {
             ctx.after_commit(move || {
                 let public: Vec<String> = ids.iter().map(|id| id.simple().to_string()).collect();
                 drop(ids);
-                // One compaction at the end, not one every len/32 rows.
+                // The rows match at once (pending); their table segment is built outside the
+                // matcher's lock, so lookups go on meanwhile.
                 let mut m = a2.matcher.write().expect("matcher lock");
-                m.insert_many(
+                m.append_many(
                     bank_id,
                     (lines.iter().zip(&public).enumerate()).map(|(i, (l, p))| {
                         let i = i as i64;
@@ -784,6 +785,8 @@ impl<T> ImportWriter<T> {
                         )
                     }),
                 );
+                drop(m);
+                a2.compact_index_in_background();
             });
         }
         let written = ImportWritten {

@@ -679,6 +679,10 @@ async fn read_import(app: &App, headers: &HeaderMap, body: Body) -> ApiResult<Ve
             }
             Ok(())
         };
+    // The first malformed line decides the answer, but the rest of the body is still read
+    // (within max_import_bytes, not parsed): a client still sending would otherwise see a
+    // broken pipe instead of the answer.
+    let mut failed: Option<ApiError> = None;
     loop {
         let chunk = match tokio::time::timeout(stall, stream.next()).await {
             Err(_) => {
@@ -701,25 +705,39 @@ async fn read_import(app: &App, headers: &HeaderMap, body: Body) -> ApiResult<Ve
         if total > cfg.max_import_bytes {
             return Err(too_large());
         }
+        if failed.is_some() {
+            continue;
+        }
         let mut rest: &[u8] = &chunk;
-        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
-            n += 1;
-            if carry.is_empty() {
-                take(&rest[..pos], n, &mut lines, &mut over)?;
-            } else {
-                carry.extend_from_slice(&rest[..pos]);
-                take(&carry, n, &mut lines, &mut over)?;
-                carry.clear();
+        let mut parse = || -> ApiResult<()> {
+            while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+                n += 1;
+                if carry.is_empty() {
+                    take(&rest[..pos], n, &mut lines, &mut over)?;
+                } else {
+                    carry.extend_from_slice(&rest[..pos]);
+                    take(&carry, n, &mut lines, &mut over)?;
+                    carry.clear();
+                }
+                rest = &rest[pos + 1..];
             }
-            rest = &rest[pos + 1..];
+            carry.extend_from_slice(rest);
+            if carry.len() > MAX_IMPORT_LINE {
+                return Err(ApiError::bad_request(
+                    "invalid_import",
+                    format!("line {}: longer than {MAX_IMPORT_LINE} bytes", n + 1),
+                ));
+            }
+            Ok(())
+        };
+        if let Err(e) = parse() {
+            failed = Some(e);
+            lines = Vec::new();
+            carry = Vec::new();
         }
-        carry.extend_from_slice(rest);
-        if carry.len() > MAX_IMPORT_LINE {
-            return Err(ApiError::bad_request(
-                "invalid_import",
-                format!("line {}: longer than {MAX_IMPORT_LINE} bytes", n + 1),
-            ));
-        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     if !carry.is_empty() {
         take(&carry, n + 1, &mut lines, &mut over)?;
@@ -733,8 +751,8 @@ async fn read_import(app: &App, headers: &HeaderMap, body: Body) -> ApiResult<Ve
 /// Import a hash list into a bank: one signal per line (`<pdq hex>` or `<signal> <hex>`, blank
 /// lines and `#` comments skipped), each line one bank content with the bank's provenance, a
 /// fresh salt and its own log entry. The body is read as it arrives and checked whole before
-/// anything is written: a malformed line rejects the import (400, with its line number) and
-/// nothing is written. The import is then one atomic write: every content, signal and entry, or
+/// anything is written: a malformed line rejects the import (400, with its line number, answered
+/// once the rest of the body has been read) and nothing is written. The import is then one atomic write: every content, signal and entry, or
 /// none; it matches when this returns. An import holds at most `max_import_lines` hashes
 /// (default 1,000,000) and `max_import_bytes` (default 256 MiB): a larger list is several
 /// imports. Other writes wait while an import is written (~20 s for 1M hashes).
