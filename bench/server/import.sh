@@ -18,6 +18,8 @@
 #        ANCHOR_REV (unset)  ANCHOR_BODY_LINES (200000)  SKIP_BUILD=1 (use the built binaries)
 #        ANCHOR_BIN (an anchor binary already built, instead of ANCHOR_REV)  PG=1
 #        WORK_DIR (where the list and the data dirs go; default a temp dir)
+#        PROBE=1 (a probe lookup every 10 ms during the imports, each timed: p50 / p99 / max
+#        and those over 100 ms, i.e. how long lookups wait for the imports' index builds)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -78,6 +80,32 @@ run() {
   serve_with_bank "$bin" "$data" "import_$label"
   local rss0 t0 t1 n=0
   rss0=$(awk '/VmRSS/{print $2}' "/proc/$server_pid/status")
+  local probe_pid=
+  if [ -n "${PROBE:-}" ]; then
+    local platform
+    platform=$("$bin" token create --data "$data" "${db[@]}" --role platform 2>/dev/null)
+    rm -f "$work/probe-stop"
+    python3 - "$base" "$platform" "$(head -1 "$work/list.txt")" "$work/probe-stop" <<'PY' &
+import http.client, os, sys, time
+base, token, needle, stop = sys.argv[1:]
+host, port = base.split("//")[1].split(":")
+c = http.client.HTTPConnection(host, int(port), timeout=300)
+xs = []
+while not os.path.exists(stop):
+    t0 = time.monotonic()
+    c.request("GET", "/v1/lookup?pdq=" + needle, headers={"Authorization": "Bearer " + token})
+    r = c.getresponse(); r.read()
+    assert r.status == 200, r.status
+    xs.append(time.monotonic() - t0)
+    time.sleep(0.01)
+xs.sort()
+q = lambda p: xs[min(len(xs) - 1, int(p * len(xs)))] * 1000
+slow = [x for x in xs if x > 0.1]
+print(f"== probe lookups during the imports: {len(xs)}, p50 {q(.5):.1f} ms, p99 {q(.99):.1f} ms, "
+      f"max {q(1.0):.1f} ms; over 100 ms: {len(slow)} ({sum(slow):.2f} s)")
+PY
+    probe_pid=$!
+  fi
   t0=$(date +%s.%N)
   for b in "$work"/body-*; do
     curl -sf -X POST "$base/v1/banks/list/import" -H "Authorization: Bearer $curator" \
@@ -85,6 +113,10 @@ run() {
     n=$((n + 1))
   done
   t1=$(date +%s.%N)
+  if [ -n "$probe_pid" ]; then
+    touch "$work/probe-stop"
+    wait "$probe_pid" || true
+  fi
   local hwm size count
   hwm=$(awk '/VmHWM/{print $2}' "/proc/$server_pid/status")
   size=$(curl -sf "$base/log/checkpoint" | sed -n 2p)

@@ -367,12 +367,12 @@ impl App {
                     .write()
                     .expect("matcher lock")
                     .install_compaction(built);
-                tracing::debug!(
-                    entries,
-                    installed,
-                    millis = t0.elapsed().as_millis() as u64,
-                    "index segment built"
-                );
+                let millis = t0.elapsed().as_millis() as u64;
+                if entries >= 100_000 {
+                    tracing::info!(entries, installed, millis, "index segment built");
+                } else {
+                    tracing::debug!(entries, installed, millis, "index segment built");
+                }
             }
             app.compacting.store(false, Ordering::Release);
             // An append that came after the last check and found the flag still set left its
