@@ -640,10 +640,35 @@ impl Store {
         self.latest.read().expect("checkpoint lock").clone()
     }
 
+    /// [`write`](Store::write) in a transaction of its own: the batch before it commits
+    /// first and the jobs after it wait for the next. For bulk jobs (an import of a list):
+    /// in a shared transaction a job after the first runs inside a savepoint, and SQLite then
+    /// copies every page the job changes for the first time into a sub-journal — for a
+    /// list-sized job, most of the database's index pages.
+    pub async fn write_alone<T, F>(&self, job: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut WriteCtx) -> futures::future::BoxFuture<'c, Result<T>>
+            + Send
+            + 'static,
+    {
+        self.queue(job, true).await
+    }
+
     /// Run `job` inside the writer's transaction; returns once its transaction (and the log
     /// entries it appended, under a signed checkpoint) is durable. An `Err` from the job rolls
     /// back its own writes and entries only.
     pub async fn write<T, F>(&self, job: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut WriteCtx) -> futures::future::BoxFuture<'c, Result<T>>
+            + Send
+            + 'static,
+    {
+        self.queue(job, false).await
+    }
+
+    async fn queue<T, F>(&self, job: F, alone: bool) -> Result<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut WriteCtx) -> futures::future::BoxFuture<'c, Result<T>>
@@ -672,7 +697,7 @@ impl Store {
                 let _ = tx.send(Err(e));
             }
         });
-        let job = writer::Queued { job, fail };
+        let job = writer::Queued { job, fail, alone };
         self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }

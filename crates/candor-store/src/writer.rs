@@ -20,6 +20,8 @@ pub(crate) type Job =
 pub(crate) struct Queued {
     pub(crate) job: Job,
     pub(crate) fail: Box<dyn FnOnce(StoreError) + Send>,
+    /// Runs in a transaction of its own ([`crate::Store::write_alone`]).
+    pub(crate) alone: bool,
 }
 
 /// What a job sees: the connection (inside the writer's transaction) and the log.
@@ -305,10 +307,24 @@ impl Writer {
             backend,
         };
         let mut batch = Vec::with_capacity(max_batch);
-        while let Some(first) = rx.recv().await {
+        // A job that runs alone, received while a batch was being gathered: the next batch.
+        let mut carried: Option<Queued> = None;
+        loop {
+            let first = match carried.take() {
+                Some(job) => job,
+                None => match rx.recv().await {
+                    Some(job) => job,
+                    None => break,
+                },
+            };
+            let alone = first.alone;
             batch.push(first);
-            while batch.len() < max_batch {
+            while !alone && batch.len() < max_batch {
                 match rx.try_recv() {
+                    Ok(job) if job.alone => {
+                        carried = Some(job);
+                        break;
+                    }
                     Ok(job) => batch.push(job),
                     Err(_) => break,
                 }
@@ -375,7 +391,8 @@ async fn run_batch(
     // without a savepoint and a failure rolls the whole transaction back and begins again.
     // Savepoints are not free: SQLite copies every page a job changes for the first time into
     // a sub-journal (with the statement journals of multi-row inserts, see
-    // `banks::add_imported`, 21 % of a 10M-hash import's time in `subjournalPageIfRequired`).
+    // `banks::add_imported`, 21 % of a 10M-hash import's time in `subjournalPageIfRequired`);
+    // list-sized jobs are queued with `Store::write_alone` and always run first.
     let mut fresh = true;
     let mut jobs = batch.drain(..);
     while let Some(Queued { job, .. }) = jobs.next() {

@@ -295,3 +295,84 @@ async fn postgres_restart_is_survived() {
         .unwrap();
     assert_eq!(again.checkpoint().checkpoint.size, size);
 }
+
+on_both!(a_job_written_alone_has_a_transaction_of_its_own, alone_on);
+/// `write_alone`: the jobs queued before it commit without it and those after it wait for the
+/// next transaction; other jobs still share one (one signed checkpoint per transaction).
+async fn alone_on(db: Db) {
+    let options = StoreOptions {
+        max_batch: 64,
+        readers: 2,
+        database_url: db.url.clone(),
+    };
+    let store = Store::open(db.dir.path(), signer(), options).await.unwrap();
+    let one = |store: &Store, alone: bool, name: &'static str| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            if alone {
+                store
+                    .write_alone(move |ctx| {
+                        Box::pin(async move {
+                            ctx.append(name.as_bytes().to_vec());
+                            Ok(())
+                        })
+                    })
+                    .await
+            } else {
+                store
+                    .write(move |ctx| {
+                        Box::pin(async move {
+                            ctx.append(name.as_bytes().to_vec());
+                            Ok(())
+                        })
+                    })
+                    .await
+            }
+        })
+    };
+    // Hold the writer in a job until the others are queued behind it, in this order.
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let blocker = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(move |ctx| {
+                    Box::pin(async move {
+                        ctx.append(b"blocker".to_vec());
+                        let _ = started_tx.send(());
+                        let _ = released.await;
+                        Ok(())
+                    })
+                })
+                .await
+        })
+    };
+    started.await.unwrap();
+    let mut queued = Vec::new();
+    for (alone, name) in [(false, "n1"), (true, "alone"), (false, "n2"), (false, "n3")] {
+        queued.push(one(&store, alone, name));
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    for q in queued {
+        q.await.unwrap().unwrap();
+    }
+    let sizes: Vec<i64> = store
+        .write(|ctx| {
+            Box::pin(async move {
+                Ok(
+                    sqlx::query_scalar("SELECT size FROM log_checkpoints ORDER BY size")
+                        .fetch_all(&mut ctx.conn)
+                        .await?,
+                )
+            })
+        })
+        .await
+        .unwrap();
+    // The empty log's checkpoint, then the blocker's transaction, n1's, the alone job's, then
+    // n2 and n3 together.
+    assert_eq!(sizes, vec![0, 1, 2, 3, 5]);
+    store.close().await;
+}

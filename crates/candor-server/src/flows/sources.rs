@@ -251,9 +251,10 @@ pub async fn apply_stream(
     };
     let a = app.clone();
     let bank_id = b.id;
+    // A list-sized job: in a transaction of its own (no savepoint, no sub-journal).
     let out = app
         .store
-        .write(move |ctx| {
+        .write_alone(move |ctx| {
             Box::pin(async move {
                 let mut records = records;
                 let mut out = Applied {

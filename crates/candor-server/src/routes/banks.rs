@@ -785,9 +785,10 @@ pub async fn import(
     };
     let who = caller.who();
     let a = app.clone();
+    // A list-sized job: in a transaction of its own (no savepoint, no sub-journal).
     let written = app
         .store
-        .write(move |ctx| {
+        .write_alone(move |ctx| {
             Box::pin(async move { write_import(ctx, &a, bank_id, &common, &who, lines).await })
         })
         .await?;
