@@ -117,17 +117,20 @@ PY
     touch "$work/probe-stop"
     wait "$probe_pid" || true
   fi
-  local hwm size count
+  local hwm size count cpu
   hwm=$(awk '/VmHWM/{print $2}' "/proc/$server_pid/status")
+  # The server's CPU seconds (user + system, all threads) over its life: the work an import
+  # costs, less sensitive than the wall time to what else the machine runs.
+  cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$server_pid/stat")
   size=$(curl -sf "$base/log/checkpoint" | sed -n 2p)
   count=$(curl -sf "$base/v1/banks/list" -H "Authorization: Bearer $curator" | python3 -c 'import json,sys; print(json.load(sys.stdin)["content_count"])')
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
-  python3 - "$label" "$hashes" "$lines" "$n" "$t0" "$t1" "$rss0" "$hwm" "$size" "$count" <<'PY'
+  python3 - "$label" "$hashes" "$lines" "$n" "$t0" "$t1" "$rss0" "$hwm" "$size" "$count" "$cpu" <<'PY'
 import sys
-label, hashes, lines, n, t0, t1, rss0, hwm, size, count = sys.argv[1:]
+label, hashes, lines, n, t0, t1, rss0, hwm, size, count, cpu = sys.argv[1:]
 dt = float(t1) - float(t0)
 print(f"== {label}: {int(hashes):,} hashes in {n} bodies of {int(lines):,} lines: {dt:.1f} s, "
-      f"{int(hashes)/dt:,.0f} hashes/s; server RSS {int(rss0)//1024} MiB before, peak {int(hwm)//1024} MiB; "
+      f"{int(hashes)/dt:,.0f} hashes/s; server CPU {cpu} s; server RSS {int(rss0)//1024} MiB before, peak {int(hwm)//1024} MiB; "
       f"log size {int(size):,}, bank content {int(count):,}")
 assert int(count) == int(hashes), "not every hash was imported"
 PY
