@@ -447,13 +447,10 @@ pub async fn add_imported(
         });
     }
     // SQLite opens a statement journal for a multi-row statement that may abort halfway (a
-    // UNIQUE or an immediate foreign-key check), copying every page the statement changes
-    // first: at 10M hashes, whose values land on random index pages, that was 16 % of an
-    // import. `OR FAIL` and deferred foreign keys (checked at commit; the rows here always
-    // satisfy them) need none; a failure still fails the job, which is rolled back whole.
-    sqlx::query("PRAGMA defer_foreign_keys = ON")
-        .execute(&mut *conn)
-        .await?;
+    // UNIQUE or a foreign-key check), copying every page the statement changes first: at 10M
+    // hashes, whose values land on random index pages, that was 16 % of an import. `OR FAIL`
+    // and tables without foreign keys (migration 11) need none; a failure still fails the
+    // job, which is rolled back whole.
     let written = add_imported_sqlite(
         conn,
         bank_id,
@@ -465,9 +462,6 @@ pub async fn add_imported(
         first_signal,
     )
     .await;
-    sqlx::query("PRAGMA defer_foreign_keys = OFF")
-        .execute(&mut *conn)
-        .await?;
     written?;
     Ok(ImportedRows {
         first_content,

@@ -56,7 +56,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_review_priority.sql")),
     (9, include_str!("../migrations/0009_exchange_configs.sql")),
     (10, include_str!("../migrations/0010_list_scale.sql")),
+    // SQLite's own 11, PostgreSQL's 11 in its way: no foreign keys on the tables an import fills.
+    (
+        11,
+        include_str!("../migrations/0011_bulk_tables_without_foreign_keys.sql"),
+    ),
 ];
+
+/// The SQLite migration that edits table definitions in place (writable_schema): the store
+/// finishes it ([`finish_schema_edit`]).
+const SQLITE_SCHEMA_EDIT: i64 = 11;
 
 /// The same schema on PostgreSQL: version 3 in one script (PostgreSQL support began there);
 /// later versions share the script when it is portable, or get one per backend. `tests/schema.rs` checks that both backends
@@ -74,7 +83,7 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_review_priority.sql")),
     (9, include_str!("../migrations/0009_exchange_configs.sql")),
     (10, include_str!("../migrations/0010_list_scale.sql")),
-    // PostgreSQL only: no foreign keys on the tables an import fills (SQLite stays at 10).
+    // No foreign keys on the tables an import fills (SQLite's 11 does the same in its way).
     (
         11,
         include_str!("../migrations/postgres/0011_bulk_tables_without_foreign_keys.sql"),
@@ -742,6 +751,34 @@ async fn prepare(
     r
 }
 
+/// The end of SQLite's procedure for schema changes that leave the bytes on disk alone
+/// (migration 11 edited two table definitions with `writable_schema` on): bump the schema
+/// version so that every connection re-reads the definitions, turn `writable_schema` off, and
+/// check that the definitions parse and that the two tables have no foreign key left.
+async fn finish_schema_edit(conn: &mut AnyConnection) -> Result<()> {
+    let v: i64 = sqlx::query_scalar("PRAGMA schema_version")
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query(&format!("PRAGMA schema_version = {}", v + 1))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("PRAGMA writable_schema = OFF")
+        .execute(&mut *conn)
+        .await?;
+    let left: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM pragma_foreign_key_list('bank_content')) \
+         + (SELECT COUNT(*) FROM pragma_foreign_key_list('content_signals'))",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if left != 0 {
+        return Err(StoreError::Corrupt(format!(
+            "migration 11: {left} foreign keys are still on bank_content and content_signals (their definitions are not the ones this store created)"
+        )));
+    }
+    Ok(())
+}
+
 async fn migrate_locked(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
         .execute(&mut *conn)
@@ -760,6 +797,9 @@ async fn migrate_locked(conn: &mut AnyConnection, backend: Backend) -> Result<()
         }
         let mut tx = conn.begin().await?;
         sqlx::raw_sql(script).execute(&mut *tx).await?;
+        if backend == Backend::Sqlite && *version == SQLITE_SCHEMA_EDIT {
+            finish_schema_edit(&mut tx).await?;
+        }
         sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
             .bind(version)
             .execute(&mut *tx)

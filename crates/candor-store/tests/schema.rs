@@ -10,6 +10,13 @@ use candor_store::{sqlx, Store};
 mod support;
 use support::{Db, Kind};
 
+async fn count(s: &Store, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(s.reader())
+        .await
+        .unwrap()
+}
+
 async fn open(db: &Db) -> Store {
     let signer = Signer::from_seed("candor.test/schema", &[4; 32]).unwrap();
     Store::open(db.dir.path(), signer, db.options())
@@ -131,11 +138,12 @@ async fn signals_by_value_use_the_prefix_index() {
         .unwrap();
 }
 
-/// Where the backends differ on purpose: PostgreSQL has no foreign keys on the tables an
-/// import fills row by row (migration 11: per-row trigger checks halved its insert rate);
-/// SQLite keeps them.
+/// Neither backend has foreign keys on the tables an import fills row by row (migration 11 on
+/// both: PostgreSQL checked them with per-row triggers that halved its insert rate, SQLite
+/// journals every multi-row insert into a table that has one). The store inserts parents first
+/// and deletes children itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bulk_tables_have_foreign_keys_on_sqlite_only() {
+async fn bulk_tables_have_no_foreign_keys() {
     let lite = Db::new(Kind::Sqlite).unwrap();
     let s = open(&lite).await;
     for table in ["bank_content", "content_signals"] {
@@ -145,7 +153,7 @@ async fn bulk_tables_have_foreign_keys_on_sqlite_only() {
         .fetch_one(s.reader())
         .await
         .unwrap();
-        assert_eq!(n, 1, "SQLite {table}");
+        assert_eq!(n, 0, "SQLite {table}");
     }
     let Some(pg) = Db::new(Kind::Postgres) else {
         return;
@@ -159,4 +167,153 @@ async fn bulk_tables_have_foreign_keys_on_sqlite_only() {
     .await
     .unwrap();
     assert_eq!(n, 0, "PostgreSQL");
+}
+
+/// SQLite's migration 11 edits the two table definitions in place (writable_schema): a
+/// database at version 10 with contents opens, migrates, keeps every row and index, passes
+/// `integrity_check`, has no foreign key left on the two tables (the others keep theirs), and
+/// takes new contents and a bank deletion as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migration_11_drops_the_foreign_keys_in_place() {
+    let lite = Db::new(Kind::Sqlite).unwrap();
+    let path = lite.dir.path().join("candor.db");
+    let scripts = [
+        include_str!("../migrations/0001_init.sql"),
+        include_str!("../migrations/0002_person_steps.sql"),
+        include_str!("../migrations/0003_dsa_submissions.sql"),
+        include_str!("../migrations/0004_hma.sql"),
+        include_str!("../migrations/0005_exchanges.sql"),
+        include_str!("../migrations/0006_negative_banks.sql"),
+        include_str!("../migrations/0007_decisions_by_content.sql"),
+        include_str!("../migrations/0008_review_priority.sql"),
+        include_str!("../migrations/0009_exchange_configs.sql"),
+        include_str!("../migrations/0010_list_scale.sql"),
+    ];
+    {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE schema_version (version BIGINT NOT NULL)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        for (i, script) in scripts.iter().enumerate() {
+            sqlx::raw_sql(script).execute(&mut c).await.unwrap();
+            sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
+                .bind(i as i64 + 1)
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        let fks: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM pragma_foreign_key_list('bank_content')")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        assert_eq!(fks, 1, "version 10 has the foreign key");
+        sqlx::query(
+            "INSERT INTO banks (id, name, description, category, provenance, enabled, pdq_threshold, created_at, updated_at) \
+             VALUES (1, 'b', '', 'c', 'p', 1, 31, 't', 't')",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+        for i in 1..=50i64 {
+            sqlx::query(
+                "INSERT INTO bank_content (id, public_id, bank_id, provenance, note, enabled, created_at, created_by) \
+                 VALUES (?, ?, 1, 'p', '', 1, 't', 'me')",
+            )
+            .bind(i)
+            .bind(format!("{i:032x}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO content_signals (id, content_id, signal, value, salt) VALUES (?, ?, 'pdq', ?, ?)",
+            )
+            .bind(i)
+            .bind(i)
+            .bind(vec![i as u8; 32])
+            .bind(vec![0u8; 16])
+            .execute(&mut c)
+            .await
+            .unwrap();
+        }
+        c.close().await.unwrap();
+    }
+    let s = open(&lite).await;
+    assert_eq!(
+        count(&s, "SELECT MAX(version) FROM schema_version").await,
+        11
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM pragma_foreign_key_list('bank_content')"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM pragma_foreign_key_list('content_signals')"
+        )
+        .await,
+        0
+    );
+    // Other tables keep theirs.
+    assert!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM pragma_foreign_key_list('notices')"
+        )
+        .await
+            > 0
+    );
+    assert_eq!(count(&s, "SELECT COUNT(*) FROM bank_content").await, 50);
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM content_signals WHERE content_id <= 50"
+        )
+        .await,
+        50
+    );
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(s.reader())
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+    let (_, indexes) = sqlite_schema(&s).await;
+    for i in [
+        "bank_content_bank",
+        "content_signals_content",
+        "content_signals_value_prefix",
+    ] {
+        assert!(indexes.contains(i), "{i}");
+    }
+    // Writes go on: a content for the bank, then the bank deleted with its contents.
+    s.write(|ctx| {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO bank_content (id, public_id, bank_id, provenance, note, enabled, created_at, created_by) \
+                 VALUES (51, 'x51', 1, 'p', '', 1, 't', 'me')",
+            )
+            .execute(&mut ctx.conn)
+            .await?;
+            Ok(())
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(count(&s, "SELECT COUNT(*) FROM bank_content").await, 51);
+    s.close().await;
+    // Reopened (the definitions re-read from the file): the same.
+    let s = open(&lite).await;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pragma_foreign_key_list('bank_content')")
+        .fetch_one(s.reader())
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
 }
