@@ -12,35 +12,14 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::time::Instant;
 
+#[path = "../tests/common/rng.rs"]
+mod rng;
+use rng::Rng;
+
 const VIDEOS: usize = 100_000;
 const FRAMES: usize = 60;
 const BRUTE_VIDEOS: usize = 10_000;
 const QUERIES: usize = 16;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn hash(&mut self) -> Hash256 {
-        Hash256([self.next(), self.next(), self.next(), self.next()])
-    }
-
-    fn flip(&mut self, h: Hash256, min: u64, max: u64) -> Hash256 {
-        let mut x = h;
-        for _ in 0..min + self.next() % (max - min + 1) {
-            let b = self.next() % 256;
-            x.0[(b / 64) as usize] ^= 1 << (b % 64);
-        }
-        x
-    }
-}
 
 fn frames(hashes: &[Hash256]) -> Vec<VpdqFrame> {
     hashes

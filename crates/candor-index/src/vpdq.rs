@@ -335,16 +335,15 @@ impl VpdqIndex {
         query: &[VpdqFrame],
         opts: &VpdqQuery,
     ) -> Result<Vec<VpdqMatch>, VpdqError> {
-        self.check_query(opts)?;
-        check_qualities(query.iter().map(|f| f.quality))?;
-        let prepared = prepare(query.iter().map(|f| (f.hash, f.quality)), opts.quality);
-        let mut hits = Vec::new();
-        for (qi, h) in prepared.iter().enumerate() {
-            for m in self.frames.search(h, opts.distance) {
-                self.push_hit(&mut hits, qi, m.entry, opts.quality);
-            }
-        }
-        Ok(self.decide(hits, prepared.len(), opts))
+        self.run(
+            query,
+            opts,
+            |f| (f.hash, f.quality),
+            |f| {
+                let near = self.frames.search(&f.hash, opts.distance);
+                near.into_iter().map(|m| m.entry).collect()
+            },
+        )
     }
 
     /// [`search`](Self::search) with the eight dihedral hashes of each query frame (see the
@@ -354,16 +353,42 @@ impl VpdqIndex {
         query: &[VpdqDihedralFrame],
         opts: &VpdqQuery,
     ) -> Result<Vec<VpdqMatch>, VpdqError> {
+        self.run(
+            query,
+            opts,
+            |f| (f.hashes[0], f.quality),
+            |f| {
+                let near = self.frames.search_dihedral(&f.hashes, opts.distance);
+                near.into_iter().map(|m| m.entry).collect()
+            },
+        )
+    }
+
+    /// Prepares the query frames (`key`: the hash they are deduplicated by and their quality;
+    /// the quality filter, then one per hash, as vpdq's `prepare_vpdq_feature`), finds the
+    /// frame entries `near` each, and decides per video hit.
+    fn run<T>(
+        &self,
+        query: &[T],
+        opts: &VpdqQuery,
+        key: impl Fn(&T) -> (Hash256, u8),
+        near: impl Fn(&T) -> Vec<EntryId>,
+    ) -> Result<Vec<VpdqMatch>, VpdqError> {
         self.check_query(opts)?;
-        check_qualities(query.iter().map(|f| f.quality))?;
-        let mut frames: Vec<&VpdqDihedralFrame> =
-            query.iter().filter(|f| f.quality >= opts.quality).collect();
-        frames.sort_by_key(|f| f.hashes[0]);
-        frames.dedup_by_key(|f| f.hashes[0]);
+        check_qualities(query.iter().map(|f| key(f).1))?;
+        let mut frames: Vec<&T> = query.iter().filter(|f| key(f).1 >= opts.quality).collect();
+        // Stable: the first of identical frames is kept.
+        frames.sort_by_key(|f| key(f).0);
+        frames.dedup_by_key(|f| key(f).0);
         let mut hits = Vec::new();
         for (qi, f) in frames.iter().enumerate() {
-            for m in self.frames.search_dihedral(&f.hashes, opts.distance) {
-                self.push_hit(&mut hits, qi, m.entry, opts.quality);
+            for e in near(f) {
+                if self.quality[e.0 as usize] < opts.quality {
+                    continue;
+                }
+                if let Some(r) = self.frames.entry_ref(e) {
+                    hits.push((r.bank, qi as u32, e.0));
+                }
             }
         }
         Ok(self.decide(hits, frames.len(), opts))
@@ -382,17 +407,6 @@ impl VpdqIndex {
             }
         }
         Ok(())
-    }
-
-    /// Records that query frame `qi` is near frame entry `e` (when that frame reaches the
-    /// query's quality threshold) as `(video, query frame, entry)`.
-    fn push_hit(&self, hits: &mut Vec<(u32, u32, u32)>, qi: usize, e: EntryId, quality: u8) {
-        if self.quality[e.0 as usize] < quality {
-            return;
-        }
-        if let Some(r) = self.frames.entry_ref(e) {
-            hits.push((r.bank, qi as u32, e.0));
-        }
     }
 
     /// Groups the hits by video and applies the thresholds.
@@ -468,13 +482,4 @@ fn check_qualities(qualities: impl Iterator<Item = u8>) -> Result<(), VpdqError>
         }
     }
     Ok(())
-}
-
-/// The unique hashes of the frames of quality at least `quality` (vpdq's
-/// `prepare_vpdq_feature`; the order does not matter for matching).
-fn prepare(frames: impl Iterator<Item = (Hash256, u8)>, quality: u8) -> Vec<Hash256> {
-    let mut out: Vec<Hash256> = frames.filter(|f| f.1 >= quality).map(|f| f.0).collect();
-    out.sort_unstable();
-    out.dedup();
-    out
 }

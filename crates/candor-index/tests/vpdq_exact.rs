@@ -10,6 +10,11 @@ use candor_index::{
 };
 use proptest::prelude::*;
 
+mod common {
+    pub mod rng;
+}
+use common::rng::Rng;
+
 fn frame(hash: Hash256, quality: u8, i: usize) -> VpdqFrame {
     VpdqFrame {
         hash,
@@ -552,30 +557,7 @@ fn query_quality_above_the_floor() {
 // ---------------------------------------------------------------------------------------------
 // Property test: the index against vpdq's matching done plainly.
 
-struct Rng(u64);
-
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn hash(&mut self) -> Hash256 {
-        Hash256([self.next(), self.next(), self.next(), self.next()])
-    }
-    fn flip(&mut self, h: Hash256, max_bits: u64) -> Hash256 {
-        let mut x = h;
-        for _ in 0..self.below(max_bits + 1) {
-            let b = self.below(256);
-            x.0[(b / 64) as usize] ^= 1 << (b % 64);
-        }
-        x
-    }
     fn quality(&mut self) -> u8 {
         [100, 100, 90, 70, 55, 50, 49, 30, 0][self.below(9) as usize]
     }
@@ -584,7 +566,7 @@ impl Rng {
         let mut h = start;
         let mut out = Vec::new();
         for i in 0..len as usize {
-            h = self.flip(h, step);
+            h = self.flip(h, 0, step);
             out.push(frame(h, self.quality(), i));
             if self.below(8) == 0 {
                 out.push(frame(h, self.quality(), i));
@@ -689,7 +671,7 @@ fn run_case(seed: u64, dihedral: bool) {
             let base = &videos[rng.below(videos.len() as u64) as usize].0;
             for f in base {
                 if rng.below(10) > 0 {
-                    qf.push((rng.flip(f.hash, 24), rng.quality()));
+                    qf.push((rng.flip(f.hash, 0, 24), rng.quality()));
                 }
             }
             for _ in 0..rng.below(4) {
@@ -720,7 +702,7 @@ fn run_case(seed: u64, dihedral: bool) {
                         *v = if rng.below(3) == 0 {
                             let vid = &videos[rng.below(videos.len() as u64) as usize].0;
                             let at = rng.below(vid.len() as u64) as usize;
-                            rng.flip(vid[at].hash, 40)
+                            rng.flip(vid[at].hash, 0, 40)
                         } else {
                             rng.hash()
                         };
@@ -801,7 +783,7 @@ fn many_seeds_find_matches() {
         }
         let q: Vec<VpdqFrame> = v
             .iter()
-            .map(|f| frame(rng.flip(f.hash, 24), 100, 0))
+            .map(|f| frame(rng.flip(f.hash, 0, 24), 100, 0))
             .collect();
         total += 1;
         matched += usize::from(!index.search(&q, &VpdqQuery::default()).unwrap().is_empty());
