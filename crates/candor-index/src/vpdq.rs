@@ -483,3 +483,18 @@ fn check_qualities(qualities: impl Iterator<Item = u8>) -> Result<(), VpdqError>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_is_pythons_true_division() {
+        // Python: 2 * 100 / 3, 1 * 100 / 3, 7 * 100 / 9, 8 * 100 / 10.
+        assert_eq!(percent(2, 3).to_bits(), 66.66666666666667f64.to_bits());
+        assert_eq!(percent(1, 3).to_bits(), 33.333333333333336f64.to_bits());
+        assert_eq!(percent(7, 9).to_bits(), 77.77777777777777f64.to_bits());
+        assert_eq!(percent(8, 10), 80.0);
+        assert_eq!(percent(u32::MAX, u32::MAX), 100.0);
+    }
+}
