@@ -5,21 +5,9 @@ use candor_index::{BuildOptions, EntryRef, Hash256, Layout, PdqIndex, Strategy};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn hash(&mut self) -> Hash256 {
-        Hash256([self.next(), self.next(), self.next(), self.next()])
-    }
-}
+#[path = "../tests/common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 fn data(n: usize, q: usize) -> (Vec<Hash256>, Vec<Hash256>) {
     let mut rng = Rng(n as u64);

@@ -12,6 +12,8 @@
 //!   arrays are [`Buf`]s, owned or views, immutable and shared by clones.
 //! * An [`EntryId`] is an entry's insertion position; [`EntryRefs`] maps it to an
 //!   [`EntryRef`] `{ bank, content }`.
+//! * [`VpdqIndex`] matches vPDQ video hashes (a PDQ hash per sampled frame) over many videos
+//!   with Meta's vpdq semantics, its frames in a [`PdqIndex`] ([`mod@vpdq`]).
 //!
 //! The crate does no I/O of its own and starts no threads.
 mod buf;
@@ -21,6 +23,7 @@ mod hash;
 mod mih;
 mod pdq;
 pub mod simd;
+pub mod vpdq;
 
 pub use buf::{AlignedBytes, Buf, Shared, SharedBytes};
 pub use digest::{DigestIndex, Md5Index, Sha1Index, Sha256Index};
@@ -29,3 +32,4 @@ pub use hash::{EntryId, EntryRef, EntryRefs, Hash256, HexError};
 pub use mih::Layout;
 pub use pdq::{BuildOptions, BuiltPending, DihedralMatch, Match, PdqIndex, PendingBuild, Strategy};
 pub use simd::SimdLevel;
+pub use vpdq::{VideoId, VpdqDihedralFrame, VpdqError, VpdqFrame, VpdqIndex, VpdqMatch, VpdqQuery};
