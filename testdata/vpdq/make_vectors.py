@@ -50,7 +50,7 @@ EDITS = {
     "testsrc2-resized.mp4": ("scale=96:72", [*X264, "-crf", "23"]),
     "testsrc2-hflip.mp4": ("hflip", [*X264, "-crf", "23"]),
     "testsrc2-cut.mp4": ("trim=start_frame=7,setpts=PTS-STARTPTS", [*X264, "-crf", "23"]),
-    "testsrc2-watermark.mp4": ("drawbox=x=96:y=8:w=56:h=20:color=white@0.6:t=fill", [*X264, "-crf", "23"]),
+    "testsrc2-watermark.mp4": ("drawbox=x=124:y=102:w=30:h=12:color=white@0.5:t=fill", [*X264, "-crf", "23"]),
 }
 
 
