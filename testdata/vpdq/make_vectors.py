@@ -17,10 +17,12 @@ expected.json: one object per (video, options): `features` as
 [frame_number, quality, hash, timestamp] with the timestamp exactly as vpdq returns it (a
 double holding a float32 quotient), and `signal`, python-threatexchange's signal string
 (`vpdq_to_json`: a JSON list of "hash,quality,timestamp" with f"{timestamp:.3}").
+timestamps.json: [timestamp, f"{timestamp:.3}"] pairs over two hours at 24, 25, 29.97 and 60 fps.
 """
 
 import json
 import pathlib
+import struct
 import subprocess
 import sys
 
@@ -107,8 +109,21 @@ def expected() -> list:
     return out
 
 
+def timestamps() -> list:
+    # Timestamps as vpdq computes them (float32 frame / float32 rate) over two hours of frames
+    # at common rates, with python-threatexchange's f"{t:.3}" text.
+    f32 = lambda x: struct.unpack("f", struct.pack("f", x))[0]
+    out = []
+    for rate in (24.0, 25.0, 30000 / 1001, 60.0):
+        for n in range(0, 2 * 3600 * 60, 997):
+            t = f32(f32(float(n)) / f32(rate))
+            out.append([t, f"{t:.{3}}"])
+    return out
+
+
 def main() -> None:
     make_videos("--force" in sys.argv)
+    (HERE / "timestamps.json").write_text(json.dumps(timestamps()) + "\n")
     vectors = expected()
     # One vector per line, diff-friendly and small.
     lines = ",\n".join(json.dumps(v) for v in vectors)

@@ -162,14 +162,18 @@ pub fn parse_signal_string(s: &str) -> Result<Vec<VpdqFeature>, SignalError> {
                 .strip_prefix('"')
                 .and_then(|b| b.strip_suffix('"'))
                 .filter(|b| !b.contains('"') && !b.contains('\\') && chunk.len() == 3)
-                .ok_or_else(|| bad(&format!("item {i} is not a \"hash,quality,timestamp\" string")))?;
+                .ok_or_else(|| {
+                    bad(&format!(
+                        "item {i} is not a \"hash,quality,timestamp\" string"
+                    ))
+                })?;
             VpdqFeature::from_compact(body, i as u64)
         })
         .collect()
 }
 
-/// Python's `format(x, ".3")`: `g` with 3 significant digits, trailing zeros removed, and
-/// `.0` added when the fixed form has no decimal point.
+/// Python's `format(x, ".3")`: 3 significant digits, trailing zeros removed, fixed notation
+/// for exponents -4..=1 (with `.0` added when it has no decimal point), else `1.23e+02`.
 pub fn python_precision3(x: f64) -> String {
     if x.is_nan() {
         return "nan".into();
@@ -185,11 +189,16 @@ pub fn python_precision3(x: f64) -> String {
     let sci = format!("{x:.2e}");
     let (mantissa, exp) = sci.split_once('e').expect("exponent form");
     let exp: i32 = exp.parse().expect("exponent");
-    if (-4..3).contains(&exp) {
+    // The none type switches to scientific notation from exponent `precision - 1` on (not
+    // `precision`, as `g` does).
+    if (-4..2).contains(&exp) {
         let decimals = (2 - exp) as usize;
         let fixed = format!("{x:.decimals$}");
         let fixed = if fixed.contains('.') {
-            fixed.trim_end_matches('0').trim_end_matches('.').to_string()
+            fixed
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
         } else {
             fixed
         };
@@ -267,7 +276,7 @@ impl Default for VpdqOptions {
 /// Why a video could not be hashed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VideoError {
-    /// Not a container FFmpeg recognises, or one with no video stream.
+    /// Not a container FFmpeg recognises, one with no video stream, or a still image.
     NotAVideo(String),
     /// Over a limit of [`VideoLimits`].
     TooLarge(String),
@@ -488,6 +497,24 @@ mod ffmpeg {
                     VideoError::NotAVideo(format!("no container recognised ({})", averr(r)))
                 }));
             }
+            // Still images (PNG, JPEG, … as one-frame "videos") are the image path's.
+            let demuxer = if (*d.fmt).iformat.is_null() || (*(*d.fmt).iformat).name.is_null() {
+                String::new()
+            } else {
+                std::ffi::CStr::from_ptr((*(*d.fmt).iformat).name)
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            if demuxer.ends_with("_pipe") || demuxer == "image2" {
+                return Err(VideoError::NotAVideo(format!("a still image ({demuxer})")));
+            }
+            // FFmpeg takes a raw-stream guess at score 25 (AVPROBE_SCORE_RETRY) from random
+            // bytes (raw H.263, one grey frame); real containers score 100, raw streams > 25.
+            if (*d.fmt).probe_score <= 25 {
+                return Err(VideoError::NotAVideo(format!(
+                    "no container recognised (only a weak guess: {demuxer})"
+                )));
+            }
             let r = ff::avformat_find_stream_info(d.fmt, ptr::null_mut());
             if r < 0 {
                 return Err(timed_out(source).unwrap_or_else(|| {
@@ -550,7 +577,9 @@ mod ffmpeg {
             } else {
                 (*d.codec).thread_count = 1;
             }
-            (*d.codec).max_pixels = limits.max_pixels.min(i64::MAX as u64) as i64;
+            // FFmpeg's own bound on what a decoder allocates; it counts coded sizes (16-pixel
+            // macroblocks), hence the headroom: the exact limit is ours, on every frame.
+            (*d.codec).max_pixels = limits.max_pixels.saturating_mul(2).min(i64::MAX as u64) as i64;
             let r = ff::avcodec_open2(d.codec, codec, ptr::null_mut());
             if r < 0 {
                 return Err(VideoError::Decode(format!(
@@ -716,7 +745,8 @@ mod ffmpeg {
             // The reference builds its context from the decoder's size and format before the
             // first frame; a frame that differs (a mid-stream change) gets its own context
             // instead of being read out of bounds.
-            let format: ff::AVPixelFormat = std::mem::transmute::<c_int, ff::AVPixelFormat>(f.format);
+            let format: ff::AVPixelFormat =
+                std::mem::transmute::<c_int, ff::AVPixelFormat>(f.format);
             d.sws = ff::sws_getCachedContext(
                 d.sws,
                 f.width,
@@ -798,6 +828,8 @@ mod tests {
             (123.4, "1.23e+02"),
             (999.4, "9.99e+02"),
             (99.96, "1e+02"),
+            (10.0, "10.0"),
+            (99.0, "99.0"),
             (33.366665, "33.4"),
             (0.033333335, "0.0333"),
         ] {
@@ -821,7 +853,10 @@ mod tests {
             "1,100,e2f1017837246bacc5dea21b648fbfd62f435c89db299a2497667e216c8d055c,0.033"
         );
         let back = VpdqFeature::from_line(&f.to_line()).unwrap();
-        assert_eq!((back.hash, back.quality, back.frame_number), (f.hash, 100, 1));
+        assert_eq!(
+            (back.hash, back.quality, back.frame_number),
+            (f.hash, 100, 1)
+        );
         assert_eq!(back.timestamp, 0.033);
         assert_eq!(
             f.to_compact(),
@@ -844,7 +879,11 @@ mod tests {
         ] {
             assert!(parse_signal_string(bad).is_err(), "{bad}");
         }
-        for bad in ["", "1,100,zz,0.0", "x,100,e2f1017837246bacc5dea21b648fbfd62f435c89db299a2497667e216c8d055c,0"] {
+        for bad in [
+            "",
+            "1,100,zz,0.0",
+            "x,100,e2f1017837246bacc5dea21b648fbfd62f435c89db299a2497667e216c8d055c,0",
+        ] {
             assert!(VpdqFeature::from_line(bad).is_err(), "{bad}");
         }
     }

@@ -59,8 +59,8 @@ fn every_vector_is_bit_exact_with_pypi_vpdq() {
     assert!(vectors.len() >= 16);
     let mut frames = 0;
     for v in &vectors {
-        let got = hash_video(&video(&v.video), &v.opts)
-            .unwrap_or_else(|e| panic!("{}: {e}", v.video));
+        let got =
+            hash_video(&video(&v.video), &v.opts).unwrap_or_else(|e| panic!("{}: {e}", v.video));
         let ctx = format!(
             "{} (seconds_per_hash {}, {}×{})",
             v.video, v.opts.seconds_per_hash, v.opts.width, v.opts.height
@@ -99,8 +99,14 @@ fn the_reference_file_line_form_round_trips() {
     for f in &v.features {
         let line = f.to_line();
         let back = VpdqFeature::from_line(&line).unwrap();
-        assert_eq!((back.frame_number, back.quality, back.hash), (f.frame_number, f.quality, f.hash));
-        assert_eq!(format!("{:.3}", back.timestamp), format!("{:.3}", f.timestamp));
+        assert_eq!(
+            (back.frame_number, back.quality, back.hash),
+            (f.frame_number, f.quality, f.hash)
+        );
+        assert_eq!(
+            format!("{:.3}", back.timestamp),
+            format!("{:.3}", f.timestamp)
+        );
     }
 }
 
@@ -116,7 +122,10 @@ fn match_percents(query: &[VpdqFeature], target: &[VpdqFeature]) -> (f64, f64) {
     };
     let (q, t) = (good(query), good(target));
     let share = |a: &[PdqHash], b: &[PdqHash]| {
-        let hit = a.iter().filter(|x| b.iter().any(|y| x.distance(y) <= 31)).count();
+        let hit = a
+            .iter()
+            .filter(|x| b.iter().any(|y| x.distance(y) <= 31))
+            .count();
         100.0 * hit as f64 / a.len().max(1) as f64
     };
     (share(&q, &t), share(&t, &q))
