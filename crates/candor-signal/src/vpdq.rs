@@ -300,6 +300,19 @@ impl std::error::Error for VideoError {}
 #[cfg(feature = "video")]
 pub use ffmpeg::hash_video;
 
+/// The vPDQ of content that is a video; `None` for content that is not one (what `candor hash`
+/// and the services ask of content that is not an image).
+#[cfg(feature = "video")]
+pub fn video_signal(
+    bytes: &[u8],
+    opts: &VpdqOptions,
+) -> Option<Result<Vec<VpdqFeature>, VideoError>> {
+    match hash_video(bytes, opts) {
+        Err(VideoError::NotAVideo(_)) => None,
+        r => Some(r),
+    }
+}
+
 #[cfg(feature = "video")]
 mod ffmpeg {
     use std::ffi::{c_int, c_void};
@@ -490,30 +503,54 @@ mod ffmpeg {
                 callback: Some(interrupt),
                 opaque,
             };
-            // On failure avformat_open_input frees the context and nulls the pointer.
-            let r = ff::avformat_open_input(&mut d.fmt, ptr::null(), ptr::null(), ptr::null_mut());
-            if r != 0 {
-                return Err(timed_out(source).unwrap_or_else(|| {
-                    VideoError::NotAVideo(format!("no container recognised ({})", averr(r)))
-                }));
+            // Probe first, as avformat_open_input would with this I/O (the probed bytes are
+            // kept for the demuxer), to tell content that is no video from a video that is
+            // cut or corrupt.
+            let mut iformat: *const ff::AVInputFormat = ptr::null();
+            let score = ff::av_probe_input_buffer2(
+                d.avio,
+                &mut iformat,
+                ptr::null(),
+                d.fmt as *mut c_void,
+                0,
+                0,
+            );
+            if let Some(e) = timed_out(source) {
+                return Err(e);
             }
-            // Still images (PNG, JPEG, … as one-frame "videos") are the image path's.
-            let demuxer = if (*d.fmt).iformat.is_null() || (*(*d.fmt).iformat).name.is_null() {
+            if score < 0 || iformat.is_null() {
+                return Err(VideoError::NotAVideo(format!(
+                    "no container recognised ({})",
+                    averr(score)
+                )));
+            }
+            let demuxer = if (*iformat).name.is_null() {
                 String::new()
             } else {
-                std::ffi::CStr::from_ptr((*(*d.fmt).iformat).name)
+                std::ffi::CStr::from_ptr((*iformat).name)
                     .to_string_lossy()
                     .into_owned()
             };
+            // Still images (PNG, JPEG, … as one-frame "videos") are the image path's.
             if demuxer.ends_with("_pipe") || demuxer == "image2" {
                 return Err(VideoError::NotAVideo(format!("a still image ({demuxer})")));
             }
             // FFmpeg takes a raw-stream guess at score 25 (AVPROBE_SCORE_RETRY) from random
             // bytes (raw H.263, one grey frame); real containers score 100, raw streams > 25.
-            if (*d.fmt).probe_score <= 25 {
+            if score <= 25 {
                 return Err(VideoError::NotAVideo(format!(
                     "no container recognised (only a weak guess: {demuxer})"
                 )));
+            }
+            // On failure avformat_open_input frees the context and nulls the pointer.
+            let r = ff::avformat_open_input(&mut d.fmt, ptr::null(), iformat, ptr::null_mut());
+            if r != 0 {
+                return Err(timed_out(source).unwrap_or_else(|| {
+                    VideoError::Decode(format!(
+                        "a {demuxer} container that cannot be opened, cut or corrupt ({})",
+                        averr(r)
+                    ))
+                }));
             }
             let r = ff::avformat_find_stream_info(d.fmt, ptr::null_mut());
             if r < 0 {

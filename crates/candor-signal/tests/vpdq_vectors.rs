@@ -165,3 +165,27 @@ fn edits_of_the_base_clip_match_it_and_the_other_clip_does_not() {
     let (q, c) = match_percents(&other, &base);
     assert!(q < 20.0 && c < 20.0, "mandelbrot: {q}% / {c}%");
 }
+
+/// What `candor hash` asks of content that is not an image (its binary test needs a build
+/// with the `video` feature; this is the library half, which CI's feature phase runs).
+#[test]
+fn video_signal_is_none_for_non_videos_and_an_error_for_cut_videos() {
+    use candor_signal::vpdq::video_signal;
+    let opts = VpdqOptions::default();
+    assert!(video_signal(b"just some text\n", &opts).is_none());
+    assert!(video_signal(
+        &std::fs::read(dir().join("make_vectors.py")).unwrap(),
+        &opts
+    )
+    .is_none());
+    let clip = video("testsrc2-vp9.webm");
+    let v = vectors();
+    let want = v
+        .iter()
+        .find(|v| v.video == "testsrc2-vp9.webm" && v.opts.seconds_per_hash == 1.0)
+        .unwrap();
+    let got = video_signal(&clip, &opts).unwrap().unwrap();
+    assert_eq!(to_signal_string(&got), want.signal);
+    let mp4 = video("testsrc2.mp4");
+    assert!(video_signal(&mp4[..mp4.len() / 2], &opts).unwrap().is_err());
+}
