@@ -10,6 +10,8 @@
 //! - [`trim`]: uniform-border detection for the trimmed variant.
 //! - [`digest`]: MD5, SHA-1 and SHA-256, streamed.
 //! - [`signals`]: everything above from bytes or a reader.
+//! - [`vpdq`]: Meta's video hash (PDQ of sampled frames), its text forms; decoding through
+//!   FFmpeg with the `video` feature.
 
 pub mod bounded;
 pub mod decode;
@@ -19,6 +21,7 @@ pub mod pdq;
 pub mod signals;
 mod stream;
 pub mod trim;
+pub mod vpdq;
 
 pub use bounded::{DecodePath, Truncated};
 pub use decode::{DecodeLimits, DecodedImage};
@@ -30,6 +33,9 @@ pub use signals::{
     ImageSignals, TrimmedSignals,
 };
 pub use trim::Border;
+#[cfg(feature = "video")]
+pub use vpdq::hash_video;
+pub use vpdq::{VideoError, VideoLimits, VpdqFeature, VpdqOptions};
 
 /// Everything that can go wrong turning bytes into signals.
 #[derive(Debug)]

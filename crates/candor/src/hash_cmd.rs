@@ -44,6 +44,21 @@ pub struct HashArgs {
     /// Largest image to decode, in pixels (width × height).
     #[arg(long, default_value_t = DecodeLimits::default().max_pixels)]
     pub max_pixels: u64,
+    /// vPDQ: one frame hashed every this many seconds (0: every frame; vpdq's default 1).
+    #[cfg(feature = "video")]
+    #[arg(long, default_value_t = 1.0)]
+    pub seconds_per_hash: f64,
+    /// Largest video file to decode, in bytes (larger files get md5/sha1/sha256 only).
+    #[cfg(feature = "video")]
+    #[arg(long, default_value_t = candor_signal::VideoLimits::default().max_bytes)]
+    pub max_video_bytes: u64,
+}
+
+/// What `hash_one` needs besides the image options.
+struct Settings {
+    dihedral: bool,
+    #[cfg(feature = "video")]
+    video: candor_signal::VpdqOptions,
 }
 
 /// One output record.
@@ -70,6 +85,13 @@ pub struct Record {
     pub quality_trimmed: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dihedral_trimmed: Option<Vec<String>>,
+    /// vPDQ of a video: its sampled frames as python-threatexchange's compact
+    /// `hash,quality,timestamp` strings (as JSON, this list is HMA's `vpdq` signal string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpdq: Option<Vec<String>>,
+    /// The same as HMA's signal string, for the TSV column.
+    #[serde(skip)]
+    pub vpdq_signal: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -106,6 +128,19 @@ impl Record {
         r
     }
 
+    /// Adds the vPDQ of `bytes` when they are a video (content that is not is left as it is).
+    #[cfg(feature = "video")]
+    fn add_video(&mut self, bytes: &[u8], opts: &candor_signal::VpdqOptions) {
+        match candor_signal::vpdq::video_signal(bytes, opts) {
+            None => {}
+            Some(Err(e)) => self.error = Some(e.to_string()),
+            Some(Ok(features)) => {
+                self.vpdq = Some(features.iter().map(|f| f.to_compact()).collect());
+                self.vpdq_signal = Some(candor_signal::vpdq::to_signal_string(&features));
+            }
+        }
+    }
+
     fn failed(path: String, error: String) -> Record {
         Record {
             path,
@@ -116,7 +151,7 @@ impl Record {
 }
 
 /// TSV columns, in order.
-pub const TSV_COLUMNS: [&str; 12] = [
+pub const TSV_COLUMNS: [&str; 13] = [
     "path",
     "size",
     "md5",
@@ -128,6 +163,7 @@ pub const TSV_COLUMNS: [&str; 12] = [
     "quality_trimmed",
     "dihedral",
     "dihedral_trimmed",
+    "vpdq",
     "error",
 ];
 
@@ -154,6 +190,7 @@ fn write_tsv(out: &mut impl Write, r: &Record) -> io::Result<()> {
         num(r.quality_trimmed.map(u64::from)),
         list(&r.dihedral),
         list(&r.dihedral_trimmed),
+        opt(&r.vpdq_signal),
         opt(&r.error),
     ];
     writeln!(out, "{}", fields.join("\t"))
@@ -195,17 +232,47 @@ fn collect(paths: &[PathBuf], errors: &mut Vec<Record>) -> Vec<PathBuf> {
     out
 }
 
-fn hash_one(path: &Path, opts: &ImageOptions, dihedral: bool) -> Record {
+fn hash_one(path: &Path, opts: &ImageOptions, settings: &Settings) -> Record {
     let name = path.display().to_string();
+    let dihedral = settings.dihedral;
+    #[cfg(feature = "video")]
+    if path.as_os_str() == "-" {
+        // Standard input is read once: held (it may be a video) and hashed from memory.
+        let mut bytes = Vec::new();
+        if let Err(e) = io::Read::read_to_end(&mut io::stdin().lock(), &mut bytes) {
+            return Record::failed(name, e.to_string());
+        }
+        let mut r = match hash_reader(&bytes[..], opts) {
+            Ok(s) => Record::from_signals(name, s, dihedral),
+            Err(e) => return Record::failed(name, e.to_string()),
+        };
+        if r.pdq.is_none() && r.error.is_none() {
+            r.add_video(&bytes, &settings.video);
+        }
+        return r;
+    }
     let result = if path.as_os_str() == "-" {
         hash_reader(io::stdin().lock(), opts)
     } else {
         File::open(path).and_then(|f| hash_reader(f, opts))
     };
-    match result {
+    #[allow(unused_mut)]
+    let mut r = match result {
         Ok(s) => Record::from_signals(name, s, dihedral),
-        Err(e) => Record::failed(name, e.to_string()),
+        Err(e) => return Record::failed(name, e.to_string()),
+    };
+    // Not an image: a video? (Files over the video limit keep their digests only.)
+    #[cfg(feature = "video")]
+    if r.pdq.is_none()
+        && r.error.is_none()
+        && r.size.is_some_and(|n| n <= settings.video.limits.max_bytes)
+    {
+        match std::fs::read(path) {
+            Ok(bytes) => r.add_video(&bytes, &settings.video),
+            Err(e) => r.error = Some(e.to_string()),
+        }
     }
+    r
 }
 
 pub fn run(args: HashArgs) -> anyhow::Result<ExitCode> {
@@ -217,6 +284,18 @@ pub fn run(args: HashArgs) -> anyhow::Result<ExitCode> {
         },
         exif_orient: args.exif_orient,
         trim: !args.no_trim,
+    };
+    let settings = Settings {
+        dihedral: args.dihedral,
+        #[cfg(feature = "video")]
+        video: candor_signal::VpdqOptions {
+            seconds_per_hash: args.seconds_per_hash,
+            limits: candor_signal::VideoLimits {
+                max_bytes: args.max_video_bytes,
+                ..candor_signal::VideoLimits::default()
+            },
+            ..candor_signal::VpdqOptions::default()
+        },
     };
     let jobs = args
         .jobs
@@ -270,7 +349,7 @@ pub fn run(args: HashArgs) -> anyhow::Result<ExitCode> {
             chunk
                 .par_iter()
                 .map(|p| {
-                    let r = hash_one(p, &opts, args.dihedral);
+                    let r = hash_one(p, &opts, &settings);
                     progress.inc(1);
                     r
                 })

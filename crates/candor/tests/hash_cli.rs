@@ -236,3 +236,78 @@ fn a_closed_pipe_ends_quietly() {
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("error"));
 }
+
+/// With the `video` feature: a video gets a `vpdq` field, bit-exact with PyPI vpdq's signal
+/// string (testdata/vpdq/expected.json), beside its digests; non-videos get none.
+#[cfg(feature = "video")]
+#[test]
+fn hashes_a_video_with_vpdq() {
+    let vpdq = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/vpdq");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(vpdq.join("expected.json")).unwrap())
+            .unwrap();
+    // PyPI vpdq's signal string for the WebM clip at `seconds_per_hash`.
+    let signal_of = |seconds_per_hash: f64| {
+        expected
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| {
+                v["video"] == "testsrc2-vp9.webm" && v["seconds_per_hash"] == seconds_per_hash
+            })
+            .unwrap()["signal"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let out = candor()
+        .arg("hash")
+        .arg(vpdq.join("videos/testsrc2-vp9.webm"))
+        .arg(vpdq.join("make_vectors.py"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = jsonl(&out.stdout);
+    let v = &records[0];
+    assert_eq!(v["md5"].as_str().unwrap().len(), 32);
+    assert!(v.get("pdq").is_none());
+    let signal = serde_json::to_string(&v["vpdq"])
+        .unwrap()
+        .replace("\",\"", "\", \"");
+    assert_eq!(signal, signal_of(1.0));
+    assert!(records[1].get("vpdq").is_none());
+    // TSV carries the signal string; every frame with --seconds-per-hash 0.
+    let out = candor()
+        .args(["hash", "--format", "tsv", "--seconds-per-hash", "0"])
+        .arg(vpdq.join("videos/testsrc2-vp9.webm"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let header: Vec<&str> = lines[0].split('\t').collect();
+    let row: Vec<&str> = lines[1].split('\t').collect();
+    let col = row[header.iter().position(|h| *h == "vpdq").unwrap()];
+    assert_eq!(col, signal_of(0.0));
+    // A truncated video is an error, not a silent digest-only record.
+    let d = scratch("video");
+    let bytes = std::fs::read(vpdq.join("videos/testsrc2.mp4")).unwrap();
+    std::fs::write(d.join("cut.mp4"), &bytes[..bytes.len() / 2]).unwrap();
+    let out = candor()
+        .arg("hash")
+        .arg(d.join("cut.mp4"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let r = &jsonl(&out.stdout)[0];
+    assert!(r.get("vpdq").is_none());
+    assert!(
+        r["error"].as_str().unwrap().contains("cut or corrupt"),
+        "{r}"
+    );
+    assert_eq!(r["md5"].as_str().unwrap().len(), 32);
+    std::fs::remove_dir_all(&d).unwrap();
+}
