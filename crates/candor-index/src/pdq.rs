@@ -336,7 +336,9 @@ impl PdqIndex {
         }
         self.parts.truncate(keep);
         self.parts.push(built.part);
-        self.tail.drain(..(end - main_len) as usize);
+        // The entries pending since the prepare, in an array of their own size (the built
+        // ones' room is freed, as a compaction always did).
+        self.tail = self.tail.split_off((end - main_len) as usize);
         self.main_len = end;
         true
     }

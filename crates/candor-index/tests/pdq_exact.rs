@@ -119,6 +119,30 @@ fn line(i: usize) -> EntryRef {
     }
 }
 
+/// One batch of a bulk-append test: the bank's hashes up to `cut` inserted, then `removals`
+/// applied (each an entry picked among those so far), in the index and in the model alike.
+fn grow_to_cut<'a>(
+    index: &mut PdqIndex,
+    model: &mut Vec<(Hash256, bool)>,
+    bank: &[Hash256],
+    cut: usize,
+    removals: impl Iterator<Item = &'a prop::sample::Index>,
+) -> Result<(), TestCaseError> {
+    for h in &bank[model.len()..cut] {
+        index.insert(*h, line(model.len()));
+        model.push((*h, true));
+    }
+    for idx in removals {
+        if model.is_empty() {
+            break;
+        }
+        let i = idx.index(model.len());
+        prop_assert_eq!(index.remove(EntryId(i as u32)), model[i].1);
+        model[i].1 = false;
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
 
@@ -212,16 +236,7 @@ proptest! {
         let per_batch = removals.len() / cuts.len() + 1;
         let mut removals = removals.iter();
         for &cut in &cuts {
-            for h in &bank[model.len()..cut] {
-                index.insert(*h, line(model.len()));
-                model.push((*h, true));
-            }
-            for idx in removals.by_ref().take(per_batch) {
-                if model.is_empty() { break; }
-                let i = idx.index(model.len());
-                prop_assert_eq!(index.remove(EntryId(i as u32)), model[i].1);
-                model[i].1 = false;
-            }
+            grow_to_cut(&mut index, &mut model, &bank, cut, removals.by_ref().take(per_batch))?;
             index.compact_pending();
             prop_assert_eq!(index.pending(), 0);
             prop_assert!(index.segments() <= 8);
@@ -263,16 +278,7 @@ proptest! {
         let qs = queries(&bank, &seeds);
         let mut job = None;
         for (k, &cut) in cuts.iter().enumerate() {
-            for h in &bank[model.len()..cut] {
-                index.insert(*h, line(model.len()));
-                model.push((*h, true));
-            }
-            for idx in removals.by_ref().take(per_batch) {
-                if model.is_empty() { break; }
-                let i = idx.index(model.len());
-                prop_assert_eq!(index.remove(EntryId(i as u32)), model[i].1);
-                model[i].1 = false;
-            }
+            grow_to_cut(&mut index, &mut model, &bank, cut, removals.by_ref().take(per_batch))?;
             // The build prepared at the previous cut is installed now, after this cut's changes.
             if let Some((built, prepared)) = job.take() {
                 let pending = index.pending();

@@ -367,6 +367,11 @@ impl Matcher {
     /// any were added. Used after many inserts at once (an import, a snapshot's catch-up).
     pub fn compact_pending(&mut self) {
         self.pdq.compact_pending();
+        self.compact_digests();
+    }
+
+    /// Re-sort the digest indexes when any digest was added since.
+    fn compact_digests(&mut self) {
         if self.digests_pending {
             self.md5.compact();
             self.sha1.compact();
@@ -458,9 +463,7 @@ impl Matcher {
         bank_id: i64,
         rows: impl IntoIterator<Item = (i64, i64, &'a str, SignalKind, &'a [u8])>,
     ) {
-        for (row, content, public_id, kind, value) in rows {
-            self.insert_row(row, bank_id, content, public_id, kind, value);
-        }
+        self.append_many(bank_id, rows);
         if self.pdq.needs_compaction() {
             self.pdq.compact_pending();
         }
@@ -495,12 +498,7 @@ impl Matcher {
     /// (false when another compaction overtook it), and re-sort the digests if any were added.
     pub fn install_compaction(&mut self, built: BuiltPending) -> bool {
         let installed = self.pdq.install(built);
-        if self.digests_pending {
-            self.md5.compact();
-            self.sha1.compact();
-            self.sha256.compact();
-            self.digests_pending = false;
-        }
+        self.compact_digests();
         installed
     }
 
